@@ -1,0 +1,52 @@
+// A run document: a YAML file with `circuit:` and `protocol:`, plus
+// command-line overrides (--set dotted.path=VALUE, VALUE parsed as YAML),
+// parsed and checked as a whole; every error of the file comes together.
+#pragma once
+
+#include "protocols/datasets/dataset.hpp"
+#include "sim/circuit.hpp"
+#include "sim/library.hpp"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace counterstream {
+
+struct record_spec {
+    std::int64_t metrics_every = 0; // [steps]; 0 = once per epoch
+    std::int64_t weights_every = 0; // [steps]; 0 = once per epoch
+};
+
+struct protocol_spec {
+    std::string mode = "discrete"; // discrete | continuous
+    int epochs = 1;
+    int batch_size = 256;
+    bool shuffle = true;
+    std::uint64_t seed = 1;
+    std::int64_t max_steps = 0; // stop after this many minibatches; 0 = no limit
+    int eval_batch = 1000;      // test-set evaluation chunk
+    datasets::dataset_spec dataset;
+    record_spec record;
+};
+
+struct run_document {
+    std::string file;
+    circuit_spec circuit;
+    protocol_spec protocol;
+};
+
+// Builds the override layers for --set options ("a.b=VALUE").
+std::vector<std::pair<YAML::Node, std::string>> parse_sets(const std::vector<std::string>& sets);
+
+// Reads FILE with its overrides. Throws input_error with every problem found.
+run_document load_run(const std::string& file, const std::vector<std::string>& sets, const library& lib);
+
+// The root view of a document with its --set layers (for `expand` and sweeps).
+view document_view(const std::string& file, const YAML::Node& root,
+                   const std::vector<std::pair<YAML::Node, std::string>>& sets);
+
+// The protocol as YAML (stored in /config/protocol).
+std::string emit_protocol(const protocol_spec& p);
+
+} // namespace counterstream

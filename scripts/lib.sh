@@ -1,0 +1,43 @@
+# Shared by the scripts: messages and installing Debian packages on demand.
+say() { printf '==> %s\n' "$*" >&2; }
+die() {
+    printf 'error: %s\n' "$*" >&2
+    exit 1
+}
+
+as_root() {
+    if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# Installs the Debian packages among "$@" that are not installed yet.
+ensure_packages() {
+    local missing=()
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2> /dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    say "installing ${missing[*]} (apt-get)"
+    if [ -z "${COUNTERSTREAM_APT_UPDATED:-}" ]; then
+        as_root apt-get update -qq
+        export COUNTERSTREAM_APT_UPDATED=1
+    fi
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" > /dev/null
+}
+
+# The libraries and tools counterstream builds and tests with.
+BUILD_PACKAGES=(build-essential cmake libeigen3-dev libboost-dev libhdf5-dev hdf5-tools libyaml-cpp-dev
+    doctest-dev libcli11-dev zlib1g-dev python3-h5py python3-numpy)
+
+# Configures (once) and builds build/ in Release with -march=native.
+build_tree() {
+    ensure_packages "${BUILD_PACKAGES[@]}"
+    local jobs
+    jobs=$(nproc 2> /dev/null || echo 2)
+    if [ ! -f build/CMakeCache.txt ]; then
+        say "configuring build/ (Release, -march=native)"
+        cmake -S . -B build -DCMAKE_BUILD_TYPE=Release > /dev/null
+    fi
+    say "building"
+    cmake --build build -j "$jobs" -- --no-print-directory | grep -v -E '^\[|^Consolidate|^Scanning' || true
+    [ "${PIPESTATUS[0]}" = 0 ] || die "build failed"
+}

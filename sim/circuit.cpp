@@ -1,0 +1,426 @@
+#include "sim/circuit.hpp"
+
+#include "sim/stack.hpp"
+
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <set>
+
+namespace counterstream {
+
+const population_spec* circuit_spec::population(const std::string& name) const {
+    const int i = population_index(name);
+    return i < 0 ? nullptr : &populations[i];
+}
+
+const synapse_spec* circuit_spec::synapse(const std::string& name) const {
+    const int i = synapse_index(name);
+    return i < 0 ? nullptr : &synapses[i];
+}
+
+int circuit_spec::population_index(const std::string& name) const {
+    for (std::size_t i = 0; i < populations.size(); ++i)
+        if (populations[i].name == name) return int(i);
+    return -1;
+}
+
+int circuit_spec::synapse_index(const std::string& name) const {
+    for (std::size_t i = 0; i < synapses.size(); ++i)
+        if (synapses[i].name == name) return int(i);
+    return -1;
+}
+
+const char* to_string(compartment c) {
+    switch (c) {
+    case compartment::basal: return "basal";
+    case compartment::apical: return "apical";
+    case compartment::gate: return "gate";
+    }
+    return "?";
+}
+
+const char* to_string(population_role r) {
+    switch (r) {
+    case population_role::none: return "none";
+    case population_role::input: return "input";
+    case population_role::error: return "error";
+    }
+    return "?";
+}
+
+std::string factor::str() const {
+    switch (what) {
+    case kind::rate: return "rate";
+    case kind::basal: return "basal";
+    case kind::apical: return "apical";
+    case kind::gate: return "gate";
+    case kind::active: return "active";
+    case kind::current: return "current:" + group;
+    }
+    return "?";
+}
+
+namespace {
+
+const std::vector<std::string> population_keys = {"size", "activation", "gate", "apical_gain",
+                                                  "tau", "role", "loss", "of"};
+const std::vector<std::string> synapse_keys = {"from", "to", "target", "init", "plastic", "tie", "rule"};
+const std::vector<std::string> rule_keys = {"post", "pre", "eta", "tau", "decay", "gamma"};
+const std::vector<std::string> init_keys = {"kind", "gain", "seed", "path", "dataset"};
+const std::vector<std::string> tie_keys = {"to", "transpose"};
+const std::vector<std::string> factor_names = {"rate", "basal", "apical", "gate", "active", "current:GROUP"};
+
+std::vector<factor> parse_factors(const view& v, reader& rd) {
+    std::vector<view> items;
+    if (v.is_sequence()) items = v.elements();
+    else
+        items.push_back(v);
+    std::vector<factor> out;
+    for (const auto& item: items) {
+        const auto t = rd.text(item);
+        if (!t) continue;
+        factor f;
+        if (*t == "rate") f.what = factor::kind::rate;
+        else if (*t == "basal")
+            f.what = factor::kind::basal;
+        else if (*t == "apical")
+            f.what = factor::kind::apical;
+        else if (*t == "gate")
+            f.what = factor::kind::gate;
+        else if (*t == "active")
+            f.what = factor::kind::active;
+        else if (t->rfind("current:", 0) == 0 && t->size() > 8) {
+            f.what = factor::kind::current;
+            f.group = t->substr(8);
+        } else {
+            rd.error(item, unknown_name_message("factor", *t, factor_names));
+            continue;
+        }
+        out.push_back(f);
+    }
+    if (out.empty() && items.empty()) rd.error(v, "expected a factor or a list of factors");
+    return out;
+}
+
+std::optional<rule_spec> parse_rule(const view& v, reader& rd) {
+    if (!rd.expect_map(v)) return std::nullopt;
+    rd.check_keys(v, rule_keys);
+    rule_spec r;
+    if (v["post"].defined()) r.post = parse_factors(v["post"], rd);
+    if (v["pre"].defined()) r.pre = parse_factors(v["pre"], rd);
+    r.eta = rd.number(v["eta"], 0, 1e6);
+    r.tau = rd.number(v["tau"], 1e-9, 1e12);
+    if (v["eta"].defined() && v["tau"].defined())
+        rd.error(v, "give either eta (discrete rate) or tau [ms] (time constant), not both");
+    if (!v["eta"].defined() && !v["tau"].defined())
+        rd.error(v, "missing eta (discrete rate) or tau [ms] (time constant)");
+    if (auto d = rd.choice(v["decay"], {"l2", "l1", "none"})) r.decay = *d;
+    if (auto g = rd.number(v["gamma"], 0, 1e6)) r.gamma = *g;
+    return r;
+}
+
+} // namespace
+
+population_spec parse_population(const std::string& name, const view& v, reader& rd, const library& lib,
+                                 population_role implied) {
+    population_spec p;
+    p.name = name;
+    p.role = implied;
+    p.where = v.where();
+    if (!v.defined()) return p;
+    if (!rd.expect_map(v)) return p;
+    rd.check_keys(v, population_keys);
+    if (auto n = rd.integer(v["size"], 1, 1 << 24)) p.size = int(*n);
+    if (auto f = rd.choice(v["activation"], lib.activations.names())) p.activation = *f;
+    auto gates = lib.activations.names();
+    gates.insert(gates.begin(), "none");
+    if (auto g = rd.choice(v["gate"], gates)) p.gate = *g;
+    if (auto a = rd.number(v["apical_gain"], -1e6, 1e6)) p.apical_gain = *a;
+    if (auto t = rd.number(v["tau"], 0, 1e12)) p.tau = *t;
+    if (auto r = rd.choice(v["role"], {"none", "input", "error"}))
+        p.role = *r == "input" ? population_role::input
+                 : *r == "error" ? population_role::error
+                                 : population_role::none;
+    if (auto l = rd.choice(v["loss"], lib.losses.names())) p.loss = *l;
+    if (auto o = rd.text(v["of"])) p.of = *o;
+    if (p.role == population_role::error) {
+        if (implied == population_role::error && p.of.empty()) return p; // the stack names the output
+        if (p.loss.empty()) rd.error(v, "an error population needs loss: (" + lib.losses.names()[0] + ", ...)");
+        if (p.of.empty()) rd.error(v, "an error population needs of: OUTPUT_POPULATION");
+    } else if (!p.loss.empty() || !p.of.empty()) {
+        rd.error(v, "loss: and of: belong to populations with role: error");
+    }
+    return p;
+}
+
+synapse_spec parse_synapse(const std::string& name, const view& v, reader& rd, const library& lib) {
+    synapse_spec s;
+    s.name = name;
+    s.where = v.where();
+    if (!rd.expect_map(v)) return s;
+    rd.check_keys(v, synapse_keys);
+    if (auto f = rd.text(v["from"])) s.from = *f;
+    else
+        rd.error(v, "missing from: (the presynaptic population)");
+    if (auto t = rd.text(v["to"])) s.to = *t;
+    else
+        rd.error(v, "missing to: (the postsynaptic population)");
+    if (auto t = rd.choice(v["target"], {"basal", "apical", "gate"}))
+        s.target = *t == "apical" ? compartment::apical : *t == "gate" ? compartment::gate : compartment::basal;
+    else if (!v["target"].defined())
+        rd.error(v, "missing target: (basal, apical or gate)");
+
+    const view init = v["init"];
+    if (init.is_scalar()) {
+        if (auto k = rd.choice(init, lib.initializers.names())) s.init.kind = *k;
+    } else if (rd.expect_map(init)) {
+        rd.check_keys(init, init_keys);
+        if (auto k = rd.choice(init["kind"], lib.initializers.names())) s.init.kind = *k;
+        if (auto g = rd.number(init["gain"], -1e6, 1e6)) s.init.params.gain = *g;
+        if (auto sd = rd.integer(init["seed"], 0, INT64_MAX)) s.init.seed = std::uint64_t(*sd);
+        if (auto p = rd.text(init["path"])) s.init.params.path = *p;
+        if (auto d = rd.text(init["dataset"])) s.init.params.dataset = *d;
+    }
+    if (auto p = rd.boolean(v["plastic"])) s.plastic = *p;
+
+    const view tie = v["tie"];
+    if (rd.expect_map(tie)) {
+        rd.check_keys(tie, tie_keys);
+        tie_spec t;
+        if (auto to = rd.text(tie["to"])) t.to = *to;
+        else
+            rd.error(tie, "missing to: (the group this one copies)");
+        if (auto tr = rd.boolean(tie["transpose"])) t.transpose = *tr;
+        s.tie = t;
+    }
+    if (v["rule"].defined()) s.rule = parse_rule(v["rule"], rd);
+    if (s.tie && s.rule) rd.error(v["rule"], "a tied group copies its weights and has no rule");
+    if (!s.tie && s.plastic && !v["rule"].defined())
+        rd.error(v, "a plastic group needs a rule: (or plastic: false)");
+    if (!s.plastic) s.rule.reset();
+    return s;
+}
+
+circuit_spec parse_circuit(const view& circuit, reader& rd, const library& lib) {
+    if (!rd.expect_map(circuit)) {
+        if (!circuit.defined()) rd.error(circuit, "missing circuit");
+        return {};
+    }
+    if (circuit["motif"].defined()) return stack_circuit(circuit, rd, lib);
+
+    rd.check_keys(circuit, {"populations", "synapses", "eta_scale"});
+    circuit_spec c;
+    if (auto s = rd.number(circuit["eta_scale"], 0, 1e6)) c.eta_scale = *s;
+    const view pops = circuit["populations"];
+    if (rd.expect_map(pops)) {
+        for (const auto& name: pops.keys()) {
+            c.populations.push_back(parse_population(name, pops[name], rd, lib));
+            if (c.populations.back().size == 0)
+                rd.error(pops[name], "missing size: (number of neurons)");
+        }
+    } else {
+        rd.error(circuit, "missing populations: (or motif: with sizes:)");
+    }
+    const view syns = circuit["synapses"];
+    if (rd.expect_map(syns))
+        for (const auto& name: syns.keys()) c.synapses.push_back(parse_synapse(name, syns[name], rd, lib));
+    return c;
+}
+
+namespace {
+
+bool drives_rate(const synapse_spec& s, const population_spec& post) {
+    switch (s.target) {
+    case compartment::basal: return true;
+    case compartment::gate: return post.gate != "none";
+    case compartment::apical: return post.apical_gain != 0;
+    }
+    return false;
+}
+
+} // namespace
+
+void check_circuit(const circuit_spec& c, diagnostics& d, bool discrete) {
+    auto err = [&](const location& at, const std::string& path, const std::string& msg) { d.error(at, path, msg); };
+    std::string pop_list;
+    for (const auto& p: c.populations) pop_list += (pop_list.empty() ? "" : ", ") + p.name;
+
+    std::set<std::string> names;
+    int n_inputs = 0;
+    for (const auto& p: c.populations) {
+        const std::string path = "populations." + p.name;
+        if (!names.insert(p.name).second) err(p.where, path, "duplicate population name");
+        if (p.role == population_role::input) ++n_inputs;
+        if (p.role == population_role::error) {
+            const auto* out = c.population(p.of);
+            if (!out) err(p.where, path + ".of", "no population '" + p.of + "' (populations: " + pop_list + ")");
+            else if (out->size != p.size)
+                err(p.where, path + ".size",
+                    "error population has " + std::to_string(p.size) + " neurons but its output '" + p.of +
+                        "' has " + std::to_string(out->size));
+        }
+    }
+    if (n_inputs == 0) err({}, "populations", "no population has role: input");
+
+    for (const auto& s: c.synapses) {
+        const std::string path = "synapses." + s.name;
+        if (c.population(s.name) || !names.insert(s.name).second)
+            err(s.where, path, "name '" + s.name + "' is already used");
+        const auto* pre = c.population(s.from);
+        const auto* post = c.population(s.to);
+        if (!pre) err(s.where, path + ".from", "no population '" + s.from + "' (populations: " + pop_list + ")");
+        if (!post) err(s.where, path + ".to", "no population '" + s.to + "' (populations: " + pop_list + ")");
+        if (post && post->role != population_role::none)
+            err(s.where, path + ".to",
+                "population '" + s.to + "' has role " + to_string(post->role) + " and takes no synapses");
+        if (s.tie) {
+            const auto* other = c.synapse(s.tie->to);
+            if (!other) err(s.where, path + ".tie.to", "no synapse group '" + s.tie->to + "'");
+            else if (other->tie)
+                err(s.where, path + ".tie.to", "'" + s.tie->to + "' is itself tied");
+            else if (pre && post) {
+                const auto* opre = c.population(other->from);
+                const auto* opost = c.population(other->to);
+                if (opre && opost) {
+                    const int rows = s.tie->transpose ? opre->size : opost->size;
+                    const int cols = s.tie->transpose ? opost->size : opre->size;
+                    if (rows != post->size || cols != pre->size)
+                        err(s.where, path + ".tie",
+                            "shape " + std::to_string(post->size) + "x" + std::to_string(pre->size) +
+                                " does not match '" + s.tie->to + "'" + (s.tie->transpose ? " transposed" : "") +
+                                " (" + std::to_string(rows) + "x" + std::to_string(cols) + ")");
+                }
+            }
+        }
+        if (s.rule && post && pre) {
+            auto check_side = [&](const std::vector<factor>& fs, const population_spec& p, const char* side) {
+                for (const auto& f: fs) {
+                    if (f.what != factor::kind::current) continue;
+                    const auto* g = c.synapse(f.group);
+                    if (!g) err(s.where, path + ".rule." + side, "no synapse group '" + f.group + "'");
+                    else if (g->to != p.name)
+                        err(s.where, path + ".rule." + side,
+                            "group '" + f.group + "' does not project onto '" + p.name + "'");
+                }
+            };
+            check_side(s.rule->post, *post, "post");
+            check_side(s.rule->pre, *pre, "pre");
+        }
+    }
+
+    if (!discrete || !d.empty()) return;
+    // Discrete mode evaluates populations once, in dependency order.
+    std::map<std::string, std::vector<std::string>> deps;
+    for (const auto& p: c.populations)
+        if (p.role == population_role::error) deps[p.name].push_back(p.of);
+    for (const auto& s: c.synapses) {
+        const auto* post = c.population(s.to);
+        if (post && drives_rate(s, *post)) deps[s.to].push_back(s.from);
+    }
+    std::map<std::string, int> state; // 0 new, 1 on stack, 2 done
+    std::vector<std::string> stack;
+    std::function<bool(const std::string&)> visit = [&](const std::string& n) {
+        if (state[n] == 2) return false;
+        if (state[n] == 1) {
+            std::string cycle;
+            auto it = std::find(stack.begin(), stack.end(), n);
+            for (; it != stack.end(); ++it) cycle += *it + " -> ";
+            cycle += n;
+            const auto* p = c.population(n);
+            err(p ? p->where : location{}, "populations." + n,
+                "cycle through rate-driving synapses in discrete mode: " + cycle +
+                    " (use protocol.mode: continuous for recurrent circuits)");
+            return true;
+        }
+        state[n] = 1;
+        stack.push_back(n);
+        for (const auto& m: deps[n])
+            if (visit(m)) return true;
+        stack.pop_back();
+        state[n] = 2;
+        return false;
+    };
+    for (const auto& p: c.populations)
+        if (visit(p.name)) break;
+}
+
+namespace {
+
+void emit_factors(YAML::Emitter& out, const std::vector<factor>& fs) {
+    if (fs.size() == 1) {
+        out << fs[0].str();
+        return;
+    }
+    out << YAML::Flow << YAML::BeginSeq;
+    for (const auto& f: fs) out << f.str();
+    out << YAML::EndSeq;
+}
+
+} // namespace
+
+std::string emit_circuit(const circuit_spec& c) {
+    YAML::Emitter out;
+    out << YAML::BeginMap;
+    out << YAML::Key << "eta_scale" << YAML::Value << format_number(c.eta_scale);
+    out << YAML::Key << "populations" << YAML::Value << YAML::BeginMap;
+    for (const auto& p: c.populations) {
+        out << YAML::Key << p.name << YAML::Value << YAML::Flow << YAML::BeginMap;
+        out << YAML::Key << "size" << YAML::Value << p.size;
+        if (p.role != population_role::none) out << YAML::Key << "role" << YAML::Value << to_string(p.role);
+        if (p.role == population_role::error) {
+            out << YAML::Key << "loss" << YAML::Value << p.loss;
+            out << YAML::Key << "of" << YAML::Value << p.of;
+        }
+        if (p.role == population_role::none) {
+            out << YAML::Key << "activation" << YAML::Value << p.activation;
+            out << YAML::Key << "gate" << YAML::Value << p.gate;
+            if (p.apical_gain != 0) out << YAML::Key << "apical_gain" << YAML::Value << format_number(p.apical_gain);
+        }
+        if (p.tau != 0) out << YAML::Key << "tau" << YAML::Value << format_number(p.tau);
+        out << YAML::EndMap;
+    }
+    out << YAML::EndMap;
+    out << YAML::Key << "synapses" << YAML::Value << YAML::BeginMap;
+    for (const auto& s: c.synapses) {
+        out << YAML::Key << s.name << YAML::Value << YAML::Flow << YAML::BeginMap;
+        out << YAML::Key << "from" << YAML::Value << s.from;
+        out << YAML::Key << "to" << YAML::Value << s.to;
+        out << YAML::Key << "target" << YAML::Value << to_string(s.target);
+        if (s.tie) {
+            out << YAML::Key << "tie" << YAML::Value << YAML::BeginMap;
+            out << YAML::Key << "to" << YAML::Value << s.tie->to;
+            out << YAML::Key << "transpose" << YAML::Value << s.tie->transpose;
+            out << YAML::EndMap;
+            out << YAML::EndMap;
+            continue;
+        }
+        out << YAML::Key << "init" << YAML::Value << YAML::BeginMap;
+        out << YAML::Key << "kind" << YAML::Value << s.init.kind;
+        out << YAML::Key << "gain" << YAML::Value << format_number(s.init.params.gain);
+        if (s.init.seed) out << YAML::Key << "seed" << YAML::Value << *s.init.seed;
+        if (!s.init.params.path.empty()) out << YAML::Key << "path" << YAML::Value << s.init.params.path;
+        if (!s.init.params.dataset.empty()) out << YAML::Key << "dataset" << YAML::Value << s.init.params.dataset;
+        out << YAML::EndMap;
+        out << YAML::Key << "plastic" << YAML::Value << s.plastic;
+        if (s.rule) {
+            const auto& r = *s.rule;
+            out << YAML::Key << "rule" << YAML::Value << YAML::BeginMap;
+            out << YAML::Key << "post" << YAML::Value;
+            emit_factors(out, r.post);
+            out << YAML::Key << "pre" << YAML::Value;
+            emit_factors(out, r.pre);
+            if (r.eta) out << YAML::Key << "eta" << YAML::Value << format_number(*r.eta);
+            if (r.tau) out << YAML::Key << "tau" << YAML::Value << format_number(*r.tau);
+            out << YAML::Key << "decay" << YAML::Value << r.decay;
+            out << YAML::Key << "gamma" << YAML::Value << format_number(r.gamma);
+            out << YAML::EndMap;
+        }
+        out << YAML::EndMap;
+    }
+    out << YAML::EndMap;
+    out << YAML::EndMap;
+    return std::string(out.c_str()) + "\n";
+}
+
+} // namespace counterstream

@@ -1,0 +1,103 @@
+// The circuit as data: populations and synapse groups parsed and checked
+// from YAML (explicit, or stacked from a motif by sim/stack.hpp), and
+// written back as the expanded YAML stored in every recording.
+#pragma once
+
+#include "sim/library.hpp"
+#include "sim/yaml_view.hpp"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace counterstream {
+
+enum class compartment { basal, apical, gate };
+enum class population_role { none, input, error };
+
+// r = f(I_b) * g(I_g) + alpha * I_a
+struct population_spec {
+    std::string name;
+    int size = 0;
+    std::string activation = "linear"; // f
+    std::string gate = "none";         // g; none means g = 1
+    double apical_gain = 0;            // alpha
+    double tau = 0;                    // [ms] membrane time constant; 0 = instantaneous
+    population_role role = population_role::none;
+    std::string loss; // error role: cross_entropy | mse
+    std::string of;   // error role: the output population
+    location where;
+};
+
+// One signal of a rule's pre or post side.
+struct factor {
+    enum class kind { rate, basal, apical, gate, current, active };
+    kind what = kind::rate;
+    std::string group; // for current:GROUP
+    std::string str() const;
+};
+
+// tau_S dS/dt = post (x) pre - gamma R(S);  discrete: S += eta (mean(post pre^T) - gamma R(S))
+struct rule_spec {
+    std::vector<factor> post{{factor::kind::rate, {}}};
+    std::vector<factor> pre{{factor::kind::rate, {}}};
+    std::optional<double> eta; // discrete learning rate
+    std::optional<double> tau; // [ms] plasticity time constant
+    std::string decay = "l2";  // l2 | l1 | none
+    double gamma = 0;          // decay strength
+};
+
+struct init_spec {
+    std::string kind = "normal";
+    init_params params;
+    std::optional<std::uint64_t> seed; // default: derived from the run seed and the group name
+};
+
+struct tie_spec {
+    std::string to;
+    bool transpose = true;
+};
+
+struct synapse_spec {
+    std::string name;
+    std::string from, to;
+    compartment target = compartment::basal;
+    init_spec init;
+    bool plastic = true;
+    std::optional<tie_spec> tie;   // a copy of another group (weight transport)
+    std::optional<rule_spec> rule; // plastic, untied groups
+    location where;
+};
+
+struct circuit_spec {
+    std::vector<population_spec> populations;
+    std::vector<synapse_spec> synapses;
+    double eta_scale = 1; // multiplies every eta (divides every tau)
+
+    const population_spec* population(const std::string& name) const;
+    const synapse_spec* synapse(const std::string& name) const;
+    int population_index(const std::string& name) const; // -1 if absent
+    int synapse_index(const std::string& name) const;
+};
+
+const char* to_string(compartment c);
+const char* to_string(population_role r);
+
+// Field parsers shared by explicit circuits and motif templates.
+// `implied`: the role a motif template gives (used when `role:` is absent).
+population_spec parse_population(const std::string& name, const view& v, reader& rd, const library& lib,
+                                 population_role implied = population_role::none);
+synapse_spec parse_synapse(const std::string& name, const view& v, reader& rd, const library& lib);
+
+// A circuit map: either `motif:` + `sizes:` (stacked) or `populations:` + `synapses:`.
+// `file` is the YAML file the circuit came from (motif paths are relative to it).
+circuit_spec parse_circuit(const view& circuit, reader& rd, const library& lib);
+
+// Graph checks: endpoints exist, sizes agree, factors make sense, ties match
+// shapes, and (discrete mode) no cycle through rate-driving edges.
+void check_circuit(const circuit_spec& c, diagnostics& d, bool discrete);
+
+// The expanded circuit as YAML (explicit form; parse_circuit reads it back).
+std::string emit_circuit(const circuit_spec& c);
+
+} // namespace counterstream

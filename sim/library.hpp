@@ -1,0 +1,77 @@
+// The laws a circuit is built from, looked up by their YAML names. `sim`
+// defines the interfaces; `models` fills a library with the implementations,
+// and the engine receives it at assembly (no global registry).
+#pragma once
+
+#include "sim/random.hpp"
+
+#include <Eigen/Core>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace counterstream {
+
+using matrix = Eigen::MatrixXf; // [neurons x batch] rates and currents, [post x pre] weights
+
+// Elementwise neuron law f (activation) or g (gate), and its derivative.
+struct activation {
+    virtual ~activation() = default;
+    virtual void apply(const matrix& in, matrix& out) const = 0;
+    virtual void derivative(const matrix& in, matrix& out) const = 0;
+};
+
+struct loss_result {
+    double loss_sum = 0; // summed over the batch
+    std::int64_t correct = 0;
+};
+
+// The error population's law: e = -dF/dy of a loss F of the output y.
+struct loss {
+    virtual ~loss() = default;
+    // y: [classes x batch] output rates; labels: one per column.
+    virtual loss_result error(const matrix& y, const std::int32_t* labels, matrix& e) const = 0;
+    // Loss and accuracy only, for evaluation.
+    virtual loss_result evaluate(const matrix& y, const std::int32_t* labels) const = 0;
+};
+
+struct init_params {
+    double gain = 1.0;
+    std::string path;    // for `file`
+    std::string dataset; // for `file`
+};
+
+struct initializer {
+    virtual ~initializer() = default;
+    // Fills w (already sized n_post x n_pre). Throws input_error on bad parameters.
+    virtual void fill(matrix& w, const init_params& p, rng& r) const = 0;
+};
+
+template <class T>
+class registry {
+public:
+    void add(const std::string& name, std::unique_ptr<T> item) { items_[name] = std::move(item); }
+    const T* find(const std::string& name) const {
+        const auto it = items_.find(name);
+        return it == items_.end() ? nullptr : it->second.get();
+    }
+    std::vector<std::string> names() const {
+        std::vector<std::string> out;
+        for (const auto& kv: items_) out.push_back(kv.first);
+        return out;
+    }
+
+private:
+    std::map<std::string, std::unique_ptr<T>> items_;
+};
+
+struct library {
+    registry<activation> activations; // f and g (`gate: none` means no gate)
+    registry<loss> losses;
+    registry<initializer> initializers;
+};
+
+} // namespace counterstream

@@ -1,0 +1,419 @@
+// The HDF5 run recorder: writes the layout documented in recorder.hpp with the
+// HDF5 C API, keeps the datasets it appends to open, and turns HDF5 failures
+// into input_error (file creation) or internal_error (everything else).
+#include "sim/recorder.hpp"
+
+#include "sim/error.hpp"
+#include "sim/sha256.hpp"
+
+#include <hdf5.h>
+#include <hdf5_hl.h>
+
+#include <array>
+#include <cstdint>
+#include <ctime>
+#include <limits>
+#include <string_view>
+#include <system_error>
+#include <utility>
+
+#ifndef COUNTERSTREAM_VERSION
+#define COUNTERSTREAM_VERSION "unknown"
+#endif
+
+namespace counterstream {
+
+namespace {
+
+using close_fn = herr_t (*)(hid_t);
+
+// Owns one HDF5 identifier; closing through the matching H5?close keeps the
+// file from staying open behind a leaked id.
+class h5_handle {
+public:
+    h5_handle() = default;
+    h5_handle(hid_t id, close_fn close) : id_(id), close_(close) {}
+    h5_handle(h5_handle&& other) noexcept
+        : id_(std::exchange(other.id_, H5I_INVALID_HID)), close_(other.close_) {}
+    h5_handle& operator=(h5_handle&& other) noexcept {
+        if (this != &other) {
+            reset();
+            id_ = std::exchange(other.id_, H5I_INVALID_HID);
+            close_ = other.close_;
+        }
+        return *this;
+    }
+    h5_handle(const h5_handle&) = delete;
+    h5_handle& operator=(const h5_handle&) = delete;
+    ~h5_handle() { reset(); }
+
+    hid_t get() const { return id_; }
+    void reset() {
+        if (id_ >= 0 && close_ != nullptr) close_(id_);
+        id_ = H5I_INVALID_HID;
+    }
+
+private:
+    hid_t id_ = H5I_INVALID_HID;
+    close_fn close_ = nullptr;
+};
+
+int walk_innermost(unsigned n, const H5E_error2_t* err, void* out) {
+    if (n == 0 && err->desc != nullptr) *static_cast<std::string*>(out) = err->desc;
+    return 0;
+}
+
+// The most specific message on HDF5's error stack (then cleared). The system
+// error text inside it, e.g. "No such file or directory", is what a user can
+// act on, so that is returned alone when present.
+std::string hdf5_error_text() {
+    std::string desc;
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, walk_innermost, &desc);
+    H5Eclear2(H5E_DEFAULT);
+    if (desc.find("unable to lock file") != std::string::npos)
+        return "it is locked, probably open in another program";
+    const std::string_view marker = "error message = '";
+    if (auto at = desc.find(marker); at != std::string::npos) {
+        at += marker.size();
+        if (auto end = desc.find('\'', at); end != std::string::npos) return desc.substr(at, end - at);
+    }
+    return desc.empty() ? "unknown HDF5 error" : desc;
+}
+
+std::string utc_now_iso8601() {
+    const std::time_t now = std::time(nullptr);
+    std::tm utc{};
+    gmtime_r(&now, &utc);
+    std::array<char, 32> buf{};
+    std::strftime(buf.data(), buf.size(), "%Y-%m-%dT%H:%M:%SZ", &utc);
+    return buf.data();
+}
+
+// Names become HDF5 link names; a '/' would silently create nested paths
+// that readers iterating /metrics or /weights do not expect.
+void check_name(std::string_view kind, const std::string& name) {
+    if (name.empty() || name == "." || name.find('/') != std::string::npos)
+        throw internal_error("recorder: invalid " + std::string(kind) + " name '" + name + "'");
+}
+
+constexpr hsize_t metric_chunk = 1024;
+
+} // namespace
+
+struct recorder::impl {
+    struct metric {
+        h5_handle dataset;
+        h5_handle file_space; // resized in step with the dataset, to avoid H5Dget_space per row
+    };
+    struct weight_group {
+        h5_handle group, data, data_space, step, step_space, data_mem_space;
+        Eigen::Index rows = 0, cols = 0;
+        hsize_t n_snapshots = 0;
+        std::vector<float> row_major; // reused conversion buffer
+    };
+
+    std::string path;
+    std::chrono::steady_clock::duration flush_interval;
+    std::chrono::steady_clock::time_point last_flush;
+
+    // Declared before the other handles so it is closed after every object in it.
+    h5_handle file;
+    h5_handle metrics_group, weights_group;
+    h5_handle string_type, scalar_space, one_element_space;
+    std::map<std::string, metric, std::less<>> metrics;
+    hsize_t n_rows = 0;
+    metric* step_metric = nullptr; // the /metrics/step dimension scale, once it exists
+    std::map<std::string, weight_group, std::less<>> weights;
+
+    impl(const std::filesystem::path& file_path, const run_info& info,
+         std::chrono::seconds interval)
+        : path(file_path.string()), flush_interval(interval) {
+        // Failures become exceptions with the stack's message; the default
+        // printing to stderr would only duplicate it, noisily.
+        H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+        create_file(file_path);
+
+        string_type = checked(H5Tcopy(H5T_C_S1), H5Tclose, "H5Tcopy");
+        check(H5Tset_size(string_type.get(), H5T_VARIABLE), "H5Tset_size");
+        check(H5Tset_cset(string_type.get(), H5T_CSET_UTF8), "H5Tset_cset");
+        scalar_space = checked(H5Screate(H5S_SCALAR), H5Sclose, "H5Screate");
+        const hsize_t one = 1;
+        one_element_space = checked(H5Screate_simple(1, &one, nullptr), H5Sclose, "H5Screate_simple");
+
+        const hid_t root = file.get();
+        write_string_attribute(root, "format", "counterstream-run");
+        write_scalar_attribute(root, "format_version", H5T_STD_I32LE, H5T_NATIVE_INT, 1);
+        write_string_attribute(root, "software_version", COUNTERSTREAM_VERSION);
+        write_string_attribute(root, "created", utc_now_iso8601());
+        write_string_attribute(root, "command_line", info.command_line);
+        write_scalar_attribute(root, "seed", H5T_STD_U64LE, H5T_NATIVE_UINT64, info.seed);
+
+        h5_handle config = create_group(root, "config");
+        h5_handle circuit = write_string_dataset(config.get(), "circuit", info.circuit_yaml);
+        write_string_attribute(circuit.get(), "sha256", sha256_hex(info.circuit_yaml));
+        write_string_dataset(config.get(), "protocol", info.protocol_yaml);
+        metrics_group = create_group(root, "metrics");
+        weights_group = create_group(root, "weights");
+
+        // A run killed in its first flush_interval still leaves its config.
+        flush();
+    }
+
+    ~impl() {
+        // Closing happens in the members' destructors; failures there cannot
+        // be reported from a destructor, so they are ignored.
+        if (file.get() >= 0) H5Fflush(file.get(), H5F_SCOPE_GLOBAL);
+    }
+
+    [[noreturn]] void fail(const std::string& what) const {
+        throw internal_error(path + ": HDF5 " + what + " failed (" + hdf5_error_text() + ")");
+    }
+    // The message is assembled only on failure: appends call this per row.
+    template <class... Parts>
+    void check(herr_t status, const Parts&... what) const {
+        if (status < 0) {
+            std::string message;
+            (message.append(std::string_view(what)), ...);
+            fail(message);
+        }
+    }
+    h5_handle checked(hid_t id, close_fn close, const std::string& what) const {
+        if (id < 0) fail(what);
+        return h5_handle(id, close);
+    }
+
+    void create_file(const std::filesystem::path& file_path) {
+        const auto parent = file_path.parent_path();
+        if (!parent.empty()) {
+            std::error_code ec;
+            std::filesystem::create_directories(parent, ec);
+            if (ec) {
+                throw input_error(path + ": cannot create file (cannot create directory '" +
+                                  parent.string() + "': " + ec.message() + ")");
+            }
+        }
+        h5_handle fapl = checked(H5Pcreate(H5P_FILE_ACCESS), H5Pclose, "H5Pcreate");
+        // Strong close releases the file even if some object id were leaked.
+        check(H5Pset_fclose_degree(fapl.get(), H5F_CLOSE_STRONG), "H5Pset_fclose_degree");
+        // The library's default (1.8-compatible) format is kept on purpose:
+        // its superblock has no "open for writing" mark, so a file from a
+        // killed run opens with everything up to the last flush.
+        const hid_t id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get());
+        if (id < 0) throw input_error(path + ": cannot create file (" + hdf5_error_text() + ")");
+        file = h5_handle(id, H5Fclose);
+    }
+
+    h5_handle create_group(hid_t parent, const std::string& name) const {
+        return checked(H5Gcreate2(parent, name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                       H5Gclose, "H5Gcreate2 '" + name + "'");
+    }
+
+    void write_string_attribute(hid_t object, const std::string& name, const std::string& value) const {
+        const htri_t exists = H5Aexists(object, name.c_str());
+        if (exists < 0) fail("H5Aexists '" + name + "'");
+        if (exists > 0) check(H5Adelete(object, name.c_str()), "H5Adelete");
+        h5_handle attr = checked(H5Acreate2(object, name.c_str(), string_type.get(), scalar_space.get(),
+                                            H5P_DEFAULT, H5P_DEFAULT),
+                                 H5Aclose, "H5Acreate2 '" + name + "'");
+        const char* text = value.c_str();
+        check(H5Awrite(attr.get(), string_type.get(), &text), "H5Awrite");
+    }
+
+    template <class T>
+    void write_scalar_attribute(hid_t object, const std::string& name, hid_t file_type, hid_t mem_type,
+                                T value) const {
+        h5_handle attr = checked(
+            H5Acreate2(object, name.c_str(), file_type, scalar_space.get(), H5P_DEFAULT, H5P_DEFAULT),
+            H5Aclose, "H5Acreate2 '" + name + "'");
+        check(H5Awrite(attr.get(), mem_type, &value), "H5Awrite");
+    }
+
+    h5_handle write_string_dataset(hid_t parent, const std::string& name, const std::string& value) const {
+        h5_handle dataset = checked(H5Dcreate2(parent, name.c_str(), string_type.get(), scalar_space.get(),
+                                               H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                                    H5Dclose, "H5Dcreate2 '" + name + "'");
+        const char* text = value.c_str();
+        check(H5Dwrite(dataset.get(), string_type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, &text), "H5Dwrite");
+        return dataset;
+    }
+
+    metric& add_metric(const std::string& name) {
+        const hsize_t dims = n_rows, max_dims = H5S_UNLIMITED;
+        h5_handle space = checked(H5Screate_simple(1, &dims, &max_dims), H5Sclose, "H5Screate_simple");
+        h5_handle dcpl = checked(H5Pcreate(H5P_DATASET_CREATE), H5Pclose, "H5Pcreate");
+        check(H5Pset_chunk(dcpl.get(), 1, &metric_chunk), "H5Pset_chunk");
+        // NaN as fill value is what back-fills a new metric's earlier rows and
+        // marks rows that lack it, without writing them.
+        const double nan = std::numeric_limits<double>::quiet_NaN();
+        check(H5Pset_fill_value(dcpl.get(), H5T_NATIVE_DOUBLE, &nan), "H5Pset_fill_value");
+        h5_handle dataset =
+            checked(H5Dcreate2(metrics_group.get(), name.c_str(), H5T_IEEE_F64LE, space.get(), H5P_DEFAULT,
+                               dcpl.get(), H5P_DEFAULT),
+                    H5Dclose, "H5Dcreate2 '/metrics/" + name + "'");
+        metric& m = metrics.emplace(name, metric{std::move(dataset), std::move(space)}).first->second;
+
+        if (name == "step") {
+            step_metric = &m;
+            check(H5DSset_scale(m.dataset.get(), "step"), "H5DSset_scale");
+            for (auto& [other_name, other]: metrics) {
+                if (&other != &m) {
+                    check(H5DSattach_scale(other.dataset.get(), m.dataset.get(), 0),
+                          "H5DSattach_scale '/metrics/", other_name, "'");
+                }
+            }
+        } else if (step_metric != nullptr) {
+            check(H5DSattach_scale(m.dataset.get(), step_metric->dataset.get(), 0),
+                  "H5DSattach_scale '/metrics/", name, "'");
+        }
+        return m;
+    }
+
+    void append_metrics(const std::map<std::string, double>& row) {
+        for (const auto& [name, value]: row) {
+            if (!metrics.contains(name)) check_name("metric", name);
+        }
+        for (const auto& [name, value]: row) {
+            if (!metrics.contains(name)) add_metric(name);
+        }
+        const hsize_t new_rows = n_rows + 1, max_dims = H5S_UNLIMITED;
+        for (auto& [name, m]: metrics) {
+            check(H5Dset_extent(m.dataset.get(), &new_rows), "H5Dset_extent '/metrics/", name, "'");
+            check(H5Sset_extent_simple(m.file_space.get(), 1, &new_rows, &max_dims), "H5Sset_extent_simple");
+            auto it = row.find(name);
+            if (it == row.end()) continue; // stays at the NaN fill value
+            const hsize_t start = n_rows, count = 1;
+            check(H5Sselect_hyperslab(m.file_space.get(), H5S_SELECT_SET, &start, nullptr, &count, nullptr),
+                  "H5Sselect_hyperslab");
+            check(H5Dwrite(m.dataset.get(), H5T_NATIVE_DOUBLE, one_element_space.get(), m.file_space.get(),
+                           H5P_DEFAULT, &it->second),
+                  "H5Dwrite '/metrics/", name, "'");
+        }
+        n_rows = new_rows;
+    }
+
+    weight_group& add_weight_group(const std::string& name, Eigen::Index rows, Eigen::Index cols) {
+        weight_group g;
+        g.rows = rows;
+        g.cols = cols;
+        g.group = create_group(weights_group.get(), name);
+        const std::string where = "/weights/" + name;
+
+        const std::array<hsize_t, 3> dims = {0, hsize_t(rows), hsize_t(cols)};
+        const std::array<hsize_t, 3> max_dims = {H5S_UNLIMITED, hsize_t(rows), hsize_t(cols)};
+        const std::array<hsize_t, 3> chunk = {1, hsize_t(rows), hsize_t(cols)};
+        g.data_space = checked(H5Screate_simple(3, dims.data(), max_dims.data()), H5Sclose, "H5Screate_simple");
+        h5_handle dcpl = checked(H5Pcreate(H5P_DATASET_CREATE), H5Pclose, "H5Pcreate");
+        check(H5Pset_chunk(dcpl.get(), 3, chunk.data()), "H5Pset_chunk");
+        // Shuffle groups the float bytes by significance, which lets deflate
+        // find the redundancy in slowly changing weights.
+        check(H5Pset_shuffle(dcpl.get()), "H5Pset_shuffle");
+        check(H5Pset_deflate(dcpl.get(), 1), "H5Pset_deflate");
+        g.data = checked(H5Dcreate2(g.group.get(), "data", H5T_IEEE_F32LE, g.data_space.get(), H5P_DEFAULT,
+                                    dcpl.get(), H5P_DEFAULT),
+                         H5Dclose, "H5Dcreate2 '" + where + "/data'");
+        g.data_mem_space = checked(H5Screate_simple(3, chunk.data(), nullptr), H5Sclose, "H5Screate_simple");
+
+        const hsize_t step_dims = 0, step_max = H5S_UNLIMITED, step_chunk = metric_chunk;
+        g.step_space = checked(H5Screate_simple(1, &step_dims, &step_max), H5Sclose, "H5Screate_simple");
+        h5_handle step_dcpl = checked(H5Pcreate(H5P_DATASET_CREATE), H5Pclose, "H5Pcreate");
+        check(H5Pset_chunk(step_dcpl.get(), 1, &step_chunk), "H5Pset_chunk");
+        g.step = checked(H5Dcreate2(g.group.get(), "step", H5T_STD_I64LE, g.step_space.get(), H5P_DEFAULT,
+                                    step_dcpl.get(), H5P_DEFAULT),
+                         H5Dclose, "H5Dcreate2 '" + where + "/step'");
+
+        check(H5DSset_scale(g.step.get(), "step"), "H5DSset_scale");
+        check(H5DSattach_scale(g.data.get(), g.step.get(), 0), "H5DSattach_scale '", where, "/data'");
+        check(H5DSset_label(g.data.get(), 0, "snapshot"), "H5DSset_label");
+        check(H5DSset_label(g.data.get(), 1, "post"), "H5DSset_label");
+        check(H5DSset_label(g.data.get(), 2, "pre"), "H5DSset_label");
+        return weights.emplace(name, std::move(g)).first->second;
+    }
+
+    void snapshot(const std::string& name, const Eigen::MatrixXf& w, std::int64_t step) {
+        auto it = weights.find(name);
+        if (it == weights.end()) {
+            check_name("weight group", name);
+            if (w.rows() == 0 || w.cols() == 0) {
+                throw internal_error("recorder: snapshot of '" + name + "' is empty (" +
+                                     std::to_string(w.rows()) + " x " + std::to_string(w.cols()) + ")");
+            }
+            // HDF5 limits a chunk to 4 GiB, and a chunk is one snapshot.
+            if (std::uint64_t(w.rows()) * std::uint64_t(w.cols()) * sizeof(float) >= (std::uint64_t(1) << 32)) {
+                throw internal_error("recorder: snapshot of '" + name + "' exceeds 4 GiB");
+            }
+        }
+        weight_group& g = it != weights.end() ? it->second : add_weight_group(name, w.rows(), w.cols());
+        if (w.rows() != g.rows || w.cols() != g.cols) {
+            throw internal_error("recorder: snapshot of '" + name + "' is " + std::to_string(w.rows()) + " x " +
+                                 std::to_string(w.cols()) + " but earlier snapshots were " +
+                                 std::to_string(g.rows) + " x " + std::to_string(g.cols));
+        }
+        // Eigen stores column-major; the file promises data[k, i, j] = S(i, j).
+        g.row_major.resize(std::size_t(g.rows) * std::size_t(g.cols));
+        Eigen::Map<Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
+            g.row_major.data(), g.rows, g.cols) = w;
+
+        const hsize_t k = g.n_snapshots;
+        const std::array<hsize_t, 3> dims = {k + 1, hsize_t(g.rows), hsize_t(g.cols)};
+        const std::array<hsize_t, 3> max_dims = {H5S_UNLIMITED, hsize_t(g.rows), hsize_t(g.cols)};
+        const std::array<hsize_t, 3> start = {k, 0, 0};
+        const std::array<hsize_t, 3> count = {1, hsize_t(g.rows), hsize_t(g.cols)};
+        check(H5Dset_extent(g.data.get(), dims.data()), "H5Dset_extent '/weights/", name, "/data'");
+        check(H5Sset_extent_simple(g.data_space.get(), 3, dims.data(), max_dims.data()), "H5Sset_extent_simple");
+        check(H5Sselect_hyperslab(g.data_space.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(),
+                                  nullptr),
+              "H5Sselect_hyperslab");
+        check(H5Dwrite(g.data.get(), H5T_NATIVE_FLOAT, g.data_mem_space.get(), g.data_space.get(), H5P_DEFAULT,
+                       g.row_major.data()),
+              "H5Dwrite '/weights/", name, "/data'");
+
+        const hsize_t n = k + 1, unlimited = H5S_UNLIMITED, one = 1;
+        check(H5Dset_extent(g.step.get(), &n), "H5Dset_extent '/weights/", name, "/step'");
+        check(H5Sset_extent_simple(g.step_space.get(), 1, &n, &unlimited), "H5Sset_extent_simple");
+        check(H5Sselect_hyperslab(g.step_space.get(), H5S_SELECT_SET, &k, nullptr, &one, nullptr),
+              "H5Sselect_hyperslab");
+        check(H5Dwrite(g.step.get(), H5T_NATIVE_INT64, one_element_space.get(), g.step_space.get(), H5P_DEFAULT,
+                       &step),
+              "H5Dwrite '/weights/", name, "/step'");
+        g.n_snapshots = n;
+    }
+
+    void set_attribute(const std::string& object_path, const std::string& name, const std::string& value) {
+        const hid_t id = H5Oopen(file.get(), object_path.c_str(), H5P_DEFAULT);
+        if (id < 0) {
+            throw internal_error(path + ": cannot set attribute '" + name + "': no group or dataset '" +
+                                 object_path + "' (" + hdf5_error_text() + ")");
+        }
+        h5_handle object(id, H5Oclose);
+        write_string_attribute(object.get(), name, value);
+    }
+
+    void flush() {
+        check(H5Fflush(file.get(), H5F_SCOPE_GLOBAL), "H5Fflush");
+        last_flush = std::chrono::steady_clock::now();
+    }
+};
+
+recorder::recorder(const std::filesystem::path& file, const run_info& info,
+                   std::chrono::seconds flush_interval)
+    : impl_(std::make_unique<impl>(file, info, flush_interval)), file_(file) {}
+
+recorder::~recorder() = default;
+
+void recorder::append_metrics(const std::map<std::string, double>& row) { impl_->append_metrics(row); }
+
+void recorder::snapshot(const std::string& group, const Eigen::MatrixXf& weights, std::int64_t step) {
+    impl_->snapshot(group, weights, step);
+}
+
+void recorder::set_attribute(const std::string& path, const std::string& name, const std::string& value) {
+    impl_->set_attribute(path, name, value);
+}
+
+void recorder::flush() { impl_->flush(); }
+
+void recorder::maybe_flush() {
+    if (std::chrono::steady_clock::now() - impl_->last_flush >= impl_->flush_interval) impl_->flush();
+}
+
+} // namespace counterstream
