@@ -216,8 +216,7 @@ circuit_spec parse_circuit(const view& circuit, reader& rd, const library& lib) 
     if (rd.expect_map(pops)) {
         for (const auto& name: pops.keys()) {
             c.populations.push_back(parse_population(name, pops[name], rd, lib));
-            if (c.populations.back().size == 0)
-                rd.error(pops[name], "missing size: (number of neurons)");
+            if (!pops[name]["size"].defined()) rd.error(pops[name], "missing size: (number of neurons)");
         }
     } else {
         rd.error(circuit, "missing populations: (or motif: with sizes:)");

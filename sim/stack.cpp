@@ -138,9 +138,10 @@ circuit_spec stack_circuit(const view& circuit, reader& rd, const library& lib) 
         lv["l-1"] = std::to_string(l - 1);
         reader lrd(rd.diag(), &lv);
         for (const auto& key: msyn.keys()) {
-            view v = msyn[key];
+            // motif template, the circuit's template override, the motif's
+            // top-layer form (structural: the fixed identity), the concrete override
+            view v = overlay(msyn[key], csyn[key]);
             if (l == L - 1) v = overlay(v, mlast[key]);
-            v = overlay(v, csyn[key]);
             const std::string name = lrd.substitute(msyn[key], key);
             v = overlay(v, csyn[name]);
             if (!v.defined()) continue; // erased by an override

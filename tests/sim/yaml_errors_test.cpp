@@ -1,0 +1,166 @@
+// Every class of user mistake in a circuit file gives one line naming the
+// file, line, column and key path; all errors of a file come together.
+#include "models/library.hpp"
+#include "protocols/run_document.hpp"
+#include "sim/error.hpp"
+#include "tests/support/yaml_files.hpp"
+
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sys/wait.h>
+#include <string>
+
+using namespace counterstream;
+
+namespace {
+
+const char* explicit_circuit = R"(circuit:
+  populations:
+    x: {size: 4, role: input}
+    y: {size: 3, activation: linear}
+    e: {size: 3, role: error, loss: cross_entropy, of: y}
+  synapses:
+    W: {from: x, to: y, target: basal, rule: {post: apical, pre: rate, eta: 0.1}}
+    B: {from: e, to: y, target: apical, init: identity, plastic: false}
+protocol: {dataset: {name: teacher}}
+)";
+
+// The error lines for a document; fails the test if it loads.
+std::vector<std::string> errors_of(const std::string& name, const std::string& text) {
+    const auto file = testing::write_file(name, text);
+    try {
+        load_run(file, {}, models::standard_library());
+    } catch (const input_error& e) {
+        return e.lines();
+    }
+    FAIL("expected an input_error for " << name);
+    return {};
+}
+
+std::string replace(std::string s, const std::string& from, const std::string& to) {
+    const auto at = s.find(from);
+    REQUIRE(at != std::string::npos);
+    return s.replace(at, from.size(), to);
+}
+
+bool has_line(const std::vector<std::string>& lines, const std::string& needle) {
+    for (const auto& l: lines)
+        if (l.find(needle) != std::string::npos) return true;
+    return false;
+}
+
+} // namespace
+
+TEST_CASE("the reference document loads") {
+    const auto file = testing::write_file("ok.yaml", explicit_circuit);
+    CHECK_NOTHROW(load_run(file, {}, models::standard_library()));
+}
+
+TEST_CASE("unknown key: did-you-mean, file:line:col and key path") {
+    const auto lines = errors_of("unknown.yaml", replace(explicit_circuit, "activation: linear", "activaton: linear"));
+    REQUIRE(lines.size() == 1);
+    CHECK(lines[0].find("unknown.yaml:4:18: circuit.populations.y.activaton: unknown key 'activaton'") !=
+          std::string::npos);
+    CHECK(lines[0].find("did you mean 'activation'") != std::string::npos);
+}
+
+TEST_CASE("unknown value names the known ones") {
+    const auto lines = errors_of("value.yaml", replace(explicit_circuit, "activation: linear", "activation: rleu"));
+    REQUIRE(lines.size() == 1);
+    CHECK(lines[0].find("value.yaml:4:30: circuit.populations.y.activation: unknown value 'rleu'") !=
+          std::string::npos);
+    CHECK(lines[0].find("did you mean 'relu'") != std::string::npos);
+}
+
+TEST_CASE("missing population") {
+    const auto lines = errors_of("missing.yaml", replace(explicit_circuit, "from: x, to: y", "from: x9, to: y"));
+    REQUIRE(lines.size() == 1);
+    CHECK(lines[0].find("missing.yaml:7:8: synapses.W.from: no population 'x9' (populations: x, y, e)") !=
+          std::string::npos);
+}
+
+TEST_CASE("size mismatch between an error population and its output") {
+    const auto lines = errors_of("size.yaml", replace(explicit_circuit, "e: {size: 3", "e: {size: 2"));
+    REQUIRE(lines.size() == 1);
+    CHECK(lines[0].find("size.yaml:5:8: populations.e.size:") != std::string::npos);
+    CHECK(lines[0].find("has 2 neurons but its output 'y' has 3") != std::string::npos);
+}
+
+TEST_CASE("bad values: not a number, out of range") {
+    auto text = replace(explicit_circuit, "eta: 0.1", "eta: fast");
+    text = replace(text, "size: 4", "size: -4");
+    const auto lines = errors_of("bad.yaml", text);
+    REQUIRE(lines.size() == 2); // all errors of the file together
+    CHECK(has_line(lines, "bad.yaml:3:15: circuit.populations.x.size: -4 is out of range"));
+    CHECK(has_line(lines, "circuit.synapses.W.rule.eta: expected a number, got 'fast'"));
+}
+
+TEST_CASE("both or neither of eta and tau") {
+    const auto both = errors_of("both.yaml", replace(explicit_circuit, "eta: 0.1", "eta: 0.1, tau: 20"));
+    REQUIRE(both.size() == 1);
+    CHECK(both[0].find("both.yaml:7:46: circuit.synapses.W.rule: give either eta") != std::string::npos);
+    const auto neither = errors_of("neither.yaml", replace(explicit_circuit, ", eta: 0.1", ""));
+    REQUIRE(neither.size() == 1);
+    CHECK(neither[0].find("neither.yaml:7:46: circuit.synapses.W.rule: missing eta") != std::string::npos);
+}
+
+TEST_CASE("a cycle through rate-driving synapses is an error in discrete mode") {
+    auto text = replace(explicit_circuit, "    B: {", "    R: {from: z, to: y, target: basal, init: zeros, plastic: false}\n"
+                                          "    S: {from: y, to: z, target: basal, init: zeros, plastic: false}\n    B: {");
+    text = replace(text, "    e: {", "    z: {size: 3}\n    e: {");
+    const auto lines = errors_of("cycle.yaml", text);
+    REQUIRE(lines.size() == 1);
+    CHECK(lines[0].find("cycle through rate-driving synapses in discrete mode") != std::string::npos);
+    CHECK((lines[0].find("y -> z -> y") != std::string::npos || lines[0].find("z -> y -> z") != std::string::npos));
+    CHECK(lines[0].find("cycle.yaml:") != std::string::npos);
+}
+
+TEST_CASE("YAML syntax errors name the file and line") {
+    const auto lines = errors_of("syntax.yaml", replace(explicit_circuit, "x: {size: 4, role: input}", "x: {size: 4"));
+    REQUIRE(lines.size() == 1);
+    CHECK(lines[0].find("syntax.yaml:") != std::string::npos);
+    CHECK(lines[0].find("YAML syntax error") != std::string::npos);
+}
+
+TEST_CASE("motif parameters and placeholders are checked") {
+    const std::string text = "circuit:\n  motif: " + testing::motif("sal") +
+                             "\n  sizes: [4, 3, 2]\n  params: {eta_W: 0.1, eta_WW: 2}\nprotocol: {dataset: {name: teacher}}\n";
+    const auto lines = errors_of("params.yaml", text);
+    REQUIRE(lines.size() == 1);
+    CHECK(lines[0].find("params.yaml:4:32: circuit.params.eta_WW: unknown motif parameter 'eta_WW'") !=
+          std::string::npos);
+}
+
+TEST_CASE("--set values are parsed as YAML and named in errors") {
+    const auto file = testing::write_file("set.yaml", explicit_circuit);
+    try {
+        load_run(file, {"protocol.batch_size=[1, 2]"}, models::standard_library());
+        FAIL("expected an error");
+    } catch (const input_error& e) {
+        REQUIRE(e.lines().size() == 1);
+        CHECK(e.lines()[0] == "--set protocol.batch_size=[1, 2]: protocol.batch_size: expected a single value");
+    }
+    const auto doc = load_run(file, {"protocol.batch_size=17", "circuit.populations.y.activation=tanh"},
+                              models::standard_library());
+    CHECK(doc.protocol.batch_size == 17);
+    CHECK(doc.circuit.population("y")->activation == "tanh");
+}
+
+TEST_CASE("the command line prints one line per error and exits with 2") {
+    const auto file = testing::write_file("cli.yaml", replace(explicit_circuit, "activation: linear", "activaton: linear"));
+    const auto out = (testing::temp_dir() / "cli.out").string();
+    const int rc = std::system((std::string(COUNTERSTREAM_BINARY) + " expand " + file + " > " + out + " 2>&1").c_str());
+    REQUIRE(WIFEXITED(rc));
+    CHECK(WEXITSTATUS(rc) == 2);
+    std::ifstream in(out);
+    std::string line, all;
+    int n = 0;
+    while (std::getline(in, line)) {
+        all += line;
+        ++n;
+    }
+    CHECK(n == 1);
+    CHECK(all.find("error: " + file + ":4:18: circuit.populations.y.activaton") == 0);
+}
