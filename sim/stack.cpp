@@ -3,6 +3,7 @@
 #include "sim/error.hpp"
 
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
