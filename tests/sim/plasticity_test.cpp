@@ -47,6 +47,33 @@ double mlp_loss(const std::vector<Eigen::MatrixXd>& w, const Eigen::MatrixXd& x,
     return loss / double(h.cols());
 }
 
+// Steps the network on random batches and checks that for each pair (A, B)
+// the mismatch A - B^T is multiplied by exactly `factor` per step.
+void check_contraction(network& net, const std::vector<std::pair<std::string, std::string>>& pairs, double factor,
+                       std::uint64_t seed) {
+    std::vector<std::int32_t> labels;
+    auto mismatch = [&](const std::pair<std::string, std::string>& p) -> Eigen::MatrixXf {
+        return net.grp(p.first).w - net.grp(p.second).w.transpose();
+    };
+    for (int step = 0; step < 5; ++step) {
+        std::vector<Eigen::MatrixXf> before;
+        for (const auto& p: pairs) before.push_back(mismatch(p));
+        const Eigen::MatrixXf first_before = net.grp(pairs[0].first).w;
+        fill_batch(net, labels, seed + step, 4);
+        net.forward(labels.data());
+        net.learn();
+        // The groups themselves moved: the contraction is not a frozen network's.
+        CHECK((net.grp(pairs[0].first).w - first_before).norm() > 1e-4f);
+        for (std::size_t i = 0; i < pairs.size(); ++i) {
+            CAPTURE(step);
+            CAPTURE(pairs[i].first);
+            const Eigen::MatrixXf expected = float(factor) * before[i];
+            REQUIRE(before[i].norm() > 0.1f);
+            CHECK((mismatch(pairs[i]) - expected).norm() / expected.norm() < 1e-4);
+        }
+    }
+}
+
 } // namespace
 
 TEST_CASE("SGD circuit: one step changes W by exactly -eta times the gradient (finite differences)") {
@@ -90,28 +117,7 @@ TEST_CASE("KP circuit: W - Wbar^T shrinks by exactly (1 - eta gamma) per step") 
                        "    Wbar{l}: {plastic: true, rule: {post: gate, pre: rate, eta: \"{eta_W}\", gamma: \"{gamma}\"}}\n");
     const auto lib = models::standard_library();
     network net(doc.circuit, lib, 7, 8);
-    std::vector<std::int32_t> labels;
-    for (int step = 0; step < 5; ++step) {
-        std::vector<Eigen::MatrixXf> before;
-        for (int l = 2; l <= 3; ++l) {
-            const auto n = std::to_string(l);
-            before.push_back(net.grp("W" + n).w - net.grp("Wbar" + n).w.transpose());
-        }
-        fill_batch(net, labels, 100 + step, 4);
-        net.forward(labels.data());
-        net.learn();
-        for (int l = 2; l <= 3; ++l) {
-            const auto n = std::to_string(l);
-            const Eigen::MatrixXf after = net.grp("W" + n).w - net.grp("Wbar" + n).w.transpose();
-            const Eigen::MatrixXf expected = float(1 - eta * gamma) * before[l - 2];
-            CAPTURE(step);
-            CAPTURE(l);
-            REQUIRE(before[l - 2].norm() > 0.1f);
-            CHECK((after - expected).norm() / expected.norm() < 1e-4);
-            // W itself moved: the contraction is not a frozen network's.
-            CHECK((net.grp("W" + n).w - before[l - 2]).norm() > 0);
-        }
-    }
+    check_contraction(net, {{"W2", "Wbar2"}, {"W3", "Wbar3"}}, 1 - eta * gamma, 100);
 }
 
 TEST_CASE("SAL circuit with eta_V = eta_Vbar: V^l - (Vbar^{l-1})^T shrinks by (1 - eta gamma) (Lemma 1)") {
@@ -119,24 +125,7 @@ TEST_CASE("SAL circuit with eta_V = eta_Vbar: V^l - (Vbar^{l-1})^T shrinks by (1
     auto doc = stacked("sal", "sal", "  params: {eta_V: 0.02, eta_Vbar: 0.02, gamma: 0.5}\n");
     const auto lib = models::standard_library();
     network net(doc.circuit, lib, 11, 8);
-    std::vector<std::int32_t> labels;
-    for (int step = 0; step < 5; ++step) {
-        std::vector<Eigen::MatrixXf> before;
-        for (int l = 2; l <= 3; ++l)
-            before.push_back(net.grp("V" + std::to_string(l)).w - net.grp("Vbar" + std::to_string(l - 1)).w.transpose());
-        fill_batch(net, labels, 200 + step, 4);
-        net.forward(labels.data());
-        net.learn();
-        for (int l = 2; l <= 3; ++l) {
-            const Eigen::MatrixXf after =
-                net.grp("V" + std::to_string(l)).w - net.grp("Vbar" + std::to_string(l - 1)).w.transpose();
-            const Eigen::MatrixXf expected = float(1 - eta * gamma) * before[l - 2];
-            CAPTURE(step);
-            CAPTURE(l);
-            REQUIRE(before[l - 2].norm() > 0.1f);
-            CHECK((after - expected).norm() / expected.norm() < 1e-4);
-        }
-    }
+    check_contraction(net, {{"V2", "Vbar1"}, {"V3", "Vbar2"}}, 1 - eta * gamma, 200);
 }
 
 TEST_CASE("simultaneous updates: learn() uses the rates of forward() and the pre-update weights") {
