@@ -43,9 +43,9 @@ int expand_command(const std::string& file, const std::vector<std::string>& sets
     cs::diagnostics diag;
     cs::reader rd(diag);
     // A run document holds the circuit under circuit:; a circuit file is one.
-    const cs::view circuit = doc["circuit"].defined() ? doc["circuit"] : doc;
-    const auto spec = cs::parse_circuit(circuit, rd, lib);
-    if (diag.empty()) cs::check_circuit(spec, diag, false);
+    const bool run_document = doc["circuit"].defined();
+    const auto spec = cs::parse_circuit(run_document ? doc["circuit"] : doc, rd, lib);
+    if (diag.empty()) cs::check_circuit(spec, diag, false, run_document ? "circuit." : "");
     diag.raise();
     std::cout << cs::emit_circuit(spec);
     return 0;

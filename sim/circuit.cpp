@@ -240,8 +240,10 @@ bool drives_rate(const synapse_spec& s, const population_spec& post) {
 
 } // namespace
 
-void check_circuit(const circuit_spec& c, diagnostics& d, bool discrete) {
-    auto err = [&](const location& at, const std::string& path, const std::string& msg) { d.error(at, path, msg); };
+void check_circuit(const circuit_spec& c, diagnostics& d, bool discrete, const std::string& prefix) {
+    auto err = [&](const location& at, const std::string& path, const std::string& msg) {
+        d.error(at, prefix + path, msg);
+    };
     std::string pop_list;
     for (const auto& p: c.populations) pop_list += (pop_list.empty() ? "" : ", ") + p.name;
 

@@ -94,8 +94,9 @@ synapse_spec parse_synapse(const std::string& name, const view& v, reader& rd, c
 circuit_spec parse_circuit(const view& circuit, reader& rd, const library& lib);
 
 // Graph checks: endpoints exist, sizes agree, factors make sense, ties match
-// shapes, and (discrete mode) no cycle through rate-driving edges.
-void check_circuit(const circuit_spec& c, diagnostics& d, bool discrete);
+// shapes, and (discrete mode) no cycle through rate-driving edges. `prefix`
+// starts every key path ("circuit." in a run document), as in the parse errors.
+void check_circuit(const circuit_spec& c, diagnostics& d, bool discrete, const std::string& prefix = "circuit.");
 
 // The expanded circuit as YAML (explicit form; parse_circuit reads it back).
 std::string emit_circuit(const circuit_spec& c);

@@ -59,7 +59,10 @@ TEST_CASE("SGD and SAL circuits learn the teacher task; the recording has the do
 
         const hid_t f = H5Fopen(opt.output.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
         REQUIRE(f >= 0);
+        REQUIRE(H5Lexists(f, "/config", H5P_DEFAULT) > 0);
+        REQUIRE(H5Lexists(f, "/config/circuit", H5P_DEFAULT) > 0);
         CHECK(dims_of(f, "/config/circuit").size() == 0); // scalar string
+        CHECK(H5Lexists(f, "/config/protocol", H5P_DEFAULT) > 0);
         CHECK(H5Aexists_by_name(f, "/config/circuit", "sha256", H5P_DEFAULT) > 0);
         for (const char* attr: {"format", "format_version", "software_version", "created", "command_line", "seed"})
             CHECK(H5Aexists(f, attr) > 0);

@@ -129,8 +129,8 @@ TEST_CASE("SAL circuit with eta_V = eta_Vbar: V^l - (Vbar^{l-1})^T shrinks by (1
 }
 
 TEST_CASE("simultaneous updates: learn() uses the rates of forward() and the pre-update weights") {
-    // Two groups onto one population; a rule reading the other group's current
-    // must see the current from before either weight changed.
+    // Wbar2 learns from the gate current V2 h2 of forward(); V2 is updated in the
+    // same learn(), and Wbar2's update must still use the current from before.
     auto doc = stacked("sal_sim", "sal", "  params: {gamma: 0}\n");
     const auto lib = models::standard_library();
     network a(doc.circuit, lib, 5, 4), b(doc.circuit, lib, 5, 4);

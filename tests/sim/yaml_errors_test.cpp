@@ -39,6 +39,15 @@ std::vector<std::string> errors_of(const std::string& name, const std::string& t
     return {};
 }
 
+// The one error line of a document that must fail with exactly one error.
+std::string only_error(const std::string& name, const std::string& text) {
+    const auto lines = errors_of(name, text);
+    REQUIRE(lines.size() == 1);
+    return lines[0];
+}
+
+bool contains(const std::string& line, const std::string& needle) { return line.find(needle) != std::string::npos; }
+
 std::string replace(std::string s, const std::string& from, const std::string& to) {
     const auto at = s.find(from);
     REQUIRE(at != std::string::npos);
@@ -59,33 +68,26 @@ TEST_CASE("the reference document loads") {
 }
 
 TEST_CASE("unknown key: did-you-mean, file:line:col and key path") {
-    const auto lines = errors_of("unknown.yaml", replace(explicit_circuit, "activation: linear", "activaton: linear"));
-    REQUIRE(lines.size() == 1);
-    CHECK(lines[0].find("unknown.yaml:4:18: circuit.populations.y.activaton: unknown key 'activaton'") !=
-          std::string::npos);
-    CHECK(lines[0].find("did you mean 'activation'") != std::string::npos);
+    const auto line = only_error("unknown.yaml", replace(explicit_circuit, "activation: linear", "activaton: linear"));
+    CHECK(contains(line, "unknown.yaml:4:18: circuit.populations.y.activaton: unknown key 'activaton'"));
+    CHECK(contains(line, "did you mean 'activation'"));
 }
 
 TEST_CASE("unknown value names the known ones") {
-    const auto lines = errors_of("value.yaml", replace(explicit_circuit, "activation: linear", "activation: rleu"));
-    REQUIRE(lines.size() == 1);
-    CHECK(lines[0].find("value.yaml:4:30: circuit.populations.y.activation: unknown value 'rleu'") !=
-          std::string::npos);
-    CHECK(lines[0].find("did you mean 'relu'") != std::string::npos);
+    const auto line = only_error("value.yaml", replace(explicit_circuit, "activation: linear", "activation: rleu"));
+    CHECK(contains(line, "value.yaml:4:30: circuit.populations.y.activation: unknown value 'rleu'"));
+    CHECK(contains(line, "did you mean 'relu'"));
 }
 
 TEST_CASE("missing population") {
-    const auto lines = errors_of("missing.yaml", replace(explicit_circuit, "from: x, to: y", "from: x9, to: y"));
-    REQUIRE(lines.size() == 1);
-    CHECK(lines[0].find("missing.yaml:7:8: synapses.W.from: no population 'x9' (populations: x, y, e)") !=
-          std::string::npos);
+    const auto line = only_error("missing.yaml", replace(explicit_circuit, "from: x, to: y", "from: x9, to: y"));
+    CHECK(contains(line, "missing.yaml:7:8: circuit.synapses.W.from: no population 'x9' (populations: x, y, e)"));
 }
 
 TEST_CASE("size mismatch between an error population and its output") {
-    const auto lines = errors_of("size.yaml", replace(explicit_circuit, "e: {size: 3", "e: {size: 2"));
-    REQUIRE(lines.size() == 1);
-    CHECK(lines[0].find("size.yaml:5:8: populations.e.size:") != std::string::npos);
-    CHECK(lines[0].find("has 2 neurons but its output 'y' has 3") != std::string::npos);
+    const auto line = only_error("size.yaml", replace(explicit_circuit, "e: {size: 3", "e: {size: 2"));
+    CHECK(contains(line, "size.yaml:5:8: circuit.populations.e.size:"));
+    CHECK(contains(line, "has 2 neurons but its output 'y' has 3"));
 }
 
 TEST_CASE("bad values: not a number, out of range") {
@@ -98,39 +100,32 @@ TEST_CASE("bad values: not a number, out of range") {
 }
 
 TEST_CASE("both or neither of eta and tau") {
-    const auto both = errors_of("both.yaml", replace(explicit_circuit, "eta: 0.1", "eta: 0.1, tau: 20"));
-    REQUIRE(both.size() == 1);
-    CHECK(both[0].find("both.yaml:7:46: circuit.synapses.W.rule: give either eta") != std::string::npos);
-    const auto neither = errors_of("neither.yaml", replace(explicit_circuit, ", eta: 0.1", ""));
-    REQUIRE(neither.size() == 1);
-    CHECK(neither[0].find("neither.yaml:7:46: circuit.synapses.W.rule: missing eta") != std::string::npos);
+    CHECK(contains(only_error("both.yaml", replace(explicit_circuit, "eta: 0.1", "eta: 0.1, tau: 20")),
+                   "both.yaml:7:46: circuit.synapses.W.rule: give either eta"));
+    CHECK(contains(only_error("neither.yaml", replace(explicit_circuit, ", eta: 0.1", "")),
+                   "neither.yaml:7:46: circuit.synapses.W.rule: missing eta"));
 }
 
 TEST_CASE("a cycle through rate-driving synapses is an error in discrete mode") {
     auto text = replace(explicit_circuit, "    B: {", "    R: {from: z, to: y, target: basal, init: zeros, plastic: false}\n"
                                           "    S: {from: y, to: z, target: basal, init: zeros, plastic: false}\n    B: {");
     text = replace(text, "    e: {", "    z: {size: 3}\n    e: {");
-    const auto lines = errors_of("cycle.yaml", text);
-    REQUIRE(lines.size() == 1);
-    CHECK(lines[0].find("cycle through rate-driving synapses in discrete mode") != std::string::npos);
-    CHECK((lines[0].find("y -> z -> y") != std::string::npos || lines[0].find("z -> y -> z") != std::string::npos));
-    CHECK(lines[0].find("cycle.yaml:") != std::string::npos);
+    const auto line = only_error("cycle.yaml", text);
+    CHECK(contains(line, "cycle.yaml:4:8: circuit.populations.y: cycle through rate-driving synapses in discrete mode"));
+    CHECK((contains(line, "y -> z -> y") || contains(line, "z -> y -> z")));
 }
 
 TEST_CASE("YAML syntax errors name the file and line") {
-    const auto lines = errors_of("syntax.yaml", replace(explicit_circuit, "x: {size: 4, role: input}", "x: {size: 4"));
-    REQUIRE(lines.size() == 1);
-    CHECK(lines[0].find("syntax.yaml:") != std::string::npos);
-    CHECK(lines[0].find("YAML syntax error") != std::string::npos);
+    const auto line = only_error("syntax.yaml", replace(explicit_circuit, "x: {size: 4, role: input}", "x: {size: 4"));
+    CHECK(contains(line, "syntax.yaml:"));
+    CHECK(contains(line, "YAML syntax error"));
 }
 
 TEST_CASE("motif parameters and placeholders are checked") {
     const std::string text = "circuit:\n  motif: " + testing::motif("sal") +
                              "\n  sizes: [4, 3, 2]\n  params: {eta_W: 0.1, eta_WW: 2}\nprotocol: {dataset: {name: teacher}}\n";
-    const auto lines = errors_of("params.yaml", text);
-    REQUIRE(lines.size() == 1);
-    CHECK(lines[0].find("params.yaml:4:32: circuit.params.eta_WW: unknown motif parameter 'eta_WW'") !=
-          std::string::npos);
+    CHECK(contains(only_error("params.yaml", text),
+                   "params.yaml:4:32: circuit.params.eta_WW: unknown motif parameter 'eta_WW'"));
 }
 
 TEST_CASE("--set values are parsed as YAML and named in errors") {
