@@ -1,5 +1,6 @@
 // The counterstream command line: a thin layer over the libraries.
 #include "models/library.hpp"
+#include "protocols/bench.hpp"
 #include "protocols/run_document.hpp"
 #include "protocols/train.hpp"
 #include "sim/error.hpp"
@@ -16,7 +17,8 @@ namespace {
 
 std::string joined_command_line(int argc, char** argv) {
     std::string out;
-    for (int i = 0; i < argc; ++i) out += (i ? " " : "") + std::string(argv[i]);
+    for (int i = 0; i < argc; ++i)
+        out += (i ? " " : "") + std::string(argv[i]);
     return out;
 }
 
@@ -24,15 +26,18 @@ int run_command(const std::string& file, const std::vector<std::string>& sets, s
                 const std::string& command_line) {
     const auto lib = cs::models::standard_library();
     const auto doc = cs::load_run(file, sets, lib);
-    if (output.empty()) output = "runs/" + std::filesystem::path(file).stem().string() + ".h5";
+    if (output.empty())
+        output = "runs/" + std::filesystem::path(file).stem().string() + ".h5";
     cs::train_options opt;
     opt.output = output;
     opt.command_line = command_line;
     opt.progress = true;
     std::cout << "run " << file << " -> " << output << '\n' << std::flush;
     const auto result = cs::train(doc, lib, opt, std::cout);
-    if (result.diverged) return 3;
-    if (result.interrupted) return 130;
+    if (result.diverged)
+        return 3;
+    if (result.interrupted)
+        return 130;
     return 0;
 }
 
@@ -45,7 +50,8 @@ int expand_command(const std::string& file, const std::vector<std::string>& sets
     // A run document holds the circuit under circuit:; a circuit file is one.
     const bool run_document = doc["circuit"].defined();
     const auto spec = cs::parse_circuit(run_document ? doc["circuit"] : doc, rd, lib);
-    if (diag.empty()) cs::check_circuit(spec, diag, false, run_document ? "circuit." : "");
+    if (diag.empty())
+        cs::check_circuit(spec, diag, false, run_document ? "circuit." : "");
     diag.raise();
     std::cout << cs::emit_circuit(spec);
     return 0;
@@ -70,16 +76,31 @@ int main(int argc, char** argv) {
     expand->add_option("file", file, "circuit or run document")->required();
     expand->add_option("--set", sets, "override a key: dotted.path=VALUE");
 
+    cs::bench_options bench_opt;
+    bench_opt.circuits_dir = COUNTERSTREAM_SOURCE_DIR "/models/circuits";
+    bench_opt.peer_script = COUNTERSTREAM_SOURCE_DIR "/bench/peer_torch.py";
+    auto* bench = app.add_subcommand("bench", "throughput of the engine against the machine's GEMM peak");
+    bench->add_option("--seconds", bench_opt.seconds, "timed seconds per case")->check(CLI::PositiveNumber);
+    bench->add_option("--batch", bench_opt.batch, "batch size")->check(CLI::PositiveNumber);
+    bench->add_flag("--peer", bench_opt.peer, "also time PyTorch doing the same steps (bench/peer_torch.py)");
+    bench->add_option("--circuits", bench_opt.circuits_dir, "folder with sal.yaml and sgd.yaml");
+    bench->add_option("--peer-script", bench_opt.peer_script, "the PyTorch peer");
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
         return app.exit(e) == 0 ? 0 : 2;
     }
     try {
-        if (*run) return run_command(file, sets, output, joined_command_line(argc, argv));
-        if (*expand) return expand_command(file, sets);
+        if (*run)
+            return run_command(file, sets, output, joined_command_line(argc, argv));
+        if (*expand)
+            return expand_command(file, sets);
+        if (*bench)
+            return cs::bench(bench_opt, cs::models::standard_library(), std::cout);
     } catch (const cs::input_error& e) {
-        for (const auto& line: e.lines()) std::cerr << "error: " << line << '\n';
+        for (const auto& line: e.lines())
+            std::cerr << "error: " << line << '\n';
         return 2;
     } catch (const std::exception& e) {
         std::cerr << "internal error: " << e.what() << '\n';

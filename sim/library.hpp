@@ -16,12 +16,17 @@
 namespace counterstream {
 
 using matrix = Eigen::MatrixXf; // [neurons x batch] rates and currents, [post x pre] weights
+// Strided views into a matrix (a column range of rates, a row range of
+// weights); the laws below write through them without allocating.
+using block = Eigen::Ref<matrix>;
+using const_block = Eigen::Ref<const matrix>;
 
 // Elementwise neuron law f (activation) or g (gate), and its derivative.
 struct activation {
     virtual ~activation() = default;
-    virtual void apply(const matrix& in, matrix& out) const = 0;
-    virtual void derivative(const matrix& in, matrix& out) const = 0;
+    // out has in's shape.
+    virtual void apply(const_block in, block out) const = 0;
+    virtual void derivative(const_block in, block out) const = 0;
 };
 
 struct loss_result {
@@ -32,10 +37,10 @@ struct loss_result {
 // The error population's law: e = -dF/dy of a loss F of the output y.
 struct loss {
     virtual ~loss() = default;
-    // y: [classes x batch] output rates; labels: one per column.
-    virtual loss_result error(const matrix& y, const std::int32_t* labels, matrix& e) const = 0;
+    // y: [classes x batch] output rates; labels: one per column; e has y's shape.
+    virtual loss_result error(const_block y, const std::int32_t* labels, block e) const = 0;
     // Loss and accuracy only, for evaluation.
-    virtual loss_result evaluate(const matrix& y, const std::int32_t* labels) const = 0;
+    virtual loss_result evaluate(const_block y, const std::int32_t* labels) const = 0;
 };
 
 struct init_params {

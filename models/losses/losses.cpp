@@ -6,16 +6,15 @@ namespace counterstream::models {
 namespace {
 
 // Per-column argmax for accuracy; ties go to the lowest index.
-bool predicts(const matrix& y, Eigen::Index col, std::int32_t label) {
+bool predicts(const_block y, Eigen::Index col, std::int32_t label) {
     Eigen::Index best = 0;
     y.col(col).maxCoeff(&best);
     return best == label;
 }
 
 struct cross_entropy final : loss {
-    loss_result error(const matrix& y, const std::int32_t* labels, matrix& e) const override {
+    loss_result error(const_block y, const std::int32_t* labels, block e) const override {
         loss_result r;
-        e.resize(y.rows(), y.cols());
         for (Eigen::Index j = 0; j < y.cols(); ++j) {
             const float m = y.col(j).maxCoeff();
             e.col(j) = (y.col(j).array() - m).exp().matrix();
@@ -27,7 +26,7 @@ struct cross_entropy final : loss {
         }
         return r;
     }
-    loss_result evaluate(const matrix& y, const std::int32_t* labels) const override {
+    loss_result evaluate(const_block y, const std::int32_t* labels) const override {
         loss_result r;
         for (Eigen::Index j = 0; j < y.cols(); ++j) {
             const float m = y.col(j).maxCoeff();
@@ -40,14 +39,15 @@ struct cross_entropy final : loss {
 };
 
 struct mse final : loss {
-    loss_result error(const matrix& y, const std::int32_t* labels, matrix& e) const override {
+    loss_result error(const_block y, const std::int32_t* labels, block e) const override {
         e = -y;
-        for (Eigen::Index j = 0; j < y.cols(); ++j) e(labels[j], j) += 1.0f;
+        for (Eigen::Index j = 0; j < y.cols(); ++j)
+            e(labels[j], j) += 1.0f;
         loss_result r = count(y, labels);
         r.loss_sum = 0.5 * double(e.squaredNorm());
         return r;
     }
-    loss_result evaluate(const matrix& y, const std::int32_t* labels) const override {
+    loss_result evaluate(const_block y, const std::int32_t* labels) const override {
         loss_result r = count(y, labels);
         for (Eigen::Index j = 0; j < y.cols(); ++j) {
             double s = 0;
@@ -61,9 +61,10 @@ struct mse final : loss {
     }
 
 private:
-    static loss_result count(const matrix& y, const std::int32_t* labels) {
+    static loss_result count(const_block y, const std::int32_t* labels) {
         loss_result r;
-        for (Eigen::Index j = 0; j < y.cols(); ++j) r.correct += predicts(y, j, labels[j]);
+        for (Eigen::Index j = 0; j < y.cols(); ++j)
+            r.correct += predicts(y, j, labels[j]);
         return r;
     }
 };

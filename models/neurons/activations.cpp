@@ -6,36 +6,28 @@ namespace counterstream::models {
 namespace {
 
 struct relu final : activation {
-    void apply(const matrix& in, matrix& out) const override { out = in.cwiseMax(0.0f); }
-    void derivative(const matrix& in, matrix& out) const override {
-        out = (in.array() > 0.0f).cast<float>().matrix();
-    }
+    void apply(const_block in, block out) const override { out = in.cwiseMax(0.0f); }
+    void derivative(const_block in, block out) const override { out = (in.array() > 0.0f).cast<float>().matrix(); }
 };
 
 struct linear final : activation {
-    void apply(const matrix& in, matrix& out) const override { out = in; }
-    void derivative(const matrix& in, matrix& out) const override { out.setOnes(in.rows(), in.cols()); }
+    void apply(const_block in, block out) const override { out = in; }
+    void derivative(const_block in, block out) const override { out.setOnes(); }
 };
 
 struct step final : activation {
-    void apply(const matrix& in, matrix& out) const override {
-        out = (in.array() > 0.0f).cast<float>().matrix();
-    }
-    void derivative(const matrix& in, matrix& out) const override { out.setZero(in.rows(), in.cols()); }
+    void apply(const_block in, block out) const override { out = (in.array() > 0.0f).cast<float>().matrix(); }
+    void derivative(const_block in, block out) const override { out.setZero(); }
 };
 
 struct tanh_law final : activation {
-    void apply(const matrix& in, matrix& out) const override { out = in.array().tanh().matrix(); }
-    void derivative(const matrix& in, matrix& out) const override {
-        out = (1.0f - in.array().tanh().square()).matrix();
-    }
+    void apply(const_block in, block out) const override { out = in.array().tanh().matrix(); }
+    void derivative(const_block in, block out) const override { out = (1.0f - in.array().tanh().square()).matrix(); }
 };
 
 struct sigmoid final : activation {
-    void apply(const matrix& in, matrix& out) const override {
-        out = (1.0f / (1.0f + (-in.array()).exp())).matrix();
-    }
-    void derivative(const matrix& in, matrix& out) const override {
+    void apply(const_block in, block out) const override { out = (1.0f / (1.0f + (-in.array()).exp())).matrix(); }
+    void derivative(const_block in, block out) const override {
         const auto s = 1.0f / (1.0f + (-in.array()).exp());
         out = (s * (1.0f - s)).matrix();
     }
@@ -43,12 +35,10 @@ struct sigmoid final : activation {
 
 // softplus(x) = log(1 + e^x), written to stay finite for large |x|.
 struct softplus final : activation {
-    void apply(const matrix& in, matrix& out) const override {
+    void apply(const_block in, block out) const override {
         out = (in.array().cwiseMax(0.0f) + (-in.array().abs()).exp().log1p()).matrix();
     }
-    void derivative(const matrix& in, matrix& out) const override {
-        out = (1.0f / (1.0f + (-in.array()).exp())).matrix();
-    }
+    void derivative(const_block in, block out) const override { out = (1.0f / (1.0f + (-in.array()).exp())).matrix(); }
 };
 
 } // namespace

@@ -32,7 +32,7 @@ TEST_CASE("cross_entropy and mse: e = -dF/dy (finite differences), loss and accu
         CAPTURE(name);
         const auto* law = lib.losses.find(name);
         REQUIRE(law != nullptr);
-        matrix e;
+        matrix e(y.rows(), y.cols());
         const auto r = law->error(y, labels.data(), e);
         const auto ev = law->evaluate(y, labels.data());
         double total = 0;

@@ -1,0 +1,217 @@
+#include "protocols/bench.hpp"
+
+#include "protocols/run_document.hpp"
+#include "sim/error.hpp"
+#include "sim/network.hpp"
+#include "sim/random.hpp"
+
+#include <Eigen/Core>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <dlfcn.h>
+#include <filesystem>
+#include <iomanip>
+#include <sstream>
+#include <sys/resource.h>
+#include <thread>
+#include <vector>
+
+namespace counterstream {
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+double since(clock_type::time_point t0) { return std::chrono::duration<double>(clock_type::now() - t0).count(); }
+
+// Runs `step` repeatedly for about `seconds` in five windows after a warm-up
+// and returns the median window's steps per second.
+template <class Step> double steps_per_second(Step&& step, double seconds) {
+    const auto warm = clock_type::now();
+    while (since(warm) < std::min(0.3, seconds / 4))
+        step();
+    std::vector<double> rates;
+    for (int w = 0; w < 5; ++w) {
+        const auto t0 = clock_type::now();
+        std::int64_t n = 0;
+        do {
+            step();
+            ++n;
+        } while (since(t0) < seconds / 5);
+        rates.push_back(double(n) / since(t0));
+    }
+    std::sort(rates.begin(), rates.end());
+    return rates[2];
+}
+
+void fill_uniform(matrix& m, rng& r) {
+    for (Eigen::Index i = 0; i < m.size(); ++i)
+        m.data()[i] = float(r.uniform());
+}
+
+double peak_rss_mb() {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return double(u.ru_maxrss) / 1024.0; // ru_maxrss is in KiB on Linux
+}
+
+struct case_result {
+    std::string name;
+    double samples_per_s = 0;
+    double gflops = 0;
+    double peer_samples_per_s = 0; // 0: not measured
+    std::string note;
+};
+
+case_result discrete_case(const std::string& name, const std::string& file, double ratio, const bench_options& opt,
+                          const library& lib) {
+    std::ostringstream r;
+    r << "circuit.feedback_ratio=" << ratio;
+    const auto doc = load_run(file, {r.str(), "protocol.batch_size=" + std::to_string(opt.batch)}, lib);
+    const int B = opt.batch;
+    network net(doc.circuit, lib, doc.protocol.seed, B);
+    // MNIST-like input: a fifth of the pixels lit, in [0, 1).
+    rng data_rng(12345);
+    auto& x = net.input();
+    for (Eigen::Index i = 0; i < x.size(); ++i)
+        x.data()[i] = data_rng.uniform() < 0.2 ? float(data_rng.uniform()) : 0.0f;
+    std::vector<std::int32_t> labels(B);
+    for (auto& y: labels)
+        y = std::int32_t(data_rng.below(10));
+    loss_result last;
+    const double sps = steps_per_second(
+        [&] {
+            last = net.forward(labels.data());
+            net.learn();
+        },
+        opt.seconds);
+    case_result out;
+    out.name = name;
+    out.samples_per_s = sps * B;
+    out.gflops = sps * double(net.step_flops()) * 1e-9;
+    if (!std::isfinite(last.loss_sum))
+        out.note = "loss not finite";
+    return out;
+}
+
+// One JSON line from the peer; returns its samples_per_s or 0 with a note.
+double run_peer(const bench_options& opt, const std::string& circuit, double ratio, std::string& note) {
+    const char* py = std::getenv("COUNTERSTREAM_PYTHON");
+    std::ostringstream cmd;
+    cmd << (py ? py : "/usr/bin/python3") << " '" << opt.peer_script << "' --circuit " << circuit << " --ratio "
+        << ratio << " --batch " << opt.batch << " --seconds " << opt.seconds;
+    FILE* p = popen(cmd.str().c_str(), "r");
+    if (!p) {
+        note = "could not start the peer";
+        return 0;
+    }
+    std::string text;
+    char buf[512];
+    while (std::fgets(buf, sizeof buf, p))
+        text += buf;
+    const int rc = pclose(p);
+    const auto key = text.find("\"samples_per_s\":");
+    if (rc != 0 || key == std::string::npos) {
+        note = "peer failed (exit " + std::to_string(WEXITSTATUS(rc)) + ")";
+        return 0;
+    }
+    return std::strtod(text.c_str() + key + 16, nullptr);
+}
+
+} // namespace
+
+double eigen_sgemm_gflops(int n, double seconds) {
+    rng r(7);
+    matrix a(n, n), b(n, n), c(n, n);
+    fill_uniform(a, r);
+    fill_uniform(b, r);
+    const double per_second = steps_per_second([&] { c.noalias() = a * b; }, seconds);
+    return per_second * 2.0 * double(n) * n * n * 1e-9;
+}
+
+double openblas_sgemm_gflops(int n, double seconds) {
+    // cblas_sgemm(order, transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+    using sgemm_fn =
+        void (*)(int, int, int, int, int, int, float, const float*, int, const float*, int, float, float*, int);
+    void* lib = nullptr;
+    for (const char* name: {"libopenblas.so.0", "libopenblas.so"})
+        if ((lib = dlopen(name, RTLD_NOW | RTLD_LOCAL)))
+            break;
+    if (!lib)
+        return 0;
+    auto sgemm = reinterpret_cast<sgemm_fn>(dlsym(lib, "cblas_sgemm"));
+    if (!sgemm)
+        return 0;
+    if (auto set_threads = reinterpret_cast<void (*)(int)>(dlsym(lib, "openblas_set_num_threads")))
+        set_threads(Eigen::nbThreads());
+    rng r(7);
+    matrix a(n, n), b(n, n), c(n, n);
+    fill_uniform(a, r);
+    fill_uniform(b, r);
+    constexpr int col_major = 102, no_trans = 111;
+    const double per_second = steps_per_second(
+        [&] { sgemm(col_major, no_trans, no_trans, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(), n); },
+        seconds);
+    return per_second * 2.0 * double(n) * n * n * 1e-9;
+}
+
+int bench(const bench_options& opt, const library& lib, std::ostream& out) {
+    namespace fs = std::filesystem;
+    for (const char* f: {"sal.yaml", "sgd.yaml"})
+        if (!fs::exists(fs::path(opt.circuits_dir) / f))
+            throw input_error("bench: " + (fs::path(opt.circuits_dir) / f).string() +
+                              " not found (give --circuits DIR, the repository's models/circuits)");
+    if (opt.peer && !fs::exists(opt.peer_script))
+        throw input_error("bench: peer script " + opt.peer_script + " not found (give --peer-script)");
+
+    out << "counterstream bench: " << std::thread::hardware_concurrency() << " cores, Eigen on " << Eigen::nbThreads()
+        << " threads, batch " << opt.batch << ", " << opt.seconds << " s per case\n"
+        << std::flush;
+    const double eigen_peak = eigen_sgemm_gflops(opt.gemm_size, opt.seconds);
+    const double blas_peak = openblas_sgemm_gflops(opt.gemm_size, opt.seconds);
+    const double peak = std::max(eigen_peak, blas_peak);
+    out << std::fixed << std::setprecision(1) << "SGEMM " << opt.gemm_size << "^3: Eigen " << eigen_peak
+        << " GFLOP/s, OpenBLAS ";
+    if (blas_peak > 0)
+        out << blas_peak << " GFLOP/s";
+    else
+        out << "not installed";
+    out << "; peak " << peak << " GFLOP/s\n\n" << std::flush;
+
+    const fs::path dir(opt.circuits_dir);
+    struct spec {
+        std::string name, circuit;
+        double ratio;
+    };
+    const std::vector<spec> cases = {{"sal  ratio 1", "sal", 1}, {"sal  ratio 5", "sal", 5}, {"sgd", "sgd", 1}};
+    out << std::left << std::setw(14) << "step" << std::right << std::setw(12) << "samples/s" << std::setw(10)
+        << "GFLOP/s" << std::setw(8) << "%peak";
+    if (opt.peer)
+        out << std::setw(14) << "torch samp/s" << std::setw(8) << "ratio";
+    out << '\n';
+    for (const auto& c: cases) {
+        auto r = discrete_case(c.name, (dir / (c.circuit + ".yaml")).string(), c.ratio, opt, lib);
+        if (opt.peer)
+            r.peer_samples_per_s = run_peer(opt, c.circuit, c.ratio, r.note);
+        out << std::left << std::setw(14) << r.name << std::right << std::setprecision(0) << std::setw(12)
+            << r.samples_per_s << std::setprecision(1) << std::setw(10) << r.gflops << std::setw(7)
+            << 100 * r.gflops / peak << '%';
+        if (opt.peer) {
+            if (r.peer_samples_per_s > 0)
+                out << std::setprecision(0) << std::setw(14) << r.peer_samples_per_s << std::setprecision(2)
+                    << std::setw(7) << r.samples_per_s / r.peer_samples_per_s << 'x';
+            else
+                out << std::setw(14) << "-" << std::setw(8) << "-";
+        }
+        if (!r.note.empty())
+            out << "  (" << r.note << ")";
+        out << '\n' << std::flush;
+    }
+    out << "\npeak RSS " << std::setprecision(1) << peak_rss_mb() << " MB\n" << std::defaultfloat;
+    return 0;
+}
+
+} // namespace counterstream
