@@ -90,6 +90,7 @@ train_result train(const run_document& run, const library& lib, const train_opti
 
     const int B = proto.batch_size;
     network net(run.circuit, lib, proto.seed, B);
+    if (opt.threads > 0) net.set_threads(opt.threads);
     run_info info;
     info.command_line = opt.command_line;
     info.seed = proto.seed;

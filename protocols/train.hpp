@@ -16,6 +16,7 @@ struct train_options {
     std::filesystem::path output;  // the HDF5 recording
     std::string command_line;      // stored in the recording
     bool progress = false;         // progress bar on stderr
+    int threads = 0;               // engine threads; 0 = OpenMP's maximum
 };
 
 struct epoch_summary {

@@ -26,7 +26,7 @@ ensure_packages() {
 
 # The libraries and tools counterstream builds and tests with.
 BUILD_PACKAGES=(build-essential cmake libeigen3-dev libboost-dev libhdf5-dev hdf5-tools libyaml-cpp-dev
-    doctest-dev libcli11-dev zlib1g-dev libopenblas-dev libbenchmark-dev python3-h5py python3-numpy)
+    doctest-dev libcli11-dev zlib1g-dev libopenblas-dev libbenchmark-dev libopenmpi-dev openmpi-bin python3-h5py python3-numpy)
 
 # Configures (once) and builds build/ in Release with -march=native.
 build_tree() {
