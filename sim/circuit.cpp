@@ -310,14 +310,17 @@ void check_circuit(const circuit_spec& c, diagnostics& d, bool discrete, const s
         }
     }
 
-    if (!discrete || !d.empty()) return;
-    // Discrete mode evaluates populations once, in dependency order.
+    if (!d.empty()) return;
+    // Discrete mode evaluates populations once, in dependency order; continuous
+    // mode does so for the instantaneous ones (tau: 0), whose loops have no
+    // solution to integrate.
     std::map<std::string, std::vector<std::string>> deps;
     for (const auto& p: c.populations)
         if (p.role == population_role::error) deps[p.name].push_back(p.of);
     for (const auto& s: c.synapses) {
         const auto* post = c.population(s.to);
-        if (post && drives_rate(s, *post)) deps[s.to].push_back(s.from);
+        const bool instantaneous = discrete || (post && (post->tau == 0 || post->role != population_role::none));
+        if (post && instantaneous && drives_rate(s, *post)) deps[s.to].push_back(s.from);
     }
     std::map<std::string, int> state; // 0 new, 1 on stack, 2 done
     std::vector<std::string> stack;
@@ -330,8 +333,10 @@ void check_circuit(const circuit_spec& c, diagnostics& d, bool discrete, const s
             cycle += n;
             const auto* p = c.population(n);
             err(p ? p->where : location{}, "populations." + n,
-                "cycle through rate-driving synapses in discrete mode: " + cycle +
-                    " (use protocol.mode: continuous for recurrent circuits)");
+                discrete ? "cycle through rate-driving synapses in discrete mode: " + cycle +
+                               " (use protocol.mode: continuous for recurrent circuits)"
+                         : "cycle through instantaneous populations (tau: 0): " + cycle +
+                               " (give one of them tau > 0)");
             return true;
         }
         state[n] = 1;

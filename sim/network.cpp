@@ -14,9 +14,10 @@ namespace {
 int index_of(compartment c) { return int(c); }
 } // namespace
 
-network::network(const circuit_spec& spec, const library& lib, std::uint64_t seed, int batch) : spec_(spec) {
+network::network(const circuit_spec& spec, const library& lib, std::uint64_t seed, int batch, sim_mode mode)
+    : spec_(spec), mode_(mode) {
     diagnostics d;
-    check_circuit(spec_, d, true);
+    check_circuit(spec_, d, mode == sim_mode::discrete);
     d.raise();
 
     pops_.resize(spec_.populations.size());
@@ -54,19 +55,19 @@ network::network(const circuit_spec& spec, const library& lib, std::uint64_t see
             g.transpose = s.tie->transpose;
             continue;
         }
-        g.w.resize(pops_[g.to].spec->size, pops_[g.from].spec->size);
+        g.own_w.resize(pops_[g.to].spec->size, pops_[g.from].spec->size);
         const auto* init = lib.initializers.find(s.init.kind);
         if (!init)
             throw internal_error("initializer '" + s.init.kind + "' not in the library");
         std::uint64_t mix = seed;
         rng r(s.init.seed ? *s.init.seed : splitmix64(mix) ^ stable_hash(s.name));
         try {
-            init->fill(g.w, s.init.params, r);
+            init->fill(g.own_w, s.init.params, r);
         } catch (const input_error& e) {
             throw input_error(s.where.str() + ": synapses." + s.name + ".init: " + e.what());
         }
         g.identity_copy =
-            !s.plastic && s.init.kind == "identity" && s.init.params.gain == 1.0 && g.w.rows() == g.w.cols();
+            !s.plastic && s.init.kind == "identity" && s.init.params.gain == 1.0 && g.own_w.rows() == g.own_w.cols();
     }
 
     // Which compartments enter the rate law.
@@ -84,18 +85,24 @@ network::network(const circuit_spec& spec, const library& lib, std::uint64_t see
             continue;
         g.learns = true;
         const auto& r = *s.rule;
-        g.eta = float(r.eta.value_or(0.0) * spec_.eta_scale);
+        if (mode_ == sim_mode::discrete) {
+            if (!r.eta) throw input_error(s.where.str() + ": synapses." + s.name + ".rule: discrete mode needs eta");
+            g.eta = float(*r.eta * spec_.eta_scale);
+        } else {
+            if (!r.tau)
+                throw input_error(s.where.str() + ": synapses." + s.name +
+                                  ".rule: continuous mode needs tau [ms] (eta is the discrete rate)");
+            g.eta = float(spec_.eta_scale / *r.tau);
+        }
         g.gamma = float(r.gamma);
         g.decay = r.decay == "l1"     ? group::decay_kind::l1
                   : r.decay == "none" ? group::decay_kind::none
                                       : group::decay_kind::l2;
-        auto resolve = [&](const std::vector<factor>& fs, int p, std::vector<const matrix*>& out) {
+        auto resolve = [&](const std::vector<factor>& fs, int p, std::vector<factor_ref>& out) {
             for (const auto& f: fs) {
                 auto& pp = pops_[p];
                 switch (f.what) {
-                case factor::kind::rate:
-                    out.push_back(&pp.rate);
-                    break;
+                case factor::kind::rate: out.push_back({factor_ref::kind::rate, p, 0}); break;
                 case factor::kind::basal:
                 case factor::kind::apical:
                 case factor::kind::gate: {
@@ -103,18 +110,19 @@ network::network(const circuit_spec& spec, const library& lib, std::uint64_t see
                                   : f.what == factor::kind::apical ? index_of(compartment::apical)
                                                                    : index_of(compartment::gate);
                     pp.needed[c] = true;
-                    out.push_back(&pp.current[c]);
+                    out.push_back({factor_ref::kind::current, p, c});
                     break;
                 }
                 case factor::kind::active:
                     pp.needs_active = true;
-                    out.push_back(&pp.active);
+                    out.push_back({factor_ref::kind::active, p, 0});
                     break;
                 case factor::kind::current: {
-                    auto& other = groups_[spec_.synapse_index(f.group)];
+                    const int gi = spec_.synapse_index(f.group);
+                    auto& other = groups_[gi];
                     other.keep_current = true;
                     pops_[other.to].needed[index_of(other.target)] = true;
-                    out.push_back(&other.current);
+                    out.push_back({factor_ref::kind::group_current, gi, 0});
                     break;
                 }
                 }
@@ -124,35 +132,56 @@ network::network(const circuit_spec& spec, const library& lib, std::uint64_t see
         resolve(r.pre, g.from, g.pre);
     }
 
-    // Dependency order over rate-driving edges (check_circuit ruled out cycles).
-    std::vector<std::vector<int>> deps(pops_.size());
+    // Dependency order over rate-driving edges (check_circuit ruled out
+    // cycles). In continuous mode a population with tau > 0 holds its rate in
+    // the state, so nothing it receives is needed before it is read.
+    const bool continuous = mode_ == sim_mode::continuous;
+    std::vector<std::vector<int>> deps(pops_.size()), all_deps(pops_.size());
     for (std::size_t i = 0; i < pops_.size(); ++i)
-        if (pops_[i].of >= 0)
-            deps[i].push_back(pops_[i].of);
+        if (pops_[i].of >= 0) all_deps[i].push_back(pops_[i].of);
     for (const auto& g: groups_)
-        if (pops_[g.to].drives[index_of(g.target)])
-            deps[g.to].push_back(g.from);
+        if (pops_[g.to].drives[index_of(g.target)]) all_deps[g.to].push_back(g.from);
+    for (std::size_t i = 0; i < pops_.size(); ++i) {
+        const bool dynamic = continuous && pops_[i].spec->tau > 0 && pops_[i].spec->role == population_role::none;
+        if (dynamic) dynamic_.push_back(int(i));
+        else
+            deps[i] = all_deps[i];
+    }
+    std::function<void(int, const std::vector<std::vector<int>>&, std::vector<int>&, std::vector<char>&)> visit =
+        [&](int p, const std::vector<std::vector<int>>& graph, std::vector<int>& order, std::vector<char>& seen) {
+            if (seen[p]) return;
+            seen[p] = 1;
+            for (int q: graph[p]) visit(q, graph, order, seen);
+            if (pops_[p].spec->role != population_role::input) order.push_back(p);
+        };
     std::vector<char> done(pops_.size(), 0);
-    std::function<void(int, std::vector<int>&, std::vector<char>&)> visit = [&](int p, std::vector<int>& order,
-                                                                                std::vector<char>& seen) {
-        if (seen[p])
-            return;
-        seen[p] = 1;
-        for (int q: deps[p])
-            visit(q, order, seen);
-        if (pops_[p].spec->role != population_role::input)
-            order.push_back(p);
-    };
-    for (std::size_t i = 0; i < pops_.size(); ++i)
-        visit(int(i), order_, done);
+    for (std::size_t i = 0; i < pops_.size(); ++i) visit(int(i), deps, order_, done);
+    std::erase_if(order_, [&](int p) { return std::find(dynamic_.begin(), dynamic_.end(), p) != dynamic_.end(); });
     if (output_ >= 0) {
+        // Evaluation takes every population as instantaneous: the steady
+        // state of a feedforward circuit.
         std::vector<char> seen(pops_.size(), 0);
-        visit(output_, infer_order_, seen);
+        visit(output_, all_deps, infer_order_, seen);
+    }
+    // The state: dynamic rates, then plastic weights.
+    state_batch_ = batch;
+    if (continuous) {
+        for (int p: dynamic_) {
+            pops_[p].state_offset = state_size_;
+            state_size_ += std::int64_t(pops_[p].spec->size) * batch;
+        }
+        for (auto& g: groups_)
+            if (g.learns) {
+                g.state_offset = state_size_;
+                state_size_ += g.own_w.size();
+            }
     }
     if (input_ < 0)
         throw internal_error("no input population");
     set_threads(std::max(1, omp_get_max_threads()));
     cpu::set_gemm_threads(1);
+    for (auto& g: groups_)
+        if (g.tied_to < 0) new (&g.w) view(g.own_w.data(), g.own_w.rows(), g.own_w.cols());
     resize_batch(batch);
 }
 
@@ -160,43 +189,53 @@ void network::resize_batch(int batch) {
     batch_ = batch;
     for (auto& p: pops_) {
         const int n = p.spec->size;
-        p.rate.setZero(n, batch);
+        p.own_rate.setZero(n, batch);
         for (int c = 0; c < 3; ++c)
-            if (p.needed[c])
-                p.current[c].setZero(n, batch);
-        if (p.needs_active)
-            p.active.setZero(n, batch);
-        if (p.g)
-            p.gate_value.setZero(n, batch);
+            if (p.needed[c]) p.current[c].setZero(n, batch);
+        if (p.needs_active) p.active.setZero(n, batch);
+        if (p.g) p.gate_value.setZero(n, batch);
+        if (p.state_offset >= 0) p.drive.setZero(n, batch);
     }
     for (auto& g: groups_) {
-        if (g.keep_current)
-            g.current.setZero(pops_[g.to].spec->size, batch);
-        if (g.post.size() > 1)
-            g.post_buf.setZero(pops_[g.to].spec->size, batch);
-        if (g.pre.size() > 1)
-            g.pre_buf.setZero(pops_[g.from].spec->size, batch);
+        if (g.keep_current) g.current.setZero(pops_[g.to].spec->size, batch);
+        if (g.post.size() > 1) g.post_buf.setZero(pops_[g.to].spec->size, batch);
+        if (g.pre.size() > 1) g.pre_buf.setZero(pops_[g.from].spec->size, batch);
     }
+    bind_own_storage();
+}
+
+void network::bind_own_storage() {
+    for (auto& p: pops_) new (&p.rate) view(p.own_rate.data(), p.own_rate.rows(), p.own_rate.cols());
+    for (auto& g: groups_)
+        if (g.tied_to < 0) new (&g.w) view(g.own_w.data(), g.own_w.rows(), g.own_w.cols());
 }
 
 void network::set_threads(int n) {
-    if (n < 1)
-        throw internal_error("network: threads must be at least 1");
+    if (n < 1) throw internal_error("network: threads must be at least 1");
     threads_ = n;
     partial_.reserve(n);
 }
 
-network::columns network::share(Eigen::Index n, int part, int parts) const {
+network::columns network::share(Eigen::Index n, int part, int parts) {
     const Eigen::Index first = n * part / parts;
     return {first, n * (part + 1) / parts - first};
+}
+
+const_block network::factor_block(const factor_ref& f) const {
+    switch (f.what) {
+    case factor_ref::kind::rate: return pops_[f.index].rate;
+    case factor_ref::kind::current: return pops_[f.index].current[f.c];
+    case factor_ref::kind::active: return pops_[f.index].active;
+    case factor_ref::kind::group_current: return groups_[f.index].current;
+    }
+    throw internal_error("factor_block: unknown factor");
 }
 
 void network::apply_group(int gi, block out, bool accumulate, columns cols) {
     const auto& g = groups_[gi];
     const auto pre = pops_[g.from].rate.middleCols(cols.first, cols.count);
     if (g.identity_copy) {
-        if (accumulate)
-            out += pre;
+        if (accumulate) out += pre;
         else
             out = pre;
         return;
@@ -223,8 +262,7 @@ void network::compute_compartment(int p, int c, columns cols) {
         if (g.keep_current) {
             auto own = g.current.middleCols(cols.first, cols.count);
             apply_group(gi, own, false, cols);
-            if (first)
-                out = own;
+            if (first) out = own;
             else
                 out += own;
         } else {
@@ -234,32 +272,22 @@ void network::compute_compartment(int p, int c, columns cols) {
     }
 }
 
-void network::evaluate(int p, columns cols) {
+// out = f(I_b) g(I_g) + alpha I_a over a column range.
+void network::evaluate(int p, columns cols, block out) {
     auto& pp = pops_[p];
     constexpr int b = int(compartment::basal), a = int(compartment::apical), gt = int(compartment::gate);
     for (int c = 0; c < 3; ++c)
-        if (pp.drives[c])
-            compute_compartment(p, c, cols);
-    auto rate = pp.rate.middleCols(cols.first, cols.count);
-    pp.f->apply(pp.current[b].middleCols(cols.first, cols.count), rate);
+        if (pp.drives[c]) compute_compartment(p, c, cols);
+    pp.f->apply(pp.current[b].middleCols(cols.first, cols.count), out);
     if (pp.g) {
         auto gate = pp.gate_value.middleCols(cols.first, cols.count);
         pp.g->apply(pp.current[gt].middleCols(cols.first, cols.count), gate);
-        rate.array() *= gate.array();
+        out.array() *= gate.array();
     }
-    if (pp.drives[a])
-        rate += float(pp.spec->apical_gain) * pp.current[a].middleCols(cols.first, cols.count);
+    if (pp.drives[a]) out += float(pp.spec->apical_gain) * pp.current[a].middleCols(cols.first, cols.count);
 }
 
 namespace {
-
-// The elementwise product of a rule's factors, over a block of each.
-template <class Slice> void multiply_factors(const std::vector<const matrix*>& fs, matrix& buf, Slice slice) {
-    auto out = slice(buf);
-    out = slice(*fs[0]);
-    for (std::size_t i = 1; i < fs.size(); ++i)
-        out.array() *= slice(*fs[i]).array();
-}
 
 loss_result sum(const std::vector<loss_result>& parts) {
     loss_result total;
@@ -272,91 +300,122 @@ loss_result sum(const std::vector<loss_result>& parts) {
 
 } // namespace
 
-loss_result network::forward_columns(columns cols, const std::int32_t* labels) {
+loss_result network::forward_columns(columns cols, const std::int32_t* labels, float* dxdt) {
     loss_result result;
-    if (cols.count == 0)
-        return result;
+    if (cols.count == 0) return result;
     for (int p: order_) {
         auto& pp = pops_[p];
+        auto rate = pp.rate.middleCols(cols.first, cols.count);
         if (pp.loss_law)
             result = pp.loss_law->error(pops_[pp.of].rate.middleCols(cols.first, cols.count), labels + cols.first,
-                                        pp.rate.middleCols(cols.first, cols.count));
+                                        rate);
         else
-            evaluate(p, cols);
+            evaluate(p, cols, rate);
+    }
+    // Continuous mode: tau dr/dt = -r + (rate law), now that every input exists.
+    for (int p: dynamic_) {
+        auto& pp = pops_[p];
+        auto drive = pp.drive.middleCols(cols.first, cols.count);
+        evaluate(p, cols, drive);
+        view d(dxdt + pp.state_offset, pp.spec->size, batch_);
+        d.middleCols(cols.first, cols.count) =
+            (drive - pp.rate.middleCols(cols.first, cols.count)) * float(1.0 / pp.spec->tau);
     }
     // Currents and derivatives that only rules read, now that every rate exists.
     for (std::size_t p = 0; p < pops_.size(); ++p) {
         auto& pp = pops_[p];
         for (int c = 0; c < 3; ++c)
-            if (pp.needed[c] && !pp.drives[c])
-                compute_compartment(int(p), c, cols);
+            if (pp.needed[c] && !pp.drives[c]) compute_compartment(int(p), c, cols);
         if (pp.needs_active)
             pp.f->derivative(pp.current[int(compartment::basal)].middleCols(cols.first, cols.count),
                              pp.active.middleCols(cols.first, cols.count));
     }
     // Products of several pre factors, read whole by every thread's rows.
     for (auto& g: groups_)
-        if (g.learns && g.pre.size() > 1)
-            multiply_factors(g.pre, g.pre_buf, [&](auto& m) { return m.middleCols(cols.first, cols.count); });
+        if (g.learns && g.pre.size() > 1) {
+            auto out = g.pre_buf.middleCols(cols.first, cols.count);
+            out = factor_block(g.pre[0]).middleCols(cols.first, cols.count);
+            for (std::size_t i = 1; i < g.pre.size(); ++i)
+                out.array() *= factor_block(g.pre[i]).middleCols(cols.first, cols.count).array();
+        }
     return result;
 }
 
 loss_result network::forward(const std::int32_t* labels) {
+    if (mode_ != sim_mode::discrete) throw internal_error("network::forward: continuous mode uses derivative()");
     const int parts = std::min(threads_, std::max(1, batch_));
     partial_.assign(parts, loss_result{});
 #pragma omp parallel for num_threads(parts) schedule(static, 1)
-    for (int t = 0; t < parts; ++t)
-        partial_[t] = forward_columns(share(batch_, t, parts), labels);
+    for (int t = 0; t < parts; ++t) partial_[t] = forward_columns(share(batch_, t, parts), labels, nullptr);
     return sum(partial_);
 }
 
 loss_result network::infer_columns(columns cols, const std::int32_t* labels) {
-    if (cols.count == 0)
-        return {};
-    for (int p: infer_order_)
-        evaluate(p, cols);
-    if (error_ < 0)
-        return {};
+    if (cols.count == 0) return {};
+    for (int p: infer_order_) {
+        auto rate = pops_[p].rate.middleCols(cols.first, cols.count);
+        evaluate(p, cols, rate);
+    }
+    if (error_ < 0) return {};
     return pops_[error_].loss_law->evaluate(pops_[output_].rate.middleCols(cols.first, cols.count),
                                             labels + cols.first);
 }
 
 loss_result network::infer(const std::int32_t* labels) {
+    // Never write through views into an ODE state.
+    bind_own_storage();
     const int parts = std::min(threads_, std::max(1, batch_));
     partial_.assign(parts, loss_result{});
 #pragma omp parallel for num_threads(parts) schedule(static, 1)
-    for (int t = 0; t < parts; ++t)
-        partial_[t] = infer_columns(share(batch_, t, parts), labels);
+    for (int t = 0; t < parts; ++t) partial_[t] = infer_columns(share(batch_, t, parts), labels);
     return sum(partial_);
 }
 
-void network::learn_rows(int thread, int threads) {
+// Discrete (dxdt null): S <- beta S + (eta / B) POST PRE^T on this thread's rows.
+// Continuous: dS/dt = rate (mean(POST PRE^T) - gamma R(S)), or 0 while not learning.
+void network::learn_rows(int thread, int threads, float* dxdt, bool learning) {
     const float inv_batch = 1.0f / float(batch_);
     for (auto& g: groups_) {
-        if (!g.learns)
-            continue;
+        if (!g.learns) continue;
         const auto rows = share(g.w.rows(), thread, threads);
-        if (rows.count == 0)
+        if (rows.count == 0) continue;
+        auto w = g.w.middleRows(rows.first, rows.count);
+        view whole(dxdt ? dxdt + g.state_offset : nullptr, g.w.rows(), g.w.cols());
+        auto d = whole.middleRows(rows.first, rows.count);
+        if (dxdt && !learning) {
+            d.setZero();
             continue;
-        const auto slice = [&](auto& m) { return m.middleRows(rows.first, rows.count); };
-        auto w = slice(g.w);
-        if (g.post.size() > 1)
-            multiply_factors(g.post, g.post_buf, slice);
-        const matrix& post = g.post.size() > 1 ? g.post_buf : *g.post[0];
-        const matrix& pre = g.pre.size() > 1 ? g.pre_buf : *g.pre[0];
+        }
+        if (g.post.size() > 1) {
+            auto out = g.post_buf.middleRows(rows.first, rows.count);
+            out = factor_block(g.post[0]).middleRows(rows.first, rows.count);
+            for (std::size_t i = 1; i < g.post.size(); ++i)
+                out.array() *= factor_block(g.post[i]).middleRows(rows.first, rows.count).array();
+        }
+        const const_block post = g.post.size() > 1 ? const_block(g.post_buf) : factor_block(g.post[0]);
+        const const_block pre = g.pre.size() > 1 ? const_block(g.pre_buf) : factor_block(g.pre[0]);
+        const float decay = g.eta * g.gamma;
         float beta = 1.0f;
+        if (!dxdt) {
+            switch (g.decay) {
+            case group::decay_kind::l2: beta = 1.0f - decay; break;
+            case group::decay_kind::l1: w -= decay * w.cwiseSign(); break;
+            case group::decay_kind::none: break;
+            }
+            cpu::gemm(g.eta * inv_batch, post.middleRows(rows.first, rows.count), cpu::op::none, pre,
+                      cpu::op::transpose, beta, w);
+            continue;
+        }
         switch (g.decay) {
         case group::decay_kind::l2:
-            beta = 1.0f - g.eta * g.gamma;
+            d = w;
+            beta = -decay;
             break;
-        case group::decay_kind::l1:
-            w -= (g.eta * g.gamma) * w.cwiseSign();
-            break;
-        case group::decay_kind::none:
-            break;
+        case group::decay_kind::l1: d = -decay * w.cwiseSign(); break;
+        case group::decay_kind::none: beta = 0.0f; break;
         }
-        cpu::gemm(g.eta * inv_batch, post.middleRows(rows.first, rows.count), cpu::op::none, pre, cpu::op::transpose,
-                  beta, w);
+        cpu::gemm(g.eta * inv_batch, post.middleRows(rows.first, rows.count), cpu::op::none, pre,
+                  cpu::op::transpose, beta, d);
     }
 }
 
@@ -364,8 +423,36 @@ void network::learn() {
     // Rates and currents were all computed by forward() from the pre-update
     // weights, so updating groups one after another is still simultaneous.
 #pragma omp parallel for num_threads(threads_) schedule(static, 1)
-    for (int t = 0; t < threads_; ++t)
-        learn_rows(t, threads_);
+    for (int t = 0; t < threads_; ++t) learn_rows(t, threads_, nullptr, true);
+}
+
+void network::write_state(float* x) const {
+    for (int p: dynamic_) view(x + pops_[p].state_offset, pops_[p].spec->size, batch_) = pops_[p].rate;
+    for (const auto& g: groups_)
+        if (g.state_offset >= 0) view(x + g.state_offset, g.w.rows(), g.w.cols()) = g.w;
+}
+
+void network::bind_state(const float* x) {
+    if (mode_ != sim_mode::continuous) throw internal_error("network::bind_state: discrete mode has no state");
+    // The views only read the state; derivative() writes dxdt.
+    float* s = const_cast<float*>(x);
+    for (int p: dynamic_) {
+        if (batch_ != state_batch_) throw internal_error("network::bind_state: batch differs from the state's trials");
+        new (&pops_[p].rate) view(s + pops_[p].state_offset, pops_[p].spec->size, batch_);
+    }
+    for (auto& g: groups_)
+        if (g.state_offset >= 0) new (&g.w) view(s + g.state_offset, g.own_w.rows(), g.own_w.cols());
+}
+
+loss_result network::derivative(const float* x, float* dxdt, const std::int32_t* labels, bool learning) {
+    bind_state(x);
+    const int parts = std::min(threads_, std::max(1, batch_));
+    partial_.assign(parts, loss_result{});
+#pragma omp parallel for num_threads(parts) schedule(static, 1)
+    for (int t = 0; t < parts; ++t) partial_[t] = forward_columns(share(batch_, t, parts), labels, dxdt);
+#pragma omp parallel for num_threads(threads_) schedule(static, 1)
+    for (int t = 0; t < threads_; ++t) learn_rows(t, threads_, dxdt, learning);
+    return sum(partial_);
 }
 
 std::int64_t network::step_flops() const {

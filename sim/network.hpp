@@ -1,14 +1,23 @@
 // A circuit assembled for simulation: preallocated rate and current buffers
 // ([neurons x batch], one column per sample or trial), weights, and the
-// dependency order. Discrete-step mode (the paper's Algorithm 1):
+// dependency order.
+//
+// Discrete-step mode (the paper's Algorithm 1):
 //   forward(): clamp inputs, evaluate populations in order (r = f(I_b) g(I_g) + alpha I_a),
 //              then the currents the rules need;
 //   learn():   every plastic group S <- beta S + (eta / B) POST PRE^T from the same
 //              rates and pre-update weights (simultaneous semantics).
-// Threads: forward() gives each thread a range of columns (samples are
-// independent, so no thread waits for another); learn() gives each a range of
-// every group's rows, one GEMM with beta per range. Each column and each
-// weight is computed by the same operations whatever the thread count.
+// Continuous mode: the ODE state is one flat float vector holding the rates of
+// populations with tau > 0 and every plastic weight; derivative() points the
+// network's views at a state (no copies) and writes
+//   tau_p dr/dt = -r + f(I_b) g(I_g) + alpha I_a       (populations with tau > 0)
+//   tau_S dS/dt = mean_trials(POST PRE^T) - gamma R(S) (plastic groups)
+// after evaluating the instantaneous populations in dependency order.
+//
+// Threads: the population pass gives each thread a range of columns (samples
+// are independent, so no thread waits for another); the plasticity pass gives
+// each a range of every group's rows, one GEMM with beta per range. A run is
+// bitwise reproducible for a given thread count.
 #pragma once
 
 #include "sim/circuit.hpp"
@@ -21,27 +30,42 @@
 
 namespace counterstream {
 
+enum class sim_mode { discrete, continuous };
+
 class network {
 public:
+    using view = Eigen::Map<matrix>;
+
     struct population {
         const population_spec* spec = nullptr;
-        matrix rate;
+        view rate{nullptr, 0, 0}; // [n x batch]: own storage, or the ODE state (tau > 0)
+        matrix own_rate;
         std::array<matrix, 3> current;          // indexed by compartment
         std::array<bool, 3> drives{};           // compartment enters the rate law
         std::array<bool, 3> needed{};           // computed at all (rate law or a rule)
         std::array<std::vector<int>, 3> inputs; // groups targeting each compartment
         matrix active;                          // f'(I_b), when a rule asks for it
         matrix gate_value;                      // g(I_g), reused every step
+        matrix drive;                           // continuous, tau > 0: the rate law's value
         bool needs_active = false;
         const activation* f = nullptr;
         const activation* g = nullptr;  // nullptr: gate none
         const loss* loss_law = nullptr; // error populations
         int of = -1;                    // error populations: the output
+        std::int64_t state_offset = -1; // continuous, tau > 0: where the rates sit in the state
+    };
+
+    // A signal a rule reads, resolved at assembly.
+    struct factor_ref {
+        enum class kind { rate, current, active, group_current } what = kind::rate;
+        int index = 0; // population (or group for group_current)
+        int c = 0;     // compartment, for current
     };
 
     struct group {
         const synapse_spec* spec = nullptr;
-        matrix w; // [post x pre]; empty for tied groups
+        view w{nullptr, 0, 0}; // [post x pre]: own storage, or the ODE state (plastic, continuous); empty for tied groups
+        matrix own_w;
         int from = -1, to = -1;
         compartment target = compartment::basal;
         int tied_to = -1;           // index of the group whose weights this one uses
@@ -51,31 +75,46 @@ public:
         matrix current;
         // Rule, resolved at assembly.
         bool learns = false;
-        std::vector<const matrix*> post, pre; // factors multiplied elementwise
+        std::vector<factor_ref> post, pre; // factors multiplied elementwise
         matrix post_buf, pre_buf;
-        float eta = 0; // effective rate (eta * eta_scale)
+        float eta = 0; // discrete: eta * eta_scale; continuous: eta_scale / tau [1/ms]
         float gamma = 0;
         enum class decay_kind { l2, l1, none } decay = decay_kind::l2;
+        std::int64_t state_offset = -1; // continuous, plastic: where the weights sit in the state
     };
 
     // seed: the run seed; a group's init seed is derived from it and the
     // group's name unless the YAML gives one.
-    network(const circuit_spec& spec, const library& lib, std::uint64_t seed, int batch);
+    network(const circuit_spec& spec, const library& lib, std::uint64_t seed, int batch,
+            sim_mode mode = sim_mode::discrete);
+    network(const network&) = delete;
+    network& operator=(const network&) = delete;
 
     void resize_batch(int batch);
     int batch() const { return batch_; }
-    // Threads of forward(), infer() and learn() (default: OpenMP's maximum).
+    sim_mode mode() const { return mode_; }
+    // Threads of forward(), infer(), learn() and derivative() (default: OpenMP's maximum).
     void set_threads(int n);
     int threads() const { return threads_; }
 
     // The input population's rates [n_in x batch], to be filled before forward().
-    matrix& input() { return pops_[input_].rate; }
+    view& input() { return pops_[input_].rate; }
     // Full evaluation of every population and the currents rules need. labels: one per column.
     loss_result forward(const std::int32_t* labels);
     // Only what the output depends on (for evaluation); no error, no rule currents.
     loss_result infer(const std::int32_t* labels);
     // Discrete plasticity step from the rates of the last forward().
     void learn();
+
+    // Continuous mode. The state: rates of populations with tau > 0, then plastic weights.
+    std::int64_t state_size() const { return state_size_; }
+    // Copies the network's own rates and weights into x (the initial state).
+    void write_state(float* x) const;
+    // Points the views of state-held rates and weights at x.
+    void bind_state(const float* x);
+    // dx/dt at state x for the current input; learning: plasticity on (else dS/dt = 0).
+    // Returns the loss on the error population at x.
+    loss_result derivative(const float* x, float* dxdt, const std::int32_t* labels, bool learning);
 
     const circuit_spec& spec() const { return spec_; }
     const std::vector<population>& populations() const { return pops_; }
@@ -86,30 +125,38 @@ public:
     // The matrix a group applies (its own, or the tied group's, transposed if so).
     matrix effective_weights(int g) const;
     int output_population() const { return output_; }
-    // Floating-point operations of the GEMMs in one forward() + learn(),
-    // counted from the circuit's shapes (2 m n k per product).
+    // The matrix a rule factor reads (a rate, a current, f'(I_b)), [n x batch];
+    // a rule's POST or PRE is the elementwise product of its factors.
+    const_block factor_block(const factor_ref& f) const;
+    // Floating-point operations of the GEMMs in one forward() + learn() (or
+    // one derivative()), counted from the circuit's shapes (2 m n k per product).
     std::int64_t step_flops() const;
 
 private:
     struct columns {
         Eigen::Index first, count;
     };
-    columns share(Eigen::Index n, int part, int parts) const;
-    loss_result forward_columns(columns cols, const std::int32_t* labels);
+    static columns share(Eigen::Index n, int part, int parts);
+    loss_result forward_columns(columns cols, const std::int32_t* labels, float* dxdt);
     loss_result infer_columns(columns cols, const std::int32_t* labels);
-    void learn_rows(int thread, int threads);
-    void evaluate(int p, columns cols);
+    void learn_rows(int thread, int threads, float* dxdt, bool learning);
+    void evaluate(int p, columns cols, block out);
     void compute_compartment(int p, int c, columns cols);
     void apply_group(int g, block out, bool accumulate, columns cols);
+    void bind_own_storage();
 
     circuit_spec spec_;
+    sim_mode mode_ = sim_mode::discrete;
     std::vector<population> pops_;
     std::vector<group> groups_;
-    std::vector<int> order_;       // evaluation order, inputs excluded
+    std::vector<int> order_;       // evaluation order of instantaneous populations, inputs excluded
+    std::vector<int> dynamic_;     // continuous: populations with tau > 0
     std::vector<int> infer_order_; // the output's ancestors only
     int input_ = -1, error_ = -1, output_ = -1;
     int batch_ = 0;
     int threads_ = 1;
+    std::int64_t state_size_ = 0;
+    int state_batch_ = 0; // the trials the state holds rates for
     std::vector<loss_result> partial_; // one per thread, reused every step
 };
 

@@ -329,7 +329,7 @@ struct recorder::impl {
         return weights.emplace(name, std::move(g)).first->second;
     }
 
-    void snapshot(const std::string& name, const Eigen::MatrixXf& w, std::int64_t step) {
+    void snapshot(const std::string& name, const Eigen::Ref<const Eigen::MatrixXf>& w, std::int64_t step) {
         auto it = weights.find(name);
         if (it == weights.end()) {
             check_name("weight group", name);
@@ -402,7 +402,7 @@ recorder::~recorder() = default;
 
 void recorder::append_metrics(const std::map<std::string, double>& row) { impl_->append_metrics(row); }
 
-void recorder::snapshot(const std::string& group, const Eigen::MatrixXf& weights, std::int64_t step) {
+void recorder::snapshot(const std::string& group, const Eigen::Ref<const Eigen::MatrixXf>& weights, std::int64_t step) {
     impl_->snapshot(group, weights, step);
 }
 

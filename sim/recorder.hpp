@@ -39,7 +39,7 @@ public:
     // Appends a snapshot of a group's weights (n_post x n_pre) to
     // /weights/<group>/data [n_snapshots x n_post x n_pre] (float32, row-major
     // so data[k, i, j] = S(i, j)) and its step to /weights/<group>/step.
-    void snapshot(const std::string& group, const Eigen::MatrixXf& weights, std::int64_t step);
+    void snapshot(const std::string& group, const Eigen::Ref<const Eigen::MatrixXf>& weights, std::int64_t step);
 
     // String attribute on a group or dataset path that exists (or on "/").
     void set_attribute(const std::string& path, const std::string& name, const std::string& value);
