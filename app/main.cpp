@@ -2,6 +2,7 @@
 #include "models/library.hpp"
 #include "protocols/bench.hpp"
 #include "protocols/run_document.hpp"
+#include "protocols/sweep.hpp"
 #include "protocols/train.hpp"
 #include "sim/error.hpp"
 #include "sim/stack.hpp"
@@ -23,7 +24,7 @@ std::string joined_command_line(int argc, char** argv) {
 }
 
 int run_command(const std::string& file, const std::vector<std::string>& sets, std::string output,
-                const std::string& command_line) {
+                const std::string& command_line, int threads) {
     const auto lib = cs::models::standard_library();
     const auto doc = cs::load_run(file, sets, lib);
     if (output.empty())
@@ -32,6 +33,7 @@ int run_command(const std::string& file, const std::vector<std::string>& sets, s
     opt.output = output;
     opt.command_line = command_line;
     opt.progress = true;
+    opt.threads = threads;
     std::cout << "run " << file << " -> " << output << '\n' << std::flush;
     const auto result = cs::train(doc, lib, opt, std::cout);
     if (result.diverged)
@@ -71,6 +73,8 @@ int main(int argc, char** argv) {
     run->add_option("file", file, "run document (YAML with circuit: and protocol:)")->required();
     run->add_option("--set", sets, "override a key: dotted.path=VALUE (VALUE is YAML)");
     run->add_option("-o,--output", output, "HDF5 recording (default runs/<file stem>.h5)");
+    int threads = 0;
+    run->add_option("--threads", threads, "engine threads (default: all cores)")->check(CLI::NonNegativeNumber);
 
     auto* expand = app.add_subcommand("expand", "print the expanded circuit");
     expand->add_option("file", file, "circuit or run document")->required();
@@ -86,6 +90,16 @@ int main(int argc, char** argv) {
     bench->add_option("--circuits", bench_opt.circuits_dir, "folder with sal.yaml and sgd.yaml");
     bench->add_option("--peer-script", bench_opt.peer_script, "the PyTorch peer");
 
+    cs::sweep_options sweep_opt;
+    auto* sweep = app.add_subcommand("sweep", "train a run document at every point of a grid or list "
+                                              "(threads; MPI ranks under mpirun), merged into one HDF5 file");
+    sweep->add_option("file", sweep_opt.file, "sweep document (YAML with base: and grid: or list:)")->required();
+    sweep->add_option("-o,--output", sweep_opt.output, "HDF5 output (default runs/<file stem>.h5)");
+    sweep->add_option("--threads", sweep_opt.threads, "points run at once per process (default: its cores)")
+        ->check(CLI::PositiveNumber);
+    sweep->add_option("--set", sweep_opt.sets, "override a key of every point: dotted.path=VALUE");
+    sweep->add_flag("--overwrite", sweep_opt.overwrite, "replace an existing output file");
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -93,9 +107,13 @@ int main(int argc, char** argv) {
     }
     try {
         if (*run)
-            return run_command(file, sets, output, joined_command_line(argc, argv));
+            return run_command(file, sets, output, joined_command_line(argc, argv), threads);
         if (*expand)
             return expand_command(file, sets);
+        if (*sweep) {
+            sweep_opt.command_line = joined_command_line(argc, argv);
+            return cs::sweep(sweep_opt, cs::models::standard_library(), std::cout);
+        }
         if (*bench)
             return cs::bench(bench_opt, cs::models::standard_library(), std::cout);
     } catch (const cs::input_error& e) {

@@ -3,6 +3,8 @@
 #include "sim/error.hpp"
 #include "sim/stack.hpp"
 
+#include <cmath>
+
 namespace counterstream {
 
 std::vector<std::pair<YAML::Node, std::string>> parse_sets(const std::vector<std::string>& sets) {
@@ -41,10 +43,29 @@ protocol_spec parse_protocol(const view& v, reader& rd) {
         return p;
     }
     rd.check_keys(v, {"mode", "epochs", "batch_size", "shuffle", "seed", "max_steps", "eval_batch", "dataset",
-                      "record"});
+                      "record", "present_ms", "learn_after_ms", "trials", "integrator"});
     if (auto m = rd.choice(v["mode"], {"discrete", "continuous"})) p.mode = *m;
-    if (p.mode == "continuous")
-        rd.error(v["mode"], "continuous mode is not built yet (see the continuous-time issue); use discrete");
+    const bool continuous = p.mode == "continuous";
+    // Keys of the other mode are mistakes, not silently ignored settings.
+    for (const char* k: {"present_ms", "learn_after_ms", "trials", "integrator"})
+        if (!continuous && v[k].defined()) rd.error(v[k], std::string(k) + " applies to mode: continuous");
+    if (continuous && v["batch_size"].defined())
+        rd.error(v["batch_size"], "continuous mode shows `trials` samples at once; use trials: instead");
+    if (auto t = rd.number(v["present_ms"], 1e-6, 1e9)) p.present_ms = *t;
+    if (auto t = rd.number(v["learn_after_ms"], 0, 1e9)) {
+        p.learn_after_ms = *t;
+        if (p.learn_after_ms >= p.present_ms)
+            rd.error(v["learn_after_ms"], "must be less than present_ms (" + format_number(p.present_ms) + ")");
+    }
+    if (auto t = rd.integer(v["trials"], 1, 1 << 20)) p.trials = int(*t);
+    const view in = v["integrator"];
+    if (rd.expect_map(in)) {
+        rd.check_keys(in, {"method", "dt_ms", "abs_tol", "rel_tol"});
+        if (auto m = rd.choice(in["method"], {"euler", "rk4", "dopri5"})) p.integrator.method = *m;
+        if (auto x = rd.number(in["dt_ms"], 1e-9, 1e9)) p.integrator.dt_ms = *x;
+        if (auto x = rd.number(in["abs_tol"], 1e-30, 1)) p.integrator.abs_tol = *x;
+        if (auto x = rd.number(in["rel_tol"], 1e-30, 1)) p.integrator.rel_tol = *x;
+    }
     if (auto e = rd.integer(v["epochs"], 0, 1000000)) p.epochs = int(*e);
     if (auto b = rd.integer(v["batch_size"], 1, 1 << 20)) p.batch_size = int(*b);
     if (auto s = rd.boolean(v["shuffle"])) p.shuffle = *s;
@@ -73,11 +94,72 @@ protocol_spec parse_protocol(const view& v, reader& rd) {
     }
     const view r = v["record"];
     if (rd.expect_map(r)) {
-        rd.check_keys(r, {"metrics_every", "weights_every"});
+        rd.check_keys(r, {"metrics_every", "weights_every", "weights_every_ms", "sample_every_ms", "populations",
+                          "neurons", "trial"});
         if (auto m = rd.integer(r["metrics_every"], 0, INT64_MAX)) p.record.metrics_every = *m;
         if (auto w = rd.integer(r["weights_every"], 0, INT64_MAX)) p.record.weights_every = *w;
+        for (const char* k: {"weights_every_ms", "sample_every_ms", "populations", "neurons", "trial"})
+            if (!continuous && r[k].defined()) rd.error(r[k], std::string(k) + " applies to mode: continuous");
+        if (continuous && r["weights_every"].defined())
+            rd.error(r["weights_every"], "continuous mode counts time: use weights_every_ms");
+        if (auto w = rd.number(r["weights_every_ms"], 0, 1e12)) p.record.weights_every_ms = *w;
+        if (auto w = rd.number(r["sample_every_ms"], 0, 1e12)) {
+            p.record.sample_every_ms = *w;
+            const double k = p.present_ms / *w;
+            if (*w > 0 && std::abs(k - std::round(k)) > 1e-9 * k)
+                rd.error(r["sample_every_ms"], "present_ms (" + format_number(p.present_ms) +
+                                                   ") must be a multiple of sample_every_ms");
+        }
+        const view pops = r["populations"];
+        if (pops.defined() && !pops.is_sequence()) rd.error(pops, "expected a list of population names");
+        for (const auto& e: pops.is_sequence() ? pops.elements() : std::vector<view>{})
+            if (auto n = rd.text(e)) p.record.populations.push_back(*n);
+        const view neurons = r["neurons"];
+        const bool all = neurons.is_scalar() && neurons.top().Scalar() == "all";
+        if (neurons.defined() && !all && !neurons.is_sequence())
+            rd.error(neurons, "expected all or a list of neuron indices");
+        for (const auto& e: neurons.is_sequence() ? neurons.elements() : std::vector<view>{})
+            if (auto n = rd.integer(e, 0, INT64_MAX)) p.record.neurons.push_back(*n);
+        const view trial = r["trial"];
+        if (trial.defined() && !(trial.is_scalar() && trial.top().Scalar() == "mean"))
+            if (auto t = rd.integer(trial, 0, 1 << 20)) p.record.trial = int(*t);
     }
     return p;
+}
+
+// What the protocol says about the circuit: reported populations and neurons,
+// the trial, and the rates the mode needs.
+void check_protocol(const run_document& run, const view& v, reader& rd) {
+    const auto& rec = run.protocol.record;
+    const view r = v["record"];
+    for (std::size_t i = 0; i < rec.populations.size(); ++i) {
+        const auto* p = run.circuit.population(rec.populations[i]);
+        const view at = r["populations"].elements()[i];
+        if (!p) {
+            std::vector<std::string> names;
+            for (const auto& q: run.circuit.populations) names.push_back(q.name);
+            rd.error(at, unknown_name_message("population", rec.populations[i], names));
+        } else if (!rec.neurons.empty()) {
+            for (std::size_t k = 0; k < rec.neurons.size(); ++k)
+                if (rec.neurons[k] >= p->size)
+                    rd.error(r["neurons"].elements()[k], "neuron " + std::to_string(rec.neurons[k]) + " is outside '" +
+                                                             p->name + "' (" + std::to_string(p->size) + " neurons)");
+        }
+    }
+    if (rec.trial >= run.protocol.trials)
+        rd.error(r["trial"], "trial " + std::to_string(rec.trial) + " but protocol.trials is " +
+                                 std::to_string(run.protocol.trials));
+    const bool continuous = run.protocol.mode == "continuous";
+    for (const auto& s: run.circuit.synapses) {
+        if (!s.rule || !s.plastic || s.tie) continue;
+        if (continuous && !s.rule->tau)
+            rd.error(v["mode"].defined() ? v["mode"] : v, "synapse group '" + s.name +
+                                                              "' gives eta (a discrete rate); continuous mode needs "
+                                                              "rule.tau [ms] (eta = present_ms / tau per presentation)");
+        if (!continuous && !s.rule->eta)
+            rd.error(v["mode"].defined() ? v["mode"] : v,
+                     "synapse group '" + s.name + "' gives tau [ms]; discrete mode needs rule.eta");
+    }
 }
 
 } // namespace
@@ -98,6 +180,7 @@ run_document load_run(const std::string& file, const std::vector<std::string>& s
     run.circuit = parse_circuit(doc["circuit"], rd, lib);
     run.protocol = parse_protocol(doc["protocol"], rd);
     if (diag.empty()) check_circuit(run.circuit, diag, run.protocol.mode == "discrete");
+    if (diag.empty()) check_protocol(run, doc["protocol"], rd);
     diag.raise();
     return run;
 }
@@ -112,6 +195,17 @@ std::string emit_protocol(const protocol_spec& p) {
     out << YAML::Key << "seed" << YAML::Value << p.seed;
     out << YAML::Key << "max_steps" << YAML::Value << p.max_steps;
     out << YAML::Key << "eval_batch" << YAML::Value << p.eval_batch;
+    if (p.mode == "continuous") {
+        out << YAML::Key << "present_ms" << YAML::Value << format_number(p.present_ms);
+        out << YAML::Key << "learn_after_ms" << YAML::Value << format_number(p.learn_after_ms);
+        out << YAML::Key << "trials" << YAML::Value << p.trials;
+        out << YAML::Key << "integrator" << YAML::Value << YAML::Flow << YAML::BeginMap;
+        out << YAML::Key << "method" << YAML::Value << p.integrator.method;
+        out << YAML::Key << "dt_ms" << YAML::Value << format_number(p.integrator.dt_ms);
+        out << YAML::Key << "abs_tol" << YAML::Value << format_number(p.integrator.abs_tol);
+        out << YAML::Key << "rel_tol" << YAML::Value << format_number(p.integrator.rel_tol);
+        out << YAML::EndMap;
+    }
     out << YAML::Key << "dataset" << YAML::Value << YAML::BeginMap;
     out << YAML::Key << "name" << YAML::Value << p.dataset.name;
     if (!p.dataset.path.empty()) out << YAML::Key << "path" << YAML::Value << p.dataset.path.string();
@@ -129,7 +223,19 @@ std::string emit_protocol(const protocol_spec& p) {
     out << YAML::EndMap;
     out << YAML::Key << "record" << YAML::Value << YAML::Flow << YAML::BeginMap;
     out << YAML::Key << "metrics_every" << YAML::Value << p.record.metrics_every;
-    out << YAML::Key << "weights_every" << YAML::Value << p.record.weights_every;
+    if (p.mode == "continuous") {
+        out << YAML::Key << "weights_every_ms" << YAML::Value << format_number(p.record.weights_every_ms);
+        out << YAML::Key << "sample_every_ms" << YAML::Value << format_number(p.record.sample_every_ms);
+        out << YAML::Key << "populations" << YAML::Value << YAML::Flow << p.record.populations;
+        if (p.record.neurons.empty()) out << YAML::Key << "neurons" << YAML::Value << "all";
+        else
+            out << YAML::Key << "neurons" << YAML::Value << YAML::Flow << p.record.neurons;
+        if (p.record.trial < 0) out << YAML::Key << "trial" << YAML::Value << "mean";
+        else
+            out << YAML::Key << "trial" << YAML::Value << p.record.trial;
+    } else {
+        out << YAML::Key << "weights_every" << YAML::Value << p.record.weights_every;
+    }
     out << YAML::EndMap;
     out << YAML::EndMap;
     return std::string(out.c_str()) + "\n";

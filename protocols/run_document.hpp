@@ -5,6 +5,7 @@
 
 #include "protocols/datasets/dataset.hpp"
 #include "sim/circuit.hpp"
+#include "sim/integrator.hpp"
 #include "sim/library.hpp"
 
 #include <cstdint>
@@ -14,8 +15,14 @@
 namespace counterstream {
 
 struct record_spec {
-    std::int64_t metrics_every = 0; // [steps]; 0 = once per epoch
+    std::int64_t metrics_every = 0; // [steps or presentations]; 0 = once per epoch
     std::int64_t weights_every = 0; // [steps]; 0 = once per epoch
+    // Continuous mode.
+    double weights_every_ms = 0;          // 0 = once per epoch
+    double sample_every_ms = 0;           // SONATA rate reports; 0 = none
+    std::vector<std::string> populations; // reported populations
+    std::vector<std::int64_t> neurons;    // reported neuron indices; empty = all
+    int trial = -1;                       // reported trial; -1 = the mean over trials
 };
 
 struct protocol_spec {
@@ -26,6 +33,13 @@ struct protocol_spec {
     std::uint64_t seed = 1;
     std::int64_t max_steps = 0; // stop after this many minibatches; 0 = no limit
     int eval_batch = 1000;      // test-set evaluation chunk
+    // Continuous mode: each presentation shows `trials` samples side by side
+    // (parallel stimulus streams sharing the weights) for present_ms;
+    // plasticity acts from learn_after_ms into each presentation.
+    double present_ms = 50;
+    double learn_after_ms = 0;
+    int trials = 32;
+    integrator_spec integrator;
     datasets::dataset_spec dataset;
     record_spec record;
 };

@@ -4,6 +4,7 @@
 #include "sim/network.hpp"
 #include "sim/random.hpp"
 #include "sim/recorder.hpp"
+#include "protocols/run_support.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -18,75 +19,11 @@
 
 namespace counterstream {
 
-namespace {
-
-std::atomic<bool> stop_requested{false};
-extern "C" void on_stop_signal(int) { stop_requested = true; }
-
-// Restores the previous SIGINT/SIGTERM handlers when the run ends.
-struct stop_signals {
-    using handler = void (*)(int);
-    handler old_int, old_term;
-    stop_signals() {
-        stop_requested = false;
-        old_int = std::signal(SIGINT, on_stop_signal);
-        old_term = std::signal(SIGTERM, on_stop_signal);
-    }
-    ~stop_signals() {
-        std::signal(SIGINT, old_int);
-        std::signal(SIGTERM, old_term);
-    }
-};
-
-void draw_progress(int epoch, int epochs, std::int64_t done, std::int64_t total) {
-    const int width = 30;
-    const int filled = total > 0 ? int(width * done / total) : width;
-    std::fprintf(stderr, "\r  epoch %d/%d [%.*s%*s] %3d%%", epoch, epochs, filled,
-                 "##############################", width - filled, "", total > 0 ? int(100 * done / total) : 100);
-    std::fflush(stderr);
-}
-
-void clear_progress() {
-    std::fprintf(stderr, "\r%*s\r", 60, "");
-    std::fflush(stderr);
-}
-
-// Test-set loss and accuracy, evaluated in chunks on the same network.
-std::pair<double, double> evaluate(network& net, const datasets::split& data, int chunk, int train_batch) {
-    double loss = 0;
-    std::int64_t correct = 0;
-    for (std::int64_t start = 0; start < data.size(); start += chunk) {
-        const int n = int(std::min<std::int64_t>(chunk, data.size() - start));
-        if (net.batch() != n) net.resize_batch(n);
-        net.input() = data.x.middleCols(start, n);
-        const auto r = net.infer(data.y.data() + start);
-        loss += r.loss_sum;
-        correct += r.correct;
-    }
-    net.resize_batch(train_batch);
-    const double n = double(std::max<std::int64_t>(1, data.size()));
-    return {loss / n, correct / n};
-}
-
-} // namespace
-
 train_result train(const run_document& run, const library& lib, const train_options& opt, std::ostream& log) {
+    if (run.protocol.mode == "continuous") return train_continuous(run, lib, opt, log);
     const auto& proto = run.protocol;
     // Data first: a missing or corrupt dataset must fail before the recording exists.
-    const datasets::dataset data = datasets::load(proto.dataset);
-    int n_in = 0, n_out = 0;
-    for (const auto& p: run.circuit.populations) {
-        if (p.role == population_role::input && n_in == 0) n_in = p.size;
-        if (p.role == population_role::error) n_out = p.size;
-    }
-    if (n_in != data.n_features())
-        throw input_error(run.file + ": circuit input has " + std::to_string(n_in) + " neurons but dataset '" +
-                          data.name + "' has " + std::to_string(data.n_features()) +
-                          " features (set circuit.sizes[0])");
-    if (n_out != data.n_classes)
-        throw input_error(run.file + ": circuit output has " + std::to_string(n_out) + " neurons but dataset '" +
-                          data.name + "' has " + std::to_string(data.n_classes) +
-                          " classes (set the last entry of circuit.sizes)");
+    const datasets::dataset data = load_matching_dataset(run);
 
     const int B = proto.batch_size;
     network net(run.circuit, lib, proto.seed, B);

@@ -204,10 +204,10 @@ void network::resize_batch(int batch) {
     bind_own_storage();
 }
 
+// Rates only: in continuous mode the weights stay views into the state, which
+// evaluation between presentations reads.
 void network::bind_own_storage() {
     for (auto& p: pops_) new (&p.rate) view(p.own_rate.data(), p.own_rate.rows(), p.own_rate.cols());
-    for (auto& g: groups_)
-        if (g.tied_to < 0) new (&g.w) view(g.own_w.data(), g.own_w.rows(), g.own_w.cols());
 }
 
 void network::set_threads(int n) {

@@ -106,7 +106,7 @@ struct recorder::impl {
         h5_handle file_space; // resized in step with the dataset, to avoid H5Dget_space per row
     };
     struct weight_group {
-        h5_handle group, data, data_space, step, step_space, data_mem_space;
+        h5_handle group, data, data_space, step, step_space, data_mem_space, time, time_space;
         Eigen::Index rows = 0, cols = 0;
         hsize_t n_snapshots = 0;
         std::vector<float> row_major; // reused conversion buffer
@@ -329,7 +329,8 @@ struct recorder::impl {
         return weights.emplace(name, std::move(g)).first->second;
     }
 
-    void snapshot(const std::string& name, const Eigen::Ref<const Eigen::MatrixXf>& w, std::int64_t step) {
+    void snapshot(const std::string& name, const Eigen::Ref<const Eigen::MatrixXf>& w, std::int64_t step,
+                  std::optional<double> time_ms) {
         auto it = weights.find(name);
         if (it == weights.end()) {
             check_name("weight group", name);
@@ -375,6 +376,28 @@ struct recorder::impl {
         check(H5Dwrite(g.step.get(), H5T_NATIVE_INT64, one_element_space.get(), g.step_space.get(), H5P_DEFAULT,
                        &step),
               "H5Dwrite '/weights/", name, "/step'");
+        if (time_ms) {
+            if (g.time.get() < 0) {
+                if (k != 0) throw internal_error("recorder: '" + name + "' got a time only after its first snapshot");
+                const hsize_t zero = 0, chunk = metric_chunk;
+                g.time_space = checked(H5Screate_simple(1, &zero, &unlimited), H5Sclose, "H5Screate_simple");
+                h5_handle dcpl = checked(H5Pcreate(H5P_DATASET_CREATE), H5Pclose, "H5Pcreate");
+                check(H5Pset_chunk(dcpl.get(), 1, &chunk), "H5Pset_chunk");
+                g.time = checked(H5Dcreate2(g.group.get(), "time_ms", H5T_IEEE_F64LE, g.time_space.get(),
+                                            H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
+                                 H5Dclose, "H5Dcreate2 '/weights/" + name + "/time_ms'");
+                write_string_attribute(g.time.get(), "units", "ms");
+                check(H5DSset_scale(g.time.get(), "time"), "H5DSset_scale");
+                check(H5DSattach_scale(g.data.get(), g.time.get(), 0), "H5DSattach_scale");
+            }
+            check(H5Dset_extent(g.time.get(), &n), "H5Dset_extent '/weights/", name, "/time_ms'");
+            check(H5Sset_extent_simple(g.time_space.get(), 1, &n, &unlimited), "H5Sset_extent_simple");
+            check(H5Sselect_hyperslab(g.time_space.get(), H5S_SELECT_SET, &k, nullptr, &one, nullptr),
+                  "H5Sselect_hyperslab");
+            check(H5Dwrite(g.time.get(), H5T_NATIVE_DOUBLE, one_element_space.get(), g.time_space.get(),
+                           H5P_DEFAULT, &*time_ms),
+                  "H5Dwrite '/weights/", name, "/time_ms'");
+        }
         g.n_snapshots = n;
     }
 
@@ -402,9 +425,12 @@ recorder::~recorder() = default;
 
 void recorder::append_metrics(const std::map<std::string, double>& row) { impl_->append_metrics(row); }
 
-void recorder::snapshot(const std::string& group, const Eigen::Ref<const Eigen::MatrixXf>& weights, std::int64_t step) {
-    impl_->snapshot(group, weights, step);
+void recorder::snapshot(const std::string& group, const Eigen::Ref<const Eigen::MatrixXf>& weights, std::int64_t step,
+                        std::optional<double> time_ms) {
+    impl_->snapshot(group, weights, step, time_ms);
 }
+
+std::int64_t recorder::file_id() const { return impl_->file.get(); }
 
 void recorder::set_attribute(const std::string& path, const std::string& name, const std::string& value) {
     impl_->set_attribute(path, name, value);

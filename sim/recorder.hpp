@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,7 +40,10 @@ public:
     // Appends a snapshot of a group's weights (n_post x n_pre) to
     // /weights/<group>/data [n_snapshots x n_post x n_pre] (float32, row-major
     // so data[k, i, j] = S(i, j)) and its step to /weights/<group>/step.
-    void snapshot(const std::string& group, const Eigen::Ref<const Eigen::MatrixXf>& weights, std::int64_t step);
+    // Continuous runs also give the time, stored in /weights/<group>/time_ms
+    // (a second dimension scale of the snapshot axis).
+    void snapshot(const std::string& group, const Eigen::Ref<const Eigen::MatrixXf>& weights, std::int64_t step,
+                  std::optional<double> time_ms = std::nullopt);
 
     // String attribute on a group or dataset path that exists (or on "/").
     void set_attribute(const std::string& path, const std::string& name, const std::string& value);
@@ -48,6 +52,9 @@ public:
     void maybe_flush(); // flush if flush_interval has passed since the last one
 
     const std::filesystem::path& file() const { return file_; }
+    // The open HDF5 file, for writers of other groups (SONATA reports). They
+    // must flush and close their objects before the recorder is destroyed.
+    std::int64_t file_id() const;
 
 private:
     struct impl;

@@ -1,0 +1,43 @@
+// Pieces the discrete and continuous trainers share: the dataset checked
+// against the circuit, clean stops on SIGINT/SIGTERM, the progress bar, and
+// test-set evaluation.
+#pragma once
+
+#include "protocols/datasets/dataset.hpp"
+#include "protocols/run_document.hpp"
+#include "protocols/train.hpp"
+#include "sim/network.hpp"
+
+#include <atomic>
+#include <cstdint>
+#include <utility>
+
+namespace counterstream {
+
+// Loads the protocol's dataset and checks its shape against the circuit's
+// input and error populations (input_error naming the file otherwise).
+datasets::dataset load_matching_dataset(const run_document& run);
+
+extern std::atomic<bool> stop_requested;
+
+// Installs SIGINT/SIGTERM handlers that set stop_requested; restores the
+// previous ones when destroyed.
+struct stop_signals {
+    using handler = void (*)(int);
+    handler old_int, old_term;
+    stop_signals();
+    ~stop_signals();
+};
+
+void draw_progress(int epoch, int epochs, std::int64_t done, std::int64_t total);
+void clear_progress();
+
+// Test-set loss and accuracy, evaluated in chunks on the same network (every
+// population instantaneous), which is then resized back to `batch`.
+std::pair<double, double> evaluate(network& net, const datasets::split& data, int chunk, int batch);
+
+// The continuous-mode trainer (train() dispatches to it).
+train_result train_continuous(const run_document& run, const library& lib, const train_options& opt,
+                              std::ostream& log);
+
+} // namespace counterstream
