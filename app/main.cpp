@@ -1,4 +1,5 @@
 // The counterstream command line: a thin layer over the libraries.
+#include "analysis/analyze.hpp"
 #include "models/library.hpp"
 #include "protocols/bench.hpp"
 #include "protocols/run_document.hpp"
@@ -99,6 +100,19 @@ int main(int argc, char** argv) {
         ->check(CLI::PositiveNumber);
     sweep->add_option("--set", sweep_opt.sets, "override a key of every point: dotted.path=VALUE");
     sweep->add_flag("--overwrite", sweep_opt.overwrite, "replace an existing output file");
+
+    cs::analysis::analyze_options analyze_opt;
+    bool no_theorem1 = false;
+    auto* analyze_cmd =
+        app.add_subcommand("analyze", "per-snapshot measures of the paper's theory, written to /analysis");
+    analyze_cmd->add_option("file", analyze_opt.input, "recording (HDF5)")->required();
+    analyze_cmd->add_option("-o,--output", analyze_opt.output,
+                            "write a copy of /config and /analysis here instead of into the recording");
+    analyze_cmd->add_option("--gram", analyze_opt.gram_groups, "groups for Gram matrices (default: every W and Vbar)");
+    analyze_cmd->add_option("--probe-batch", analyze_opt.probe_batch, "samples in the Theorem 1 probe batch")
+        ->check(CLI::PositiveNumber);
+    analyze_cmd->add_option("--probe-seed", analyze_opt.probe_seed, "seed of the synthetic probe batch");
+    analyze_cmd->add_flag("--no-theorem1", no_theorem1, "skip the probe pass");
 
     try {
         app.parse(argc, argv);

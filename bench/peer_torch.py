@@ -1,25 +1,20 @@
 #!/usr/bin/python3
-"""PyTorch CPU peer for `counterstream bench --peer`.
-
-Times the same SAL / SGD training step as the engine on the paper's
-784-200-200-200-10 MLP (float32, samples as columns) with plain tensor ops,
-no autograd, and prints ONE line of JSON on stdout; everything else goes to
-stderr. Run it with Debian's interpreter, which has python3-torch:
+"""PyTorch CPU peer for `counterstream bench --peer`: times the SAL / SGD step
+on the paper's 784-200-200-200-10 MLP (float32, samples as columns, plain
+tensor ops, no autograd) and prints ONE line of JSON on stdout; all else goes
+to stderr. Run it with Debian's interpreter, which has python3-torch:
 
     /usr/bin/python3 bench/peer_torch.py --circuit sal --ratio 1 --batch 256 --seconds 3
     /usr/bin/python3 bench/peer_torch.py --check
 """
-import argparse
-import json
-import os
-import sys
-import time
+import argparse, json, os, sys, time
 
 N = [784, 200, 200, 200, 10]  # populations h1..h5
 
 
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.error = lambda msg: fail(msg, 2)  # one line on stderr, not usage + message
     p.add_argument("--circuit", choices=["sal", "sgd"], default="sal")
     p.add_argument("--ratio", type=float, default=1.0, help="feedback ratio R (SAL)")
     p.add_argument("--batch", type=int, default=256)
@@ -28,11 +23,9 @@ def parse_args():
     # pthread): one intra-op thread, OpenBLAS on two threads.
     p.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
     p.add_argument("--blas-threads", type=int, default=2, help="OpenBLAS threads")
-    p.add_argument("--autograd", action="store_true",
-                   help="SGD via loss.backward() + torch.optim.SGD instead")
+    p.add_argument("--autograd", action="store_true", help="SGD via loss.backward() + optim.SGD")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--check", action="store_true",
-                   help="sanity check only (50 SAL steps, R=1); silent, exit 0 if OK")
+    p.add_argument("--check", action="store_true", help="sanity check only; silent, exit 0 if OK")
     a = p.parse_args()
     if a.batch < 1 or a.ratio <= 0 or a.seconds <= 0 or a.threads < 1 or a.blas_threads < 1:
         p.error("batch, ratio, seconds, threads, blas-threads must be positive")
@@ -56,17 +49,16 @@ except ImportError as exc:
     fail(f"cannot import torch ({exc}); install python3-torch and run with /usr/bin/python3", 2)
 
 
-def init(shape, gen, gain=1.0):
-    """Normal weights, std gain/sqrt(fan_in); shape is (out, in)."""
-    return torch.randn(shape, generator=gen) * (gain / shape[1] ** 0.5)
+def init(shape, gen):
+    """Normal weights (out x in), std 1/sqrt(fan_in)."""
+    return torch.randn(shape, generator=gen) / shape[1] ** 0.5
 
 
 class Problem:
     """Fixed input, labels and preallocated activations for batch B."""
 
     def __init__(self, B, gen):
-        self.B = B
-        self.x = torch.rand((N[0], B), generator=gen)
+        self.B, self.x = B, torch.rand((N[0], B), generator=gen)
         y = torch.randint(0, N[-1], (B,), generator=gen)
         self.onehot = torch.zeros(N[-1], B)
         self.onehot[y, torch.arange(B)] = 1.0
@@ -81,7 +73,6 @@ class Problem:
                 h[l + 1].clamp_(min=0)  # ReLU in place (h > 0 <=> a > 0)
         # e = onehot(y) - softmax(h5), classes along dim 0
         torch.sub(self.onehot, torch.softmax(h[4], dim=0), out=self.e)
-        return self.e
 
 
 class SAL:
@@ -89,14 +80,14 @@ class SAL:
     (m_l x m_{l+1}); Vb: apical (n_{l+1} x m_{l+1}). Index l is 0-based
     (paper layer l+1); m[4] = 10 so that hbar[4] is e."""
 
-    eta = dict(W=0.03, V=0.0009, Wb=0.003, Vb=0.003)
+    # a tenth of the paper's rates: random labels on a fixed batch otherwise
+    # blow up at R >= 5 within a few dozen steps (timing needs finite values)
+    eta = dict(W=0.003, V=0.00009, Wb=0.0003, Vb=0.0003)
     gamma = 0.001
 
     def __init__(self, prob, R, gen):
-        self.p = prob
-        B = prob.B
-        mw = max(1, round(R * 200))
-        m = self.m = [None, mw, mw, mw, N[-1]]
+        self.p, B, mw = prob, prob.B, max(1, round(R * 200))
+        m = [None, mw, mw, mw, N[-1]]
         self.W = [init((N[l + 1], N[l]), gen) for l in range(4)]
         self.V = [None] + [init((m[l], N[l]), gen) for l in (1, 2, 3)]
         self.Wb = [None] + [init((m[l], m[l + 1]), gen) for l in (1, 2, 3)]
@@ -105,13 +96,12 @@ class SAL:
         self.A = [None] + [torch.empty(N[l], B) for l in (1, 2, 3)] + [prob.e]
         self.G = [None] + [torch.empty(m[l], B) for l in (1, 2, 3)]
 
-    def weights(self):
-        return [w for w in self.W + self.V + self.Wb + self.Vb if w is not None]
+    weights = lambda self: [w for w in self.W + self.V + self.Wb + self.Vb if w is not None]
 
     def step(self):
-        p, W, V, Wb, Vb, hb, A, G = self.p, self.W, self.V, self.Wb, self.Vb, self.hb, self.A, self.G
-        h = p.h
-        p.forward(W)
+        W, V, Wb, Vb, hb, A, G = (getattr(self, k) for k in ("W", "V", "Wb", "Vb", "hb", "A", "G"))
+        p, h = self.p, self.p.h
+        p.forward(W)  # hb[4] and A[4] are e
         for l in (3, 2, 1):  # downstream, linear: hbar_l = Wbar_l hbar_{l+1}
             torch.mm(Wb[l], hb[l + 1], out=hb[l])
         for l in (0, 1, 2):  # apical currents A_{l+1} = Vbar_l hbar_{l+1}
@@ -137,36 +127,31 @@ class SGD:
     eta, gamma = 0.2, 1e-4
 
     def __init__(self, prob, gen):
-        self.p = prob
-        self.W = [init((N[l + 1], N[l]), gen) for l in range(4)]
+        self.p, self.W = prob, [init((N[l + 1], N[l]), gen) for l in range(4)]
         self.d = [None] + [torch.empty(N[l], prob.B) for l in (1, 2, 3)] + [prob.e]
 
-    def weights(self):
-        return self.W
+    weights = lambda self: self.W
 
     def step(self):
         p, W, d, h = self.p, self.W, self.d, self.p.h
         p.forward(W)  # d[4] is e
         for l in (3, 2, 1):  # d_l = (W_l^T d_{l+1}) * (a_l > 0)
             torch.mm(W[l].T, d[l + 1], out=d[l])
-            d[l].mul_(h[l] > 0)
+            torch.ops.aten.threshold_backward.grad_input(d[l], h[l], 0, grad_input=d[l])
         for l in range(4):
             W[l].addmm_(d[l + 1], h[l].T, beta=1 - self.eta * self.gamma, alpha=self.eta / p.B)
 
 
 class SGDAutograd:
-    """Same SGD through loss.backward() and torch.optim.SGD (for comparison).
-    weight_decay=gamma gives W <- W - eta*(grad + gamma W), as above."""
+    """Same SGD via loss.backward() and optim.SGD, rows = samples as in
+    nn.Linear; weight_decay=gamma: W <- W - eta*(grad + gamma W), as above."""
 
     def __init__(self, prob, gen):
-        self.p = prob
-        # rows = samples here, the layout nn.Linear-style code uses
-        self.x, self.y = prob.x.T.contiguous(), prob.onehot.argmax(0)
+        self.p, self.x, self.y = prob, prob.x.T.contiguous(), prob.onehot.argmax(0)
         self.W = [init((N[l + 1], N[l]), gen).requires_grad_() for l in range(4)]
         self.opt = torch.optim.SGD(self.W, lr=SGD.eta, weight_decay=SGD.gamma)
 
-    def weights(self):
-        return [w.detach() for w in self.W]
+    weights = lambda self: [w.detach() for w in self.W]
 
     def step(self):
         h = self.x
@@ -182,10 +167,8 @@ class SGDAutograd:
 
 def make(circuit, R, B, seed, autograd=False):
     gen = torch.Generator().manual_seed(seed)
-    prob = Problem(B, gen)
-    if circuit == "sal":
-        return SAL(prob, R, gen)
-    return SGDAutograd(prob, gen) if autograd else SGD(prob, gen)
+    prob, cls = Problem(B, gen), SGDAutograd if autograd else SGD
+    return SAL(prob, R, gen) if circuit == "sal" else cls(prob, gen)
 
 
 def finite(net):
@@ -193,40 +176,43 @@ def finite(net):
 
 
 def check():
-    """50 SAL steps at R=1 on a tiny fixed problem; the first step is also
-    compared against the unfused float64 formula."""
-    torch.manual_seed(0)
+    """Tiny fixed problem (B=8): one SAL step against the unfused float64
+    formula, one hand-written SGD step against autograd, then 49 more SAL
+    steps (R=1) that must leave every weight finite."""
     net = make("sal", 1.0, 8, seed=1)
+    W, V, Wb, Vb = ([w if w is None else w.double() for w in getattr(net, k)]
+                    for k in ("W", "V", "Wb", "Vb"))  # pre-step weights
     with torch.no_grad():
-        p = net.p
-        old = {k: [None if w is None else w.double() for w in getattr(net, k)]
-               for k in ("W", "V", "Wb", "Vb")}
         net.step()
-        # reference, float64, out of place, from the pre-update weights
-        W, V, Wb, Vb = (old[k] for k in ("W", "V", "Wb", "Vb"))
-        h = [p.x.double()]
-        for l in range(4):
-            a = W[l] @ h[l]
-            h.append(a.clamp(min=0) if l < 3 else a)
-        e = p.onehot.double() - torch.softmax(h[4], dim=0)
-        hb = [None] * 4 + [e]
-        for l in (3, 2, 1):
-            hb[l] = Wb[l] @ hb[l + 1]
-        A = [None] + [Vb[l - 1] @ hb[l] for l in (1, 2, 3)] + [e]
-        eta, g, B = SAL.eta, SAL.gamma, p.B
-        dec = lambda S, k, X, Y: (1 - eta[k] * g) * S + eta[k] / B * X @ Y.T
-        ref = {"W": [dec(W[l], "W", A[l + 1], h[l]) for l in range(4)],
-               "V": [None] + [dec(V[l], "V", hb[l], h[l]) for l in (1, 2, 3)],
-               "Wb": [None] + [dec(Wb[l], "Wb", V[l] @ h[l], hb[l + 1]) for l in (1, 2, 3)],
-               "Vb": [dec(Vb[l], "Vb", h[l + 1], hb[l + 1]) for l in (0, 1, 2)]}
-        for k, ws in ref.items():
-            for i, (r, w) in enumerate(zip(ws, getattr(net, k))):
-                if r is not None and not torch.allclose(w.double(), r, rtol=1e-4, atol=1e-5):
-                    fail(f"check: {k}[{i}] after one step differs from the reference")
+    p = net.p
+    h = [p.x.double()]
+    for l in range(4):
+        h.append((W[l] @ h[l]).clamp(min=0) if l < 3 else W[l] @ h[l])
+    hb = [None] * 4 + [p.onehot.double() - torch.softmax(h[4], dim=0)]
+    for l in (3, 2, 1):
+        hb[l] = Wb[l] @ hb[l + 1]
+    A = [None] + [Vb[l - 1] @ hb[l] for l in (1, 2, 3)] + [hb[4]]
+    upd = lambda S, k, X, Y: (1 - SAL.eta[k] * SAL.gamma) * S + SAL.eta[k] / p.B * X @ Y.T
+    ref = {"W": [upd(W[l], "W", A[l + 1], h[l]) for l in range(4)],
+           "V": [None] + [upd(V[l], "V", hb[l], h[l]) for l in (1, 2, 3)],
+           "Wb": [None] + [upd(Wb[l], "Wb", V[l] @ h[l], hb[l + 1]) for l in (1, 2, 3)],
+           "Vb": [upd(Vb[l], "Vb", h[l + 1], hb[l + 1]) for l in (0, 1, 2)]}
+    for k, ws in ref.items():
+        for i, (r, w) in enumerate(zip(ws, getattr(net, k))):
+            if r is not None and not torch.allclose(w.double(), r, rtol=1e-4, atol=1e-6):
+                fail(f"check: SAL {k}[{i}] after one step differs from the reference")
+    sgd, auto = make("sgd", 1.0, 8, seed=1), make("sgd", 1.0, 8, seed=1, autograd=True)
+    with torch.no_grad():
+        sgd.step()
+    auto.step()
+    for i, (w, r) in enumerate(zip(sgd.weights(), auto.weights())):
+        if not torch.allclose(w, r, rtol=1e-4, atol=1e-6):
+            fail(f"check: SGD W[{i}] after one step differs from autograd")
+    with torch.no_grad():
         for _ in range(49):
             net.step()
-        if not finite(net):
-            fail("check: non-finite weights after 50 SAL steps")
+    if not finite(net):
+        fail("check: non-finite weights after 50 SAL steps")
 
 
 def bench(a):
@@ -237,20 +223,16 @@ def bench(a):
         while time.perf_counter() - t0 < 0.5:  # warm-up
             net.step()
         steps, t0 = 0, time.perf_counter()
-        while True:
+        while (elapsed := time.perf_counter() - t0) < a.seconds or steps == 0:
             net.step()
             steps += 1
-            elapsed = time.perf_counter() - t0
-            if elapsed >= a.seconds:
-                break
     if not finite(net):
         print("peer_torch: warning: non-finite weights after the run", file=sys.stderr)
     ratio = int(a.ratio) if a.ratio == int(a.ratio) else a.ratio
-    return {"peer": "pytorch", "torch": torch.__version__, "circuit": a.circuit,
-            "ratio": ratio, "batch": a.batch, "steps": steps,
-            "seconds": round(elapsed, 3), "samples_per_s": round(a.batch * steps / elapsed, 1),
-            "threads": a.threads, "blas_threads": a.blas_threads,
-            "autograd": a.autograd}
+    return {"peer": "pytorch", "torch": torch.__version__, "circuit": a.circuit, "ratio": ratio,
+            "batch": a.batch, "steps": steps, "seconds": round(elapsed, 3),
+            "samples_per_s": round(a.batch * steps / elapsed, 1), "threads": a.threads,
+            "blas_threads": a.blas_threads, "autograd": a.autograd}
 
 
 def main():
@@ -258,11 +240,8 @@ def main():
     torch.set_flush_denormal(True)  # keep decaying weights off the slow path
     try:
         if args.check:
-            check()
-            return
+            return check()
         print(json.dumps(bench(args)), flush=True)
-    except SystemExit:
-        raise
     except Exception as exc:  # one line on stderr, nonzero exit
         fail(f"{type(exc).__name__}: {exc}")
 

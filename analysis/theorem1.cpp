@@ -1,0 +1,132 @@
+#include "analysis/theorem1.hpp"
+
+#include "sim/error.hpp"
+
+namespace counterstream::analysis {
+
+namespace {
+
+// The circuit's own neuron law f (or f'), evaluated in float32 on a double
+// matrix: exact for relu and linear, within float rounding otherwise.
+Eigen::MatrixXd law(const activation& f, const Eigen::MatrixXd& in, bool derivative) {
+    const matrix x = in.cast<float>();
+    matrix out(x.rows(), x.cols());
+    if (derivative)
+        f.derivative(x, out);
+    else
+        f.apply(x, out);
+    return out.cast<double>();
+}
+
+// The elementwise product of a rule's factors, in double.
+Eigen::MatrixXd product(const network& net, const std::vector<network::factor_ref>& factors) {
+    Eigen::MatrixXd out = net.factor_block(factors.at(0)).cast<double>();
+    for (std::size_t i = 1; i < factors.size(); ++i)
+        out.array() *= net.factor_block(factors[i]).cast<double>().array();
+    return out;
+}
+
+} // namespace
+
+std::vector<upstream_layer> upstream_chain(const network& net, std::string& why) {
+    const auto& spec = net.spec();
+    const auto& pops = net.populations();
+    const int output = net.output_population();
+    int input = -1;
+    for (std::size_t p = 0; p < pops.size(); ++p)
+        if (pops[p].spec->role == population_role::input && input < 0)
+            input = int(p);
+    if (output < 0 || input < 0) {
+        why = output < 0 ? "no error population" : "no input population";
+        return {};
+    }
+    std::vector<upstream_layer> chain;
+    int at = input;
+    for (std::size_t l = 1; at != output; ++l) {
+        const std::string name = "W" + std::to_string(l);
+        const int gi = spec.synapse_index(name);
+        if (gi < 0 || l > spec.synapses.size()) {
+            why = "no group " + name + " from " + pops[at].spec->name + " (the upstream chain W1, W2, ... must reach " +
+                  pops[output].spec->name + ")";
+            return {};
+        }
+        const auto& g = net.groups()[gi];
+        if (g.from != at || g.target != compartment::basal) {
+            why = name + " is not a basal group from " + pops[at].spec->name;
+            return {};
+        }
+        const auto& post = pops[g.to];
+        if (post.g != nullptr || post.spec->apical_gain != 0 || post.inputs[int(compartment::basal)].size() != 1) {
+            why = "population " + post.spec->name +
+                  " is not a plain feed-forward layer (it has a gate, an apical gain or another basal input)";
+            return {};
+        }
+        upstream_layer layer;
+        layer.name = name;
+        layer.group = gi;
+        layer.from = g.from;
+        layer.to = g.to;
+        const int vb = spec.synapse_index("Vbar" + std::to_string(l));
+        if (vb >= 0 && net.groups()[vb].to == g.to)
+            layer.vbar = vb;
+        chain.push_back(layer);
+        at = g.to;
+    }
+    return chain;
+}
+
+probe_result update_and_gradient(network& net, const std::vector<upstream_layer>& chain, const std::int32_t* labels) {
+    if (chain.empty())
+        throw internal_error("update_and_gradient: empty upstream chain");
+    net.forward(labels);
+    const auto& pops = net.populations();
+    const double batch = double(net.batch());
+
+    probe_result out;
+    for (const auto& layer: chain) {
+        const auto& g = net.groups()[layer.group];
+        layer_update u;
+        u.name = layer.name;
+        u.learns = g.learns;
+        if (g.learns)
+            u.update = (double(g.eta) / batch) * product(net, g.post) * product(net, g.pre).transpose();
+        else
+            u.update = Eigen::MatrixXd::Zero(g.w.rows(), g.w.cols());
+        if (layer.vbar >= 0) {
+            const Eigen::MatrixXd vbar = net.effective_weights(layer.vbar).cast<double>();
+            u.h = vbar * vbar.transpose();
+        }
+        out.layers.push_back(std::move(u));
+    }
+
+    // Forward through the upstream chain alone, in double.
+    const std::size_t n = chain.size();
+    std::vector<Eigen::MatrixXd> w(n), a(n), h(n + 1);
+    h[0] = pops[chain[0].from].rate.cast<double>();
+    for (std::size_t l = 0; l < n; ++l) {
+        w[l] = net.effective_weights(chain[l].group).cast<double>();
+        a[l] = w[l] * h[l];
+        h[l + 1] = law(*pops[chain[l].to].f, a[l], false);
+    }
+    // -dF/dy from the error population's own loss law.
+    const loss* loss_law = nullptr;
+    for (const auto& p: pops)
+        if (p.loss_law && p.of == chain.back().to)
+            loss_law = p.loss_law;
+    if (!loss_law)
+        throw internal_error("update_and_gradient: no error population of " + pops[chain.back().to].spec->name);
+    const matrix y = h[n].cast<float>();
+    matrix e(y.rows(), y.cols());
+    out.loss = loss_law->error(y, labels, e).loss_sum / batch;
+
+    // delta^{l+1} = -dF/da^{l+1}; -dF/dW^l = delta^{l+1} (h^l)^T / B.
+    Eigen::MatrixXd delta = law(*pops[chain[n - 1].to].f, a[n - 1], true).cwiseProduct(e.cast<double>());
+    for (std::size_t l = n; l-- > 0;) {
+        out.layers[l].gradient = delta * h[l].transpose() / batch;
+        if (l > 0)
+            delta = law(*pops[chain[l - 1].to].f, a[l - 1], true).cwiseProduct(w[l].transpose() * delta);
+    }
+    return out;
+}
+
+} // namespace counterstream::analysis

@@ -1,3 +1,0 @@
-file(REMOVE_RECURSE
-  "libcs_protocols.a"
-)

@@ -1,5 +1,0 @@
-if(EXISTS "/work/main/build-analysis/tests/counterstream_tests_tests-b858cb2.cmake")
-  include("/work/main/build-analysis/tests/counterstream_tests_tests-b858cb2.cmake")
-else()
-  add_test(counterstream_tests_NOT_BUILT-b858cb2 counterstream_tests_NOT_BUILT-b858cb2)
-endif()

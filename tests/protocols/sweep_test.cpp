@@ -1,0 +1,294 @@
+// Sweeps on the synthetic teacher task: the merged table does not depend on
+// how the points were spread over threads or MPI ranks, each point keeps its
+// whole recording, and bad sweep documents fail before anything runs.
+#include "models/library.hpp"
+#include "protocols/sweep.hpp"
+#include "tests/support/yaml_files.hpp"
+
+#include <doctest/doctest.h>
+#include <hdf5.h>
+#include <sys/wait.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+using namespace counterstream;
+
+namespace {
+
+const std::string sgd = std::string(COUNTERSTREAM_SOURCE_DIR) + "/models/circuits/sgd.yaml";
+
+// A 2 x 2 grid over the learning-rate scale and the seed, two short epochs each.
+std::string teacher_sweep(const std::string& name) {
+    return testing::write_file(name, "base: " + sgd + R"(
+set:
+  circuit.sizes: [20, 16, 4]
+  protocol.epochs: 2
+  protocol.batch_size: 32
+  protocol.dataset: {name: teacher, teacher: {train: 2048, test: 256}}
+grid:
+  circuit.eta_scale: [0.5, 1]
+  protocol.seed: [1, 2]
+)");
+}
+
+struct column {
+    hid_t type_class = -1;
+    std::size_t element_size = 0;
+    std::vector<unsigned char> bytes; // raw, in the file's type
+};
+
+// Every dataset of /sweep/table, in the order of its `columns` attribute.
+std::vector<std::pair<std::string, column>> read_table(const std::string& file) {
+    std::vector<std::pair<std::string, column>> out;
+    const hid_t f = H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+    REQUIRE(f >= 0);
+    const hid_t a = H5Aopen_by_name(f, "/sweep/table", "columns", H5P_DEFAULT, H5P_DEFAULT);
+    REQUIRE(a >= 0);
+    const hid_t space = H5Aget_space(a);
+    std::vector<char*> names(std::size_t(H5Sget_simple_extent_npoints(space)));
+    const hid_t str = H5Tcopy(H5T_C_S1);
+    H5Tset_size(str, H5T_VARIABLE);
+    H5Tset_cset(str, H5T_CSET_UTF8);
+    REQUIRE(H5Aread(a, str, names.data()) >= 0);
+    for (char* name: names) {
+        column c;
+        const hid_t d = H5Dopen2(f, (std::string("/sweep/table/") + name).c_str(), H5P_DEFAULT);
+        REQUIRE(d >= 0);
+        const hid_t t = H5Dget_type(d);
+        c.type_class = H5Tget_class(t);
+        c.element_size = H5Tget_size(t);
+        REQUIRE(c.type_class != H5T_STRING); // the sweeps here have numeric parameters only
+        const hid_t s = H5Dget_space(d);
+        c.bytes.resize(std::size_t(H5Sget_simple_extent_npoints(s)) * c.element_size);
+        REQUIRE(H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, c.bytes.data()) >= 0);
+        H5Sclose(s);
+        H5Tclose(t);
+        H5Dclose(d);
+        out.emplace_back(name, c);
+        std::free(name);
+    }
+    H5Tclose(str);
+    H5Sclose(space);
+    H5Aclose(a);
+    H5Fclose(f);
+    return out;
+}
+
+template <class T> std::vector<T> values(const column& c) {
+    REQUIRE(c.element_size == sizeof(T));
+    std::vector<T> out(c.bytes.size() / sizeof(T));
+    std::memcpy(out.data(), c.bytes.data(), c.bytes.size());
+    return out;
+}
+
+std::vector<double> read_doubles(hid_t file, const std::string& path) {
+    const hid_t d = H5Dopen2(file, path.c_str(), H5P_DEFAULT);
+    if (d < 0)
+        return {};
+    const hid_t s = H5Dget_space(d);
+    std::vector<double> out(std::size_t(H5Sget_simple_extent_npoints(s)));
+    H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data());
+    H5Sclose(s);
+    H5Dclose(d);
+    return out;
+}
+
+struct cli_result {
+    int code = -1;
+    std::string out, err;
+};
+
+std::string slurp(const std::filesystem::path& p) {
+    std::ifstream in(p);
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+// Runs the counterstream binary; `tag` names its captured output (test cases may run at once).
+cli_result run_cli(const std::string& tag, const std::string& args, const std::string& launcher = "") {
+    const auto dir = testing::temp_dir();
+    const auto out = dir / (tag + ".out"), err = dir / (tag + ".err");
+    const std::string cmd =
+        launcher + std::string(COUNTERSTREAM_BINARY) + " " + args + " >" + out.string() + " 2>" + err.string();
+    const int status = std::system(cmd.c_str());
+    cli_result r;
+    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    r.out = slurp(out);
+    r.err = slurp(err);
+    return r;
+}
+
+std::string sweep_output(const std::string& name) {
+    const auto path = testing::temp_dir() / name;
+    std::filesystem::remove(path);
+    return path.string();
+}
+
+} // namespace
+
+TEST_CASE("a sweep's table is the same with 1 and 2 threads, and every point keeps its recording") {
+    const auto lib = models::standard_library();
+    const auto file = teacher_sweep("teacher-sweep.yaml");
+    std::vector<std::vector<std::pair<std::string, column>>> tables;
+    std::string one_thread_output;
+    for (const int threads: {1, 2}) {
+        CAPTURE(threads);
+        sweep_options opt;
+        opt.file = file;
+        opt.output = sweep_output("teacher-sweep-" + std::to_string(threads) + ".h5");
+        opt.threads = threads;
+        std::ostringstream out;
+        REQUIRE(sweep(opt, lib, out) == 0);
+        CHECK(out.str().find("test accuracy [%]: rows circuit.eta_scale, columns protocol.seed") != std::string::npos);
+        CHECK_FALSE(std::filesystem::exists(opt.output.string() + ".points")); // temporary files are gone
+        tables.push_back(read_table(opt.output.string()));
+        if (threads == 1)
+            one_thread_output = opt.output.string();
+
+        const hid_t f = H5Fopen(opt.output.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+        REQUIRE(f >= 0);
+        CHECK(H5Aexists(f, "format") > 0);
+        CHECK(H5Lexists(f, "/sweep/config", H5P_DEFAULT) > 0);
+        CHECK(read_doubles(f, "/sweep/seconds").size() == 4);
+        const auto table_acc = read_doubles(f, "/sweep/table/final_test_accuracy");
+        REQUIRE(table_acc.size() == 4);
+        for (int i = 0; i < 4; ++i) {
+            CAPTURE(i);
+            const std::string point = "/points/" + std::to_string(i);
+            CHECK(H5Lexists(f, point.c_str(), H5P_DEFAULT) > 0);
+            CHECK(H5Lexists(f, (point + "/metrics").c_str(), H5P_DEFAULT) > 0);
+            CHECK(H5Lexists(f, (point + "/weights").c_str(), H5P_DEFAULT) > 0);
+            CHECK(H5Lexists(f, (point + "/weights/W1/data").c_str(), H5P_DEFAULT) > 0);
+            CHECK(H5Aexists_by_name(f, point.c_str(), "command_line", H5P_DEFAULT) > 0);
+            // The table's final accuracy is the point recording's last one.
+            const auto acc = read_doubles(f, point + "/metrics/test_accuracy");
+            REQUIRE_FALSE(acc.empty());
+            CHECK(acc.back() == table_acc[std::size_t(i)]);
+            // Four balanced classes: chance is 25%.
+            CHECK(table_acc[std::size_t(i)] > 0.45);
+        }
+        H5Fclose(f);
+    }
+
+    const std::vector<std::string> names = {"circuit.eta_scale",    "protocol.seed",   "point",
+                                            "final_test_accuracy",  "final_test_loss", "final_train_loss",
+                                            "final_train_accuracy", "diverged",        "steps"};
+    REQUIRE(tables[0].size() == names.size());
+    for (std::size_t c = 0; c < names.size(); ++c)
+        CHECK(tables[0][c].first == names[c]);
+    // The grid's last key varies fastest.
+    CHECK(values<double>(tables[0][0].second) == std::vector<double>{0.5, 0.5, 1, 1});
+    CHECK(values<double>(tables[0][1].second) == std::vector<double>{1, 2, 1, 2});
+    CHECK(values<std::int64_t>(tables[0][2].second) == std::vector<std::int64_t>{0, 1, 2, 3});
+    CHECK(values<std::uint8_t>(tables[0][7].second) == std::vector<std::uint8_t>{0, 0, 0, 0});
+    CHECK(values<std::int64_t>(tables[0][8].second) == std::vector<std::int64_t>{128, 128, 128, 128}); // 2 x 2048 / 32
+    // Different seeds train differently: the table is not just copies of one run.
+    const auto acc = values<double>(tables[0][3].second);
+    CHECK((acc[0] != acc[1] || values<double>(tables[0][4].second)[0] != values<double>(tables[0][4].second)[1]));
+
+    REQUIRE(tables[1].size() == tables[0].size());
+    for (std::size_t c = 0; c < tables[0].size(); ++c) {
+        CAPTURE(tables[0][c].first);
+        CHECK(tables[1][c].first == tables[0][c].first);
+        CHECK(tables[1][c].second.bytes == tables[0][c].second.bytes);
+    }
+
+    // An existing output is kept unless --overwrite says otherwise.
+    const auto again = run_cli("sweep-again", "sweep " + file + " -o " + one_thread_output);
+    CHECK(again.code == 2);
+    CHECK(again.err.find("exists (pass --overwrite") != std::string::npos);
+}
+
+TEST_CASE("under mpirun -n 2 the points are spread over both ranks and the table equals the 1-thread table") {
+    if (!sweep_built_with_mpi()) {
+        MESSAGE("skipped: counterstream was built without MPI");
+        return;
+    }
+    if (std::system("command -v mpirun >/dev/null 2>&1") != 0) {
+        MESSAGE("skipped: mpirun is not installed");
+        return;
+    }
+    const auto lib = models::standard_library();
+    const auto file = teacher_sweep("teacher-sweep-mpi.yaml");
+    sweep_options opt;
+    opt.file = file;
+    opt.output = sweep_output("teacher-sweep-serial.h5");
+    opt.threads = 1;
+    std::ostringstream out;
+    REQUIRE(sweep(opt, lib, out) == 0);
+
+    const auto mpi_output = sweep_output("teacher-sweep-mpi.h5");
+    const auto r = run_cli("sweep-mpi", "sweep " + file + " -o " + mpi_output + " --threads 1",
+                           // Containers often forbid the cross-memory attach Open MPI's
+                           // shared-memory transport would use for large messages.
+                           "OMPI_MCA_btl_vader_single_copy_mechanism=none "
+                           "mpirun --allow-run-as-root --oversubscribe -n 2 ");
+    INFO("stdout: " << r.out);
+    INFO("stderr: " << r.err);
+    REQUIRE(r.code == 0);
+    // Point i ran on rank i % 2.
+    CHECK(r.out.find("[rank 0]") != std::string::npos);
+    CHECK(r.out.find("[rank 1]") != std::string::npos);
+    CHECK_FALSE(std::filesystem::exists(mpi_output + ".points"));
+
+    const auto serial = read_table(opt.output.string());
+    const auto spread = read_table(mpi_output);
+    REQUIRE(spread.size() == serial.size());
+    for (std::size_t c = 0; c < serial.size(); ++c) {
+        CAPTURE(serial[c].first);
+        CHECK(spread[c].first == serial[c].first);
+        CHECK(spread[c].second.bytes == serial[c].second.bytes);
+    }
+    const hid_t f = H5Fopen(mpi_output.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+    REQUIRE(f >= 0);
+    int ranks = 0;
+    const hid_t a = H5Aopen(f, "ranks", H5P_DEFAULT);
+    H5Aread(a, H5T_NATIVE_INT, &ranks);
+    H5Aclose(a);
+    CHECK(ranks == 2);
+    for (int i = 0; i < 4; ++i)
+        CHECK(H5Lexists(f, ("/points/" + std::to_string(i) + "/weights").c_str(), H5P_DEFAULT) > 0);
+    H5Fclose(f);
+}
+
+TEST_CASE("bad sweep documents exit 2 before anything runs, naming the file, line and key") {
+    struct bad_case {
+        std::string name, text;
+        std::vector<std::string> words;
+    };
+    const std::vector<bad_case> cases = {
+        {"unknown-key.yaml",
+         "base: " + sgd + "\ngird:\n  protocol.seed: [1, 2]\n",
+         {"unknown-key.yaml:2:1: gird: unknown key 'gird' (did you mean 'grid'?)"}},
+        {"no-such-path.yaml",
+         "base: " + sgd +
+             "\nset: {protocol.dataset: {name: teacher}, circuit.sizes: [20, 8, 4]}\n"
+             "grid:\n  circuit.eta_scal: [1, 2]\n",
+         {"no-such-path.yaml:4:3: grid.circuit.eta_scal: rejected by sgd.yaml:",
+          "unknown key 'eta_scal' (did you mean 'eta_scale'?)"}},
+        {"empty-list.yaml", "base: " + sgd + "\nlist: []\n", {"empty-list.yaml:2:1: list: is empty"}},
+        {"missing-base.yaml",
+         "base: ../nowhere/run.yaml\ngrid: {protocol.seed: [1]}\n",
+         {"missing-base.yaml:1:7: base: no such file '../nowhere/run.yaml'"}},
+    };
+    for (const auto& c: cases) {
+        CAPTURE(c.name);
+        const auto file = testing::write_file(c.name, c.text);
+        const auto output = sweep_output(c.name + ".h5");
+        const auto r = run_cli(c.name, "sweep " + file + " -o " + output);
+        INFO("stderr: " << r.err);
+        CHECK(r.code == 2);
+        for (const auto& w: c.words)
+            CHECK(r.err.find(w) != std::string::npos);
+        CHECK(r.err.find("error: ") == 0);
+        CHECK_FALSE(std::filesystem::exists(output));
+        CHECK_FALSE(std::filesystem::exists(output + ".points"));
+    }
+}

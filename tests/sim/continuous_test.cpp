@@ -1,0 +1,167 @@
+// Continuous mode against things known exactly: the discrete mode it reduces
+// to, closed-form solutions of the plasticity and rate ODEs, and the orders of
+// the steppers.
+#include "models/library.hpp"
+#include "protocols/run_document.hpp"
+#include "sim/integrator.hpp"
+#include "sim/network.hpp"
+#include "tests/support/yaml_files.hpp"
+
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+using namespace counterstream;
+
+namespace {
+
+circuit_spec load_circuit(const std::string& name, const std::string& text, const std::string& mode) {
+    const auto doc = load_run(testing::write_file(name + ".yaml", text + "protocol: {mode: " + mode +
+                                                                      ", dataset: {name: teacher}}\n"),
+                              {}, models::standard_library());
+    return doc.circuit;
+}
+
+void fill_batch(network::view& x, std::vector<std::int32_t>& labels, rng& r, int classes) {
+    for (Eigen::Index i = 0; i < x.size(); ++i) x.data()[i] = float(r.normal());
+    for (auto& y: labels) y = std::int32_t(r.below(classes));
+}
+
+// S' = (1/tau) (b a^T - gamma S) with b = a clamped (a frozen identity copies
+// the input into b), starting from S0 = 0: S(t) = (a a^T / gamma) (1 - e^{-gamma t / tau}).
+const char* clamped_group = R"(circuit:
+  populations:
+    a: {size: 3, role: input}
+    b: {size: 3, activation: linear, tau: 0}
+    out: {size: 2, activation: linear}
+    err: {size: 2, role: error, loss: mse, of: out}
+  synapses:
+    copy: {from: a, to: b, target: basal, init: {kind: identity}, plastic: false}
+    S: {from: a, to: b, target: apical, init: {kind: zeros}, rule: {post: rate, pre: rate, tau: 10, gamma: 1}}
+    readout: {from: b, to: out, target: basal, init: {kind: zeros}, plastic: false}
+)";
+
+struct clamped_run {
+    Eigen::MatrixXf s;
+    Eigen::MatrixXd exact;
+};
+
+clamped_run integrate_clamped(const std::string& method, double dt, double t_end, double tol = 1e-6) {
+    const auto spec = load_circuit("clamped", clamped_group, "continuous");
+    const auto lib = models::standard_library();
+    network net(spec, lib, 1, 1, sim_mode::continuous);
+    net.input() << 1.0f, -0.5f, 2.0f;
+    Eigen::VectorXf x(net.state_size());
+    net.write_state(x.data());
+    integrator_spec is;
+    is.method = method;
+    is.dt_ms = dt;
+    is.abs_tol = is.rel_tol = tol;
+    integrator integ(net, is);
+    const std::int32_t label = 0;
+    integ.advance(x, 0, t_end, &label, true);
+    const Eigen::Vector3d a(1.0, -0.5, 2.0);
+    return {net.grp("S").w, (a * a.transpose()) * (1.0 - std::exp(-t_end / 10.0))};
+}
+
+double error_of(const clamped_run& r) { return (r.s.cast<double>() - r.exact).cwiseAbs().maxCoeff(); }
+
+} // namespace
+
+TEST_CASE("continuous: with tau 0, Euler and dt = present_ms, 100 presentations reproduce the discrete SAL steps") {
+    const std::string sal = R"(circuit:
+  motif: )" + testing::motif("sal") + R"(
+  sizes: [7, 6, 5, 4]
+  feedback_ratio: 1
+  eta_scale: 3
+)";
+    const auto discrete = load_circuit("sal_discrete", sal, "discrete");
+    // eta = present_ms / tau_S, for each of the motif's four rates.
+    const double present = 5;
+    const auto continuous = load_circuit("sal_continuous", sal + R"(  synapses:
+    W{l}: {rule: {eta: null, tau: 500}}
+    V{l}: {rule: {eta: null, tau: 16666.666666666668}}
+    Wbar{l}: {rule: {eta: null, tau: 5000}}
+    Vbar{l}: {rule: {eta: null, tau: 5000}}
+)",
+                                         "continuous");
+    const auto lib = models::standard_library();
+    const int trials = 8;
+    network d(discrete, lib, 3, trials), c(continuous, lib, 3, trials, sim_mode::continuous);
+    for (std::size_t g = 0; g < d.groups().size(); ++g)
+        REQUIRE((d.groups()[g].w.array() == c.groups()[g].w.array()).all());
+    Eigen::VectorXf x(c.state_size());
+    c.write_state(x.data());
+    integrator_spec is;
+    is.method = "euler";
+    is.dt_ms = present;
+    integrator integ(c, is);
+    rng r1(5), r2(5);
+    std::vector<std::int32_t> l1(trials), l2(trials);
+    for (int k = 0; k < 100; ++k) {
+        fill_batch(d.input(), l1, r1, 4);
+        fill_batch(c.input(), l2, r2, 4);
+        d.forward(l1.data());
+        d.learn();
+        integ.advance(x, 0, present, l2.data(), true);
+    }
+    CHECK(integ.steps() == 100);
+    for (std::size_t g = 0; g < d.groups().size(); ++g) {
+        const auto& a = d.groups()[g];
+        if (!a.learns) continue;
+        CAPTURE(a.spec->name);
+        const auto& b = c.groups()[g];
+        CHECK((a.w - b.w).norm() <= 1e-5f * a.w.norm());
+        // ...and the weights moved far more than that.
+        const network fresh_cmp(discrete, lib, 3, trials);
+        CHECK((a.w - fresh_cmp.groups()[g].w).norm() > 1e-3f * a.w.norm());
+    }
+}
+
+TEST_CASE("continuous: halving dt shrinks the error 2x for euler and 16x for rk4; dopri5 meets its tolerance") {
+    const double t_end = 20;
+    const double euler_ratio = error_of(integrate_clamped("euler", 2, t_end)) / error_of(integrate_clamped("euler", 1, t_end));
+    const double rk4_coarse = error_of(integrate_clamped("rk4", 4, t_end));
+    const double rk4_ratio = rk4_coarse / error_of(integrate_clamped("rk4", 2, t_end));
+    CAPTURE(euler_ratio);
+    CAPTURE(rk4_ratio);
+    CHECK(euler_ratio >= 1.8);
+    CHECK(euler_ratio <= 2.2);
+    CHECK(rk4_ratio >= 12);
+    CHECK(rk4_coarse > 1e-5); // well above float rounding, so the ratio measures the method
+    for (double tol: {1e-3, 1e-5}) {
+        CAPTURE(tol);
+        const auto r = integrate_clamped("dopri5", 1, t_end, tol);
+        CHECK(error_of(r) <= 10 * tol * (1 + r.exact.cwiseAbs().maxCoeff()));
+    }
+}
+
+TEST_CASE("continuous: a population with tau relaxes to its input as 1 - e^{-t / tau}") {
+    const auto spec = load_circuit("relax", R"(circuit:
+  populations:
+    a: {size: 2, role: input}
+    b: {size: 2, activation: linear, tau: 5}
+    err: {size: 2, role: error, loss: mse, of: b}
+  synapses:
+    copy: {from: a, to: b, target: basal, init: {kind: identity}, plastic: false}
+)",
+                                   "continuous");
+    const auto lib = models::standard_library();
+    network net(spec, lib, 1, 3, sim_mode::continuous);
+    REQUIRE(net.state_size() == 2 * 3);
+    net.input() << 1, 2, 3, -1, 0.5f, 4;
+    Eigen::VectorXf x = Eigen::VectorXf::Zero(net.state_size());
+    integrator_spec is;
+    is.method = "rk4";
+    is.dt_ms = 0.25;
+    integrator integ(net, is);
+    const std::vector<std::int32_t> labels = {0, 1, 0};
+    for (double t: {1.0, 5.0, 12.0}) {
+        integ.advance(x, t == 1.0 ? 0.0 : (t == 5.0 ? 1.0 : 5.0), t, labels.data(), false);
+        const Eigen::MatrixXf expected = net.input() * float(1 - std::exp(-t / 5));
+        CAPTURE(t);
+        CHECK((net.pop("b").rate - expected).cwiseAbs().maxCoeff() <= 1e-5f);
+    }
+}
