@@ -2,6 +2,7 @@
 
 #include "protocols/run_document.hpp"
 #include "sim/error.hpp"
+#include "sim/integrator.hpp"
 #include "sim/network.hpp"
 #include "sim/random.hpp"
 
@@ -97,6 +98,48 @@ case_result discrete_case(const std::string& name, const std::string& file, doub
     return out;
 }
 
+// Presentations of sal_continuous.yaml: rates and plasticity integrated
+// together, as `counterstream run` does (without recording).
+struct continuous_result {
+    double presentations_per_s = 0, synapse_updates_per_s = 0, gflops = 0;
+    int trials = 0;
+    std::string method;
+};
+
+continuous_result continuous_case(const std::string& file, const bench_options& opt, const library& lib) {
+    const auto doc = load_run(file, {}, lib);
+    const auto& p = doc.protocol;
+    network net(doc.circuit, lib, p.seed, p.trials, sim_mode::continuous);
+    rng data_rng(12345);
+    auto& in = net.input();
+    for (Eigen::Index i = 0; i < in.size(); ++i)
+        in.data()[i] = data_rng.uniform() < 0.2 ? float(data_rng.uniform()) : 0.0f;
+    std::vector<std::int32_t> labels(p.trials);
+    for (auto& y: labels) y = std::int32_t(data_rng.below(10));
+    Eigen::VectorXf x(net.state_size());
+    net.write_state(x.data());
+    integrator integ(net, p.integrator);
+    const auto present = [&] {
+        integ.advance(x, 0, p.learn_after_ms, labels.data(), false);
+        integ.advance(x, p.learn_after_ms, p.present_ms, labels.data(), true);
+    };
+    const double per_s = steps_per_second(present, opt.seconds);
+    // Every presentation takes the same steps and derivative calls (fixed dt).
+    const auto steps0 = integ.steps(), calls0 = integ.derivative_calls();
+    present();
+    const double steps = double(integ.steps() - steps0), calls = double(integ.derivative_calls() - calls0);
+    std::int64_t plastic = 0;
+    for (const auto& g: net.groups())
+        if (g.learns) plastic += g.w.size();
+    continuous_result r;
+    r.presentations_per_s = per_s;
+    r.synapse_updates_per_s = per_s * steps * double(plastic);
+    r.gflops = per_s * calls * double(net.step_flops()) * 1e-9;
+    r.trials = p.trials;
+    r.method = p.integrator.method;
+    return r;
+}
+
 // One JSON line from the peer; returns its samples_per_s or 0 with a note.
 double run_peer(const bench_options& opt, const std::string& circuit, double ratio, std::string& note) {
     const char* py = std::getenv("COUNTERSTREAM_PYTHON");
@@ -160,7 +203,7 @@ double openblas_sgemm_gflops(int n, double seconds) {
 
 int bench(const bench_options& opt, const library& lib, std::ostream& out) {
     namespace fs = std::filesystem;
-    for (const char* f: {"sal.yaml", "sgd.yaml"})
+    for (const char* f: {"sal.yaml", "sgd.yaml", "sal_continuous.yaml"})
         if (!fs::exists(fs::path(opt.circuits_dir) / f))
             throw input_error("bench: " + (fs::path(opt.circuits_dir) / f).string() +
                               " not found (give --circuits DIR, the repository's models/circuits)");
@@ -210,6 +253,11 @@ int bench(const bench_options& opt, const library& lib, std::ostream& out) {
             out << "  (" << r.note << ")";
         out << '\n' << std::flush;
     }
+    const auto c = continuous_case((dir / "sal_continuous.yaml").string(), opt, lib);
+    out << "\ncontinuous  sal_continuous.yaml (" << c.method << ", " << c.trials << " trials): " << std::setprecision(1)
+        << c.presentations_per_s << " presentations/s, " << std::setprecision(2) << c.synapse_updates_per_s * 1e-9
+        << " G synapse updates/s, " << std::setprecision(1) << c.gflops << " GFLOP/s, " << 100 * c.gflops / peak
+        << "% of peak\n";
     out << "\npeak RSS " << std::setprecision(1) << peak_rss_mb() << " MB\n" << std::defaultfloat;
     return 0;
 }
