@@ -3,6 +3,7 @@
 #include "sim/error.hpp"
 
 #include <csignal>
+#include <mutex>
 #include <cstdio>
 
 namespace counterstream {
@@ -31,15 +32,29 @@ namespace {
 extern "C" void on_stop_signal(int) { stop_requested = true; }
 } // namespace
 
+// Runs may overlap (a sweep's thread pool): the first installs the handlers
+// and clears the flag, the last restores what was there before.
+namespace {
+std::mutex holders_mutex;
+int holders = 0;
+stop_signals::handler saved_int = SIG_DFL, saved_term = SIG_DFL;
+} // namespace
+
 stop_signals::stop_signals() {
-    stop_requested = false;
-    old_int = std::signal(SIGINT, on_stop_signal);
-    old_term = std::signal(SIGTERM, on_stop_signal);
+    std::lock_guard<std::mutex> lock(holders_mutex);
+    if (holders++ == 0) {
+        stop_requested = false;
+        saved_int = std::signal(SIGINT, on_stop_signal);
+        saved_term = std::signal(SIGTERM, on_stop_signal);
+    }
 }
 
 stop_signals::~stop_signals() {
-    std::signal(SIGINT, old_int);
-    std::signal(SIGTERM, old_term);
+    std::lock_guard<std::mutex> lock(holders_mutex);
+    if (--holders == 0) {
+        std::signal(SIGINT, saved_int);
+        std::signal(SIGTERM, saved_term);
+    }
 }
 
 void draw_progress(int epoch, int epochs, std::int64_t done, std::int64_t total) {

@@ -20,13 +20,14 @@ datasets::dataset load_matching_dataset(const run_document& run);
 
 extern std::atomic<bool> stop_requested;
 
-// Installs SIGINT/SIGTERM handlers that set stop_requested; restores the
-// previous ones when destroyed.
+// Installs SIGINT/SIGTERM handlers that set stop_requested while any
+// instance lives; the previous handlers come back when the last one goes.
 struct stop_signals {
     using handler = void (*)(int);
-    handler old_int, old_term;
     stop_signals();
     ~stop_signals();
+    stop_signals(const stop_signals&) = delete;
+    stop_signals& operator=(const stop_signals&) = delete;
 };
 
 void draw_progress(int epoch, int epochs, std::int64_t done, std::int64_t total);
