@@ -23,20 +23,29 @@ namespace counterstream {
 
 namespace {
 
-// The times in [0, present] where integration pauses: the start of
-// plasticity and every sample; each segment ends at one of them.
-std::vector<double> segment_ends(const protocol_spec& p) {
-    std::vector<double> ends;
-    if (p.learn_after_ms > 0) ends.push_back(p.learn_after_ms);
+// Where integration pauses in [0, present]: the start of plasticity and
+// every sample time; each segment ends at one of them.
+struct segment_end {
+    double t;
+    bool sample; // record a frame here
+};
+
+std::vector<segment_end> segment_ends(const protocol_spec& p) {
+    std::vector<segment_end> ends;
+    if (p.learn_after_ms > 0) ends.push_back({p.learn_after_ms, false});
     if (p.record.sample_every_ms > 0 && !p.record.populations.empty()) {
         const auto n = std::llround(p.present_ms / p.record.sample_every_ms);
-        for (long long k = 1; k <= n; ++k) ends.push_back(p.present_ms * double(k) / double(n));
+        for (long long k = 1; k <= n; ++k) ends.push_back({p.present_ms * double(k) / double(n), true});
     }
-    ends.push_back(p.present_ms);
-    std::sort(ends.begin(), ends.end());
-    ends.erase(std::unique(ends.begin(), ends.end(), [](double a, double b) { return std::abs(a - b) < 1e-9; }),
-               ends.end());
-    return ends;
+    ends.push_back({p.present_ms, false});
+    std::sort(ends.begin(), ends.end(), [](const auto& a, const auto& b) { return a.t < b.t; });
+    std::vector<segment_end> merged;
+    for (const auto& e: ends) {
+        if (!merged.empty() && std::abs(merged.back().t - e.t) < 1e-9) merged.back().sample |= e.sample;
+        else
+            merged.push_back(e);
+    }
+    return merged;
 }
 
 struct rate_report {
@@ -117,7 +126,7 @@ train_result train_continuous(const run_document& run, const library& lib, const
     std::vector<std::int32_t> labels(B);
     std::uint64_t shuffle_seed = proto.seed ^ 0x5eedULL;
     rng shuffler(splitmix64(shuffle_seed));
-    const std::vector<double> ends = segment_ends(proto);
+    const std::vector<segment_end> ends = segment_ends(proto);
     const std::int64_t per_epoch = (n_train + B - 1) / B; // the last presentation wraps around
     const std::int64_t weights_every =
         proto.record.weights_every_ms > 0
@@ -147,13 +156,14 @@ train_result train_continuous(const run_document& run, const library& lib, const
             }
             double t = 0;
             loss_result r;
-            for (double end: ends) {
-                integ.advance(x, t, end, labels.data(), t >= proto.learn_after_ms - 1e-9);
-                t = end;
+            for (const auto& end: ends) {
+                integ.advance(x, t, end.t, labels.data(), t >= proto.learn_after_ms - 1e-9);
+                t = end.t;
+                if (!end.sample && t < proto.present_ms) continue;
                 // Rates of instantaneous populations at this exact state.
                 r = net.derivative(x.data(), settle.data(), labels.data(), false);
                 net.bind_state(x.data());
-                if (!reports.empty()) record_frames();
+                if (end.sample) record_frames();
             }
             ++presentation;
             last_snapshot_is_current = false;
