@@ -128,6 +128,10 @@ int main(int argc, char** argv) {
             sweep_opt.command_line = joined_command_line(argc, argv);
             return cs::sweep(sweep_opt, cs::models::standard_library(), std::cout);
         }
+        if (*analyze_cmd) {
+            analyze_opt.theorem1 = !no_theorem1;
+            return cs::analysis::analyze(analyze_opt, cs::models::standard_library(), std::cout);
+        }
         if (*bench)
             return cs::bench(bench_opt, cs::models::standard_library(), std::cout);
     } catch (const cs::input_error& e) {
