@@ -3,6 +3,8 @@
 // into input_error (file creation) or internal_error (everything else).
 #include "sim/recorder.hpp"
 
+#include "sim/hdf5_lock.hpp"
+
 #include "sim/error.hpp"
 #include "sim/sha256.hpp"
 
@@ -419,27 +421,43 @@ struct recorder::impl {
 
 recorder::recorder(const std::filesystem::path& file, const run_info& info,
                    std::chrono::seconds flush_interval)
-    : impl_(std::make_unique<impl>(file, info, flush_interval)), file_(file) {}
+    : file_(file) {
+    hdf5_guard lock(hdf5_mutex());
+    impl_ = std::make_unique<impl>(file, info, flush_interval);
+}
 
-recorder::~recorder() = default;
+recorder::~recorder() {
+    hdf5_guard lock(hdf5_mutex());
+    impl_.reset();
+}
 
-void recorder::append_metrics(const std::map<std::string, double>& row) { impl_->append_metrics(row); }
+void recorder::append_metrics(const std::map<std::string, double>& row) {
+    hdf5_guard lock(hdf5_mutex());
+    impl_->append_metrics(row);
+}
 
 void recorder::snapshot(const std::string& group, const Eigen::Ref<const Eigen::MatrixXf>& weights, std::int64_t step,
                         std::optional<double> time_ms) {
+    hdf5_guard lock(hdf5_mutex());
     impl_->snapshot(group, weights, step, time_ms);
 }
 
 std::int64_t recorder::file_id() const { return impl_->file.get(); }
 
 void recorder::set_attribute(const std::string& path, const std::string& name, const std::string& value) {
+    hdf5_guard lock(hdf5_mutex());
     impl_->set_attribute(path, name, value);
 }
 
-void recorder::flush() { impl_->flush(); }
+void recorder::flush() {
+    hdf5_guard lock(hdf5_mutex());
+    impl_->flush();
+}
 
 void recorder::maybe_flush() {
-    if (std::chrono::steady_clock::now() - impl_->last_flush >= impl_->flush_interval) impl_->flush();
+    if (std::chrono::steady_clock::now() - impl_->last_flush < impl_->flush_interval) return;
+    hdf5_guard lock(hdf5_mutex());
+    impl_->flush();
 }
 
 } // namespace counterstream

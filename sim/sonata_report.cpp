@@ -4,6 +4,8 @@
 // (missing or of another layout), which is an input_error.
 #include "sim/sonata_report.hpp"
 
+#include "sim/hdf5_lock.hpp"
+
 #include "sim/error.hpp"
 
 #include <hdf5.h>
@@ -523,30 +525,46 @@ struct sonata_report::impl {
 sonata_report::sonata_report(std::unique_ptr<impl> state) : impl_(std::move(state)) {}
 
 sonata_report::sonata_report(hid_t location, const report_spec& spec) : impl_(std::make_unique<impl>()) {
+    hdf5_guard lock(hdf5_mutex());
     impl_->create(location, spec);
 }
 
 sonata_report sonata_report::reopen(hid_t location, const std::string& population) {
+    hdf5_guard lock(hdf5_mutex());
     auto state = std::make_unique<impl>();
     state->open(location, population);
     return sonata_report(std::move(state));
 }
 
-sonata_report::~sonata_report() = default;
+sonata_report::~sonata_report() {
+    hdf5_guard lock(hdf5_mutex());
+    impl_.reset();
+}
 sonata_report::sonata_report(sonata_report&&) noexcept = default;
-sonata_report& sonata_report::operator=(sonata_report&&) noexcept = default;
+sonata_report& sonata_report::operator=(sonata_report&& other) noexcept {
+    hdf5_guard lock(hdf5_mutex());
+    impl_ = std::move(other.impl_);
+    return *this;
+}
 
 void sonata_report::append(const float* frame, std::size_t n) {
     if (n != impl_->n) {
         throw internal_error(impl_->where + ": a frame of " + std::to_string(n) + " values for " +
                              std::to_string(impl_->n) + " nodes");
     }
+    hdf5_guard lock(hdf5_mutex());
     impl_->append_frames(frame, 1);
 }
 
-void sonata_report::append_frames(const float* frames, std::size_t count) { impl_->append_frames(frames, count); }
+void sonata_report::append_frames(const float* frames, std::size_t count) {
+    hdf5_guard lock(hdf5_mutex());
+    impl_->append_frames(frames, count);
+}
 
-void sonata_report::flush() { impl_->flush(); }
+void sonata_report::flush() {
+    hdf5_guard lock(hdf5_mutex());
+    impl_->flush();
+}
 
 std::uint64_t sonata_report::frames() const { return impl_->written + impl_->buffered; }
 

@@ -1,6 +1,7 @@
 #include "sim/weights_file.hpp"
 
 #include "sim/error.hpp"
+#include "sim/hdf5_lock.hpp"
 
 #include <hdf5.h>
 
@@ -10,6 +11,7 @@ namespace counterstream {
 
 Eigen::MatrixXf read_last_matrix(const std::string& file, const std::string& dataset) {
     auto fail = [&](const std::string& why) { return input_error(file + ": " + dataset + ": " + why); };
+    hdf5_guard lock(hdf5_mutex());
     H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
     const hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     H5Pset_file_locking(fapl, false, true); // a recording may be open in a running writer
