@@ -87,6 +87,8 @@ int main(int argc, char** argv) {
     auto* bench = app.add_subcommand("bench", "throughput of the engine against the machine's GEMM peak");
     bench->add_option("--seconds", bench_opt.seconds, "timed seconds per case")->check(CLI::PositiveNumber);
     bench->add_option("--batch", bench_opt.batch, "batch size")->check(CLI::PositiveNumber);
+    bench->add_option("--ensemble", bench_opt.ensemble, "instances in the ensemble case (0 skips it)")
+        ->check(CLI::NonNegativeNumber);
     bench->add_flag("--peer", bench_opt.peer, "also time PyTorch doing the same steps (bench/peer_torch.py)");
     bench->add_option("--circuits", bench_opt.circuits_dir, "folder with sal.yaml and sgd.yaml");
     bench->add_option("--peer-script", bench_opt.peer_script, "the PyTorch peer");

@@ -1,6 +1,7 @@
 #include "protocols/bench.hpp"
 
 #include "protocols/run_document.hpp"
+#include "sim/ensemble.hpp"
 #include "sim/error.hpp"
 #include "sim/integrator.hpp"
 #include "sim/network.hpp"
@@ -140,6 +141,60 @@ continuous_result continuous_case(const std::string& file, const bench_options& 
     return r;
 }
 
+// K instances of a small continuous SAL circuit (different tau_W and seeds):
+// K single runs one after another, each with the engine's threads, against
+// one ensemble spreading the instances over the cores. Instance-presentations
+// per second for both.
+struct ensemble_result {
+    int instances = 0;
+    double single_per_s = 0, ensemble_per_s = 0;
+};
+
+ensemble_result ensemble_case(const std::string& file, const bench_options& opt, const library& lib) {
+    const int K = opt.ensemble;
+    const int trials = 8, presentations = 4;
+    std::vector<ensemble::instance> instances;
+    for (int k = 0; k < K; ++k) {
+        const auto doc = load_run(file,
+                                  {"circuit.sizes=[784, 100, 10]", "protocol.trials=8",
+                                   "protocol.record.populations=[e]",
+                                   "circuit.synapses.W{l}.rule.tau=" + format_number(100.0 * (1 + k % 8))},
+                                  lib);
+        instances.push_back({doc.circuit, std::uint64_t(1 + k / 8)});
+    }
+    const auto doc = load_run(file, {}, lib);
+    const auto& p = doc.protocol;
+    rng data_rng(12345);
+    matrix x(784, trials);
+    for (Eigen::Index i = 0; i < x.size(); ++i) x.data()[i] = data_rng.uniform() < 0.2 ? float(data_rng.uniform()) : 0.0f;
+    std::vector<std::int32_t> labels(trials);
+    for (auto& y: labels) y = std::int32_t(data_rng.below(10));
+
+    const auto t0 = clock_type::now();
+    for (const auto& in: instances) {
+        network net(in.circuit, lib, in.seed, trials, sim_mode::continuous);
+        Eigen::VectorXf s(net.state_size());
+        net.write_state(s.data());
+        integrator integ(net, p.integrator);
+        net.input() = x;
+        for (int k = 0; k < presentations; ++k) {
+            integ.advance(s, 0, p.learn_after_ms, labels.data(), false);
+            integ.advance(s, p.learn_after_ms, p.present_ms, labels.data(), true);
+        }
+    }
+    const double single = since(t0);
+    const auto t1 = clock_type::now();
+    ensemble e(instances, lib, trials, p.integrator);
+    e.set_input(x);
+    for (int k = 0; k < presentations; ++k) e.present(p.present_ms, p.learn_after_ms, labels.data());
+    const double together = since(t1);
+    ensemble_result r;
+    r.instances = K;
+    r.single_per_s = double(K * presentations) / single;
+    r.ensemble_per_s = double(K * presentations) / together;
+    return r;
+}
+
 // One JSON line from the peer; returns its samples_per_s or 0 with a note.
 double run_peer(const bench_options& opt, const std::string& circuit, double ratio, std::string& note) {
     const char* py = std::getenv("COUNTERSTREAM_PYTHON");
@@ -258,6 +313,13 @@ int bench(const bench_options& opt, const library& lib, std::ostream& out) {
         << c.presentations_per_s << " presentations/s, " << std::setprecision(2) << c.synapse_updates_per_s * 1e-9
         << " G synapse updates/s, " << std::setprecision(1) << c.gflops << " GFLOP/s, " << 100 * c.gflops / peak
         << "% of peak\n";
+    if (opt.ensemble > 0) {
+        const auto e = ensemble_case((dir / "sal_continuous.yaml").string(), opt, lib);
+        out << "ensemble    " << e.instances << " x sal_continuous.yaml at 784-100-10, 8 trials: " << e.instances
+            << " single runs " << std::setprecision(1) << e.single_per_s << " presentations/s, one ensemble "
+            << e.ensemble_per_s << " presentations/s: " << std::setprecision(2)
+            << e.ensemble_per_s / e.single_per_s << "x\n";
+    }
     out << "\npeak RSS " << std::setprecision(1) << peak_rss_mb() << " MB\n" << std::defaultfloat;
     return 0;
 }

@@ -18,6 +18,7 @@ struct bench_options {
     int batch = 256;
     bool peer = false;
     int gemm_size = 2048; // the square SGEMM that measures the machine's peak
+    int ensemble = 64;    // instances in the ensemble case; 0 skips it
 };
 
 // Prints the table; returns the process exit code.
