@@ -76,7 +76,7 @@ std::pair<double, double> evaluate(network& net, const datasets::split& data, in
     for (std::int64_t start = 0; start < data.size(); start += chunk) {
         const int n = int(std::min<std::int64_t>(chunk, data.size() - start));
         if (net.batch() != n) net.resize_batch(n);
-        net.input() = data.x.middleCols(start, n);
+        data.copy(start, n, net.input());
         const auto r = net.infer(data.y.data() + start);
         loss += r.loss_sum;
         correct += r.correct;

@@ -69,11 +69,8 @@ train_result train(const run_document& run, const library& lib, const train_opti
             const int n = int(std::min<std::int64_t>(B, n_train - start));
             if (net.batch() != n) net.resize_batch(n);
             labels.resize(n);
-            auto& x = net.input();
-            for (int j = 0; j < n; ++j) {
-                x.col(j) = data.train.x.col(order[start + j]);
-                labels[j] = data.train.y[order[start + j]];
-            }
+            data.train.gather(order.data() + start, n, net.input());
+            for (int j = 0; j < n; ++j) labels[j] = data.train.y[order[start + j]];
             const auto r = net.forward(labels.data());
             if (!std::isfinite(r.loss_sum)) {
                 result.diverged = true;

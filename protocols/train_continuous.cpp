@@ -151,7 +151,7 @@ train_result train_continuous(const run_document& run, const library& lib, const
             auto& in = net.input();
             for (int j = 0; j < B; ++j) {
                 const std::int64_t sample = order[(k * B + j) % n_train];
-                in.col(j) = data.train.x.col(sample);
+                data.train.read(sample, in.col(j));
                 labels[j] = data.train.y[sample];
             }
             double t = 0;

@@ -1,8 +1,9 @@
-// Labelled datasets as column-per-sample float matrices.
+// Labelled datasets, read one column per sample.
 #pragma once
 
 #include <Eigen/Core>
 
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -10,17 +11,56 @@
 
 namespace counterstream::datasets {
 
-struct split {
-    Eigen::MatrixXf x;          // [features x samples], one column per sample
+// One split's inputs [features x samples] and labels. Image datasets keep
+// their raw bytes (one byte per feature and sample, column-major) plus a
+// 256-entry table that maps a byte to its normalized float, a quarter of the
+// memory of a float matrix; float-native data (teacher) keep a float matrix.
+// Either way the values read back are the floats the normalization gives.
+class split {
+public:
     std::vector<std::int32_t> y; // class labels, 0 .. n_classes-1
-    std::int64_t size() const { return x.cols(); }
+
+    split() = default;
+    // Float-native storage.
+    static split from_floats(Eigen::MatrixXf x, std::vector<std::int32_t> y);
+    // Byte storage: sample j is bytes[j * features .. (j + 1) * features).
+    static split from_bytes(std::vector<std::uint8_t> bytes, int features,
+                            const std::array<float, 256>& table, std::vector<std::int32_t> y);
+
+    std::int64_t size() const { return samples_; }
+    int features() const { return features_; }
+    bool holds_bytes() const { return bytes_mode_; }
+
+    // out.col(j) = sample indices[j], j < n; out is [features x n].
+    void gather(const std::int64_t* indices, int n, Eigen::Ref<Eigen::MatrixXf> out) const;
+    // out.col(j) = sample first + j, j < n; out is [features x n].
+    void copy(std::int64_t first, int n, Eigen::Ref<Eigen::MatrixXf> out) const;
+    // out = sample `index`; out has features() entries.
+    void read(std::int64_t index, Eigen::Ref<Eigen::VectorXf> out) const;
+    // One value; checks its arguments (for tests, not for loops).
+    float at(Eigen::Index feature, std::int64_t sample) const;
+    // All inputs as a float matrix [features x samples] (tests, analysis).
+    Eigen::MatrixXf dense() const;
+    // The float matrix of float-native storage; nullptr for bytes.
+    const Eigen::MatrixXf* floats() const { return bytes_mode_ ? nullptr : &x_; }
+
+private:
+    void read_into(std::int64_t index, float* out) const;
+    void check_out(Eigen::Index rows, Eigen::Index cols, int n, const char* what) const;
+
+    bool bytes_mode_ = false;
+    int features_ = 0;
+    std::int64_t samples_ = 0;
+    Eigen::MatrixXf x_;                // float-native
+    std::vector<std::uint8_t> bytes_;  // bytes
+    std::array<float, 256> table_{};   // bytes: value of each byte
 };
 
 struct dataset {
     std::string name;
     split train, test;
     int n_classes = 0;
-    int n_features() const { return int(train.x.rows()); }
+    int n_features() const { return train.features(); }
 };
 
 // protocol.dataset in the run YAML.

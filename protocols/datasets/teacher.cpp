@@ -186,19 +186,18 @@ teacher_net make_net(const teacher_params& p) {
 }
 
 split make_split(const teacher_net& net, int n, std::uint64_t seed, stream which) {
-    split s;
-    s.x.resize(net.inputs, n);
-    s.y.resize(std::size_t(n));
+    Eigen::MatrixXf x(net.inputs, n);
+    std::vector<std::int32_t> y(static_cast<std::size_t>(n));
     gaussian g(seed, which);
     std::vector<double> h(net.hidden), z(net.classes);
     for (int j = 0; j < n; ++j) {
-        float* col = s.x.col(j).data();
+        float* col = x.col(j).data();
         for (int i = 0; i < net.inputs; ++i) col[i] = float(g());
         // Labels come from the float inputs the student will see.
         net.raw_logits(col, h, z.data());
-        s.y[std::size_t(j)] = net.argmax(z.data());
+        y[std::size_t(j)] = net.argmax(z.data());
     }
-    return s;
+    return split::from_floats(std::move(x), std::move(y));
 }
 
 } // namespace

@@ -146,7 +146,8 @@ std::uint64_t fingerprint(const dataset& d) {
         for (std::size_t i = 0; i < n; ++i) h = (h ^ b[i]) * 1099511628211ull;
     };
     for (const split* s: {&d.train, &d.test}) {
-        mix(s->x.data(), std::size_t(s->x.size()) * sizeof(float));
+        const Eigen::MatrixXf x = s->dense();
+        mix(x.data(), std::size_t(x.size()) * sizeof(float));
         mix(s->y.data(), s->y.size() * sizeof(std::int32_t));
     }
     return h;
@@ -277,21 +278,21 @@ TEST_CASE("idx: load() converts and normalizes") {
         REQUIRE(d.test.size() == 4);
         for (int j = 0; j < 6; ++j)
             for (int i = 0; i < 12; ++i)
-                CHECK(d.train.x(i, j) == float(set.train_x[j * 12 + i]) / 255.0f);
+                CHECK(d.train.at(i, j) == float(set.train_x[j * 12 + i]) / 255.0f);
         for (int j = 0; j < 4; ++j)
             for (int i = 0; i < 12; ++i)
-                CHECK(d.test.x(i, j) == float(set.test_x[j * 12 + i]) / 255.0f);
+                CHECK(d.test.at(i, j) == float(set.test_x[j * 12 + i]) / 255.0f);
         CHECK(d.train.y == std::vector<std::int32_t>(set.train_y.begin(), set.train_y.end()));
         CHECK(d.test.y == std::vector<std::int32_t>(set.test_y.begin(), set.test_y.end()));
     }
     SUBCASE("none") {
         dataset d = load(idx_spec(tmp.path, "none"));
-        CHECK(d.train.x(5, 1) == float(set.train_x[12 + 5]));
-        CHECK(d.test.x(11, 3) == float(set.test_x[3 * 12 + 11]));
+        CHECK(d.train.at(5, 1) == float(set.train_x[12 + 5]));
+        CHECK(d.test.at(11, 3) == float(set.test_x[3 * 12 + 11]));
     }
     SUBCASE("standardize uses the training statistics for both splits") {
         dataset d = load(idx_spec(tmp.path, "standardize"));
-        const auto [mean, sd] = mean_sd(d.train.x);
+        const auto [mean, sd] = mean_sd(d.train.dense());
         CHECK(std::abs(mean) < 1e-6);
         CHECK(sd == doctest::Approx(1.0).epsilon(1e-6));
 
@@ -300,8 +301,115 @@ TEST_CASE("idx: load() converts and normalizes") {
         m /= double(set.train_x.size());
         for (auto b: set.train_x) s += (b - m) * (b - m);
         s = std::sqrt(s / double(set.train_x.size()));
-        CHECK(d.test.x(7, 2) == float((set.test_x[2 * 12 + 7] - m) / s));
+        CHECK(d.test.at(7, 2) == float((set.test_x[2 * 12 + 7] - m) / s));
     }
+}
+
+TEST_CASE("idx: the bytes and their table read back bitwise the normalization's floats") {
+    temp_folder tmp;
+    small_idx set(tmp.path, 40, 9);
+    const int f = 12;
+    auto bits_equal = [](const Eigen::MatrixXf& a, const Eigen::MatrixXf& b) {
+        return a.rows() == b.rows() && a.cols() == b.cols() &&
+               std::memcmp(a.data(), b.data(), std::size_t(a.size()) * sizeof(float)) == 0;
+    };
+    // The training statistics as load() defines them: exact mean of the
+    // bytes, population sd summed per byte value, both in double.
+    double mean = 0, sd = 0;
+    {
+        std::vector<std::uint64_t> count(256);
+        for (auto b: set.train_x) ++count[b];
+        const double n = double(set.train_x.size());
+        double sum = 0, sq = 0;
+        for (int v = 0; v < 256; ++v) sum += double(v) * double(count[v]);
+        mean = sum / n;
+        for (int v = 0; v < 256; ++v) sq += (v - mean) * (v - mean) * double(count[v]);
+        sd = std::sqrt(sq / n);
+    }
+    for (std::string norm: {"unit", "none", "standardize"}) {
+        CAPTURE(norm);
+        // The straightforward conversion, one float per byte.
+        auto expected = [&](const std::vector<std::uint8_t>& bytes, int samples) {
+            Eigen::MatrixXf x(f, samples);
+            for (int j = 0; j < samples; ++j)
+                for (int i = 0; i < f; ++i) {
+                    const std::uint8_t v = bytes[std::size_t(j * f + i)];
+                    x(i, j) = norm == "unit"   ? float(v) / 255.0f
+                              : norm == "none" ? float(v)
+                                               : float((v - mean) / sd);
+                }
+            return x;
+        };
+        const Eigen::MatrixXf train = expected(set.train_x, 40), test = expected(set.test_x, 9);
+        const dataset d = load(idx_spec(tmp.path, norm));
+        REQUIRE(d.train.holds_bytes());
+        REQUIRE(d.test.holds_bytes());
+        CHECK(d.train.floats() == nullptr);
+        CHECK(d.train.features() == f);
+        CHECK(d.train.size() == 40);
+        CHECK(d.test.size() == 9);
+
+        CHECK(bits_equal(d.train.dense(), train));
+        CHECK(bits_equal(d.test.dense(), test));
+        auto at_matches = [&](const split& s, const Eigen::MatrixXf& x) {
+            for (Eigen::Index j = 0; j < x.cols(); ++j)
+                for (Eigen::Index i = 0; i < x.rows(); ++i) {
+                    const float a = s.at(i, j);
+                    if (std::memcmp(&a, &x(i, j), sizeof(float)) != 0) return false;
+                }
+            return true;
+        };
+        CHECK(at_matches(d.train, train));
+        CHECK(at_matches(d.test, test));
+
+        // gather: shuffled, repeated, into a view like network::input().
+        const std::vector<std::int64_t> order = {39, 0, 7, 7, 22, 1, 38, 13};
+        std::vector<float> storage(std::size_t(f) * order.size(), -1.0f);
+        Eigen::Map<Eigen::MatrixXf> out(storage.data(), f, Eigen::Index(order.size()));
+        d.train.gather(order.data(), int(order.size()), out);
+        Eigen::MatrixXf want(f, Eigen::Index(order.size()));
+        for (std::size_t j = 0; j < order.size(); ++j) want.col(Eigen::Index(j)) = train.col(order[j]);
+        CHECK(bits_equal(out, want));
+
+        // read: one sample into one column.
+        out.setConstant(-1.0f);
+        for (std::size_t j = 0; j < order.size(); ++j) d.train.read(order[j], out.col(Eigen::Index(j)));
+        CHECK(bits_equal(out, want));
+
+        // copy: consecutive samples, as evaluation reads them.
+        Eigen::MatrixXf block(f, 5);
+        d.test.copy(4, 5, block);
+        CHECK(bits_equal(block, test.middleCols(4, 5)));
+        d.train.copy(35, 5, block);
+        CHECK(bits_equal(block, train.rightCols(5)));
+    }
+
+    // Wrong shapes and indices are bugs in the caller.
+    const dataset d = load(idx_spec(tmp.path));
+    Eigen::MatrixXf wrong(f + 1, 2), right(f, 2);
+    const std::int64_t two[] = {0, 1}, outside[] = {0, 40};
+    CHECK_THROWS_AS(d.train.gather(two, 2, wrong), internal_error);
+    CHECK_THROWS_AS(d.train.gather(two, 1, right), internal_error);
+    CHECK_THROWS_AS(d.train.gather(outside, 2, right), internal_error);
+    CHECK_THROWS_AS(d.test.copy(8, 2, right), internal_error);
+    CHECK_THROWS_AS(d.test.at(f, 0), internal_error);
+    CHECK_THROWS_AS(d.test.at(0, 9), internal_error);
+
+    // Float-native data (teacher) keep their matrix and read it the same way.
+    teacher_params p;
+    p.n_train = 50;
+    p.n_test = 5;
+    const dataset t = make_teacher(p);
+    REQUIRE(!t.train.holds_bytes());
+    REQUIRE(t.train.floats() != nullptr);
+    const std::int64_t pick[] = {49, 3, 3};
+    Eigen::MatrixXf g(20, 3);
+    t.train.gather(pick, 3, g);
+    CHECK(g.col(0) == t.train.floats()->col(49));
+    CHECK(g.col(2) == t.train.floats()->col(3));
+    t.train.copy(10, 3, g);
+    CHECK(g == t.train.floats()->middleCols(10, 3));
+    CHECK(t.train.at(4, 7) == (*t.train.floats())(4, 7));
 }
 
 TEST_CASE("load: configuration mistakes are one-line errors") {
@@ -384,7 +492,7 @@ TEST_CASE("cifar10: small batches load; broken ones are reported") {
     CHECK(d.train.size() == 10);
     CHECK(d.test.size() == 3);
     CHECK(d.train.y[2] == 2); // batch 2, record 0
-    CHECK(d.test.x(100, 1) == float(pattern(cifar10_pixels, 901)[100]));
+    CHECK(d.test.at(100, 1) == float(pattern(cifar10_pixels, 901)[100]));
 
     auto cut = batch(2, 3);
     cut.erase(cut.end() - 7, cut.end());
@@ -407,8 +515,8 @@ TEST_CASE("teacher: deterministic, balanced and independent of the test size") {
     CHECK(a.n_features() == 20);
     CHECK(a.train.size() == 4096);
     CHECK(a.test.size() == 1024);
-    CHECK(a.train.x == b.train.x);
-    CHECK(a.test.x == b.test.x);
+    CHECK(a.train.dense() == b.train.dense());
+    CHECK(a.test.dense() == b.test.dense());
     CHECK(a.train.y == b.train.y);
     CHECK(a.test.y == b.test.y);
 
@@ -426,7 +534,7 @@ TEST_CASE("teacher: deterministic, balanced and independent of the test size") {
         }
     }
     // Inputs look like N(0, 1).
-    const auto [x_mean, x_sd] = mean_sd(a.train.x);
+    const auto [x_mean, x_sd] = mean_sd(a.train.dense());
     CHECK(std::abs(x_mean) < 0.02);
     CHECK(x_sd == doctest::Approx(1.0).epsilon(0.02));
 
@@ -434,14 +542,14 @@ TEST_CASE("teacher: deterministic, balanced and independent of the test size") {
     q.n_test = 10;
     q.n_train = 5000;
     dataset c = make_teacher(q);
-    CHECK(c.train.x.leftCols(4096) == a.train.x);
+    CHECK(c.train.dense().leftCols(4096) == a.train.dense());
     CHECK(std::vector<std::int32_t>(c.train.y.begin(), c.train.y.begin() + 4096) == a.train.y);
-    CHECK(c.test.x == a.test.x.leftCols(10));
+    CHECK(c.test.dense() == a.test.dense().leftCols(10));
 
     q = p;
     q.seed = 8;
     dataset e = make_teacher(q);
-    CHECK(e.train.x != a.train.x);
+    CHECK(e.train.dense() != a.train.dense());
     CHECK(e.train.y != a.train.y);
 
     // The same bits on every platform and compiler: update this constant
@@ -461,13 +569,13 @@ TEST_CASE("teacher: load() leaves inputs alone for unit, standardizes on request
     p.n_train = 500;
     p.n_test = 100;
     dataset raw = make_teacher(p);
-    CHECK(unit.train.x == raw.train.x);
+    CHECK(unit.train.dense() == raw.train.dense());
     CHECK(unit.n_classes == 3);
     CHECK(unit.name == "teacher");
 
     spec.normalize = "standardize";
     dataset st = load(spec);
-    const auto [mean, sd] = mean_sd(st.train.x);
+    const auto [mean, sd] = mean_sd(st.train.dense());
     CHECK(std::abs(mean) < 1e-6);
     CHECK(sd == doctest::Approx(1.0).epsilon(1e-5));
     CHECK(st.train.y == raw.train.y);
@@ -487,8 +595,9 @@ TEST_CASE("fashion-mnist: the Debian package's files load") {
     CHECK(d.n_features() == 784);
     CHECK(d.train.size() == 60000);
     CHECK(d.test.size() == 10000);
-    const float* x = d.train.x.data();
-    const auto [lo, hi] = std::minmax_element(x, x + d.train.x.size());
+    const Eigen::MatrixXf dense = d.train.dense();
+    const float* x = dense.data();
+    const auto [lo, hi] = std::minmax_element(x, x + dense.size());
     CHECK(*lo == 0.0f);
     CHECK(*hi == 1.0f);
     std::set<int> classes(d.train.y.begin(), d.train.y.end());
