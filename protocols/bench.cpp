@@ -268,32 +268,41 @@ int bench(const bench_options& opt, const library& lib, std::ostream& out) {
     out << "counterstream bench: " << std::thread::hardware_concurrency() << " cores, Eigen on " << Eigen::nbThreads()
         << " threads, batch " << opt.batch << ", " << opt.seconds << " s per case\n"
         << std::flush;
-    const double eigen_peak = eigen_sgemm_gflops(opt.gemm_size, opt.seconds);
-    const double blas_peak = openblas_sgemm_gflops(opt.gemm_size, opt.seconds);
-    const double peak = std::max(eigen_peak, blas_peak);
-    out << std::fixed << std::setprecision(1) << "SGEMM " << opt.gemm_size << "^3: Eigen " << eigen_peak
-        << " GFLOP/s, OpenBLAS ";
-    if (blas_peak > 0)
-        out << blas_peak << " GFLOP/s";
-    else
-        out << "not installed";
-    out << "; peak " << peak << " GFLOP/s\n\n" << std::flush;
-
     const fs::path dir(opt.circuits_dir);
     struct spec {
         std::string name, circuit;
         double ratio;
     };
     const std::vector<spec> cases = {{"sal  ratio 1", "sal", 1}, {"sal  ratio 5", "sal", 5}, {"sgd", "sgd", 1}};
+    std::vector<case_result> rows;
+    for (const auto& c: cases) {
+        rows.push_back(discrete_case(c.name, (dir / (c.circuit + ".yaml")).string(), c.ratio, opt, lib));
+        if (opt.peer)
+            rows.back().peer_samples_per_s = run_peer(opt, c.circuit, c.ratio, rows.back().note);
+    }
+    const auto c = continuous_case((dir / "sal_continuous.yaml").string(), opt, lib);
+    ensemble_result e;
+    if (opt.ensemble > 0)
+        e = ensemble_case((dir / "sal_continuous.yaml").string(), opt, lib);
+    // The peak last: a threaded OpenBLAS call leaves its workers spinning for
+    // a while, which would slow whatever runs next on these two cores.
+    const double eigen_peak = eigen_sgemm_gflops(opt.gemm_size, opt.seconds);
+    const double blas_peak = openblas_sgemm_gflops(opt.gemm_size, opt.seconds);
+    const double peak = std::max(eigen_peak, blas_peak);
+    out << std::fixed << std::setprecision(1) << "SGEMM " << opt.gemm_size << "^3 on " << Eigen::nbThreads()
+        << " threads: Eigen " << eigen_peak << " GFLOP/s, OpenBLAS ";
+    if (blas_peak > 0)
+        out << blas_peak << " GFLOP/s";
+    else
+        out << "not installed";
+    out << "; peak " << peak << " GFLOP/s\n\n";
+
     out << std::left << std::setw(14) << "step" << std::right << std::setw(12) << "samples/s" << std::setw(10)
         << "GFLOP/s" << std::setw(8) << "%peak";
     if (opt.peer)
         out << std::setw(14) << "torch samp/s" << std::setw(8) << "ratio";
     out << '\n';
-    for (const auto& c: cases) {
-        auto r = discrete_case(c.name, (dir / (c.circuit + ".yaml")).string(), c.ratio, opt, lib);
-        if (opt.peer)
-            r.peer_samples_per_s = run_peer(opt, c.circuit, c.ratio, r.note);
+    for (const auto& r: rows) {
         out << std::left << std::setw(14) << r.name << std::right << std::setprecision(0) << std::setw(12)
             << r.samples_per_s << std::setprecision(1) << std::setw(10) << r.gflops << std::setw(7)
             << 100 * r.gflops / peak << '%';
@@ -306,20 +315,17 @@ int bench(const bench_options& opt, const library& lib, std::ostream& out) {
         }
         if (!r.note.empty())
             out << "  (" << r.note << ")";
-        out << '\n' << std::flush;
+        out << '\n';
     }
-    const auto c = continuous_case((dir / "sal_continuous.yaml").string(), opt, lib);
     out << "\ncontinuous  sal_continuous.yaml (" << c.method << ", " << c.trials << " trials): " << std::setprecision(1)
         << c.presentations_per_s << " presentations/s, " << std::setprecision(2) << c.synapse_updates_per_s * 1e-9
         << " G synapse updates/s, " << std::setprecision(1) << c.gflops << " GFLOP/s, " << 100 * c.gflops / peak
         << "% of peak\n";
-    if (opt.ensemble > 0) {
-        const auto e = ensemble_case((dir / "sal_continuous.yaml").string(), opt, lib);
+    if (opt.ensemble > 0)
         out << "ensemble    " << e.instances << " x sal_continuous.yaml at 784-100-10, 8 trials: " << e.instances
             << " single runs " << std::setprecision(1) << e.single_per_s << " presentations/s, one ensemble "
             << e.ensemble_per_s << " presentations/s: " << std::setprecision(2)
             << e.ensemble_per_s / e.single_per_s << "x\n";
-    }
     out << "\npeak RSS " << std::setprecision(1) << peak_rss_mb() << " MB\n" << std::defaultfloat;
     return 0;
 }
