@@ -1,0 +1,548 @@
+// A catalogue of bad inputs given to the counterstream command line: each
+// must exit with 2 and one clear line on stderr ("error: FILE:LINE:COL:
+// KEY.PATH: ..." for documents) naming what is wrong, with no stack trace, no
+// "internal error" and no recording left behind. Every case writes its files
+// into a folder of its own and runs the binary there, so messages show the
+// short relative names. The valid parts use the synthetic teacher dataset.
+#include "tests/support/yaml_files.hpp"
+
+#include <doctest/doctest.h>
+#include <sys/wait.h>
+#include <zlib.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct file {
+    std::string path; // relative to the case's folder
+    std::string content;
+};
+
+struct bad_case {
+    std::string name;               // the case's folder
+    std::vector<file> files;        // written into the folder first
+    std::string args;               // counterstream's arguments, run in the folder
+    int code = 2;                   // the exit code
+    std::vector<std::string> words; // each must appear on stderr
+    bool usage = false;             // a command-line usage error (CLI11's two lines) instead of "error: ..."
+    std::string setup = {};         // shell command run first in the folder ({bin}: the binary); must succeed
+};
+
+// ---- documents: valid, then changed by one mistake ----
+
+// A discrete run on the teacher task (20 inputs, 4 classes), two steps.
+const std::string discrete = R"(circuit:
+  populations:
+    x: {size: 20, role: input}
+    y: {size: 4, activation: linear}
+    e: {size: 4, role: error, loss: cross_entropy, of: y}
+  synapses:
+    W: {from: x, to: y, target: basal, rule: {post: apical, pre: rate, eta: 0.1}}
+    B: {from: e, to: y, target: apical, init: identity, plastic: false}
+protocol:
+  epochs: 1
+  batch_size: 32
+  max_steps: 2
+  dataset: {name: teacher, teacher: {train: 64, test: 32}}
+)";
+
+const std::string teacher_dataset = "{name: teacher, teacher: {train: 64, test: 32}}";
+
+// A continuous run: two relaxing layers, rule time constants, a SONATA report.
+const std::string continuous = R"(circuit:
+  populations:
+    x: {size: 20, role: input}
+    h: {size: 8, activation: relu, tau: 1}
+    y: {size: 4, activation: linear, tau: 1}
+    e: {size: 4, role: error, loss: cross_entropy, of: y}
+  synapses:
+    W1: {from: x, to: h, target: basal, rule: {post: apical, pre: rate, tau: 250}}
+    W2: {from: h, to: y, target: basal, rule: {post: apical, pre: rate, tau: 250}}
+    B: {from: e, to: y, target: apical, init: identity, plastic: false}
+protocol:
+  mode: continuous
+  epochs: 1
+  present_ms: 10
+  learn_after_ms: 5
+  trials: 4
+  max_steps: 2
+  integrator: {method: euler, dt_ms: 1}
+  dataset: {name: teacher, teacher: {train: 16, test: 8}}
+  record: {sample_every_ms: 1, populations: [y], trial: 0}
+)";
+
+// A stacked circuit on a shipped motif (absolute path: the case folders are elsewhere).
+std::string stacked(const std::string& motif, const std::string& sizes, const std::string& extra = "") {
+    return "circuit:\n  motif: " + counterstream::testing::motif(motif) + "\n  sizes: " + sizes +
+           "\n  loss: cross_entropy\n" + extra +
+           "protocol:\n  max_steps: 2\n  batch_size: 32\n  dataset: {name: teacher, teacher: {train: 64, test: 32}}\n";
+}
+
+// `text` with its only occurrence of `from` replaced (checked: a typo in a
+// case must not silently leave the document valid).
+std::string replace(std::string text, const std::string& from, const std::string& to) {
+    const auto at = text.find(from);
+    REQUIRE_MESSAGE(at != std::string::npos, "'" << from << "' is not in the document");
+    REQUIRE_MESSAGE(text.find(from, at + 1) == std::string::npos, "'" << from << "' is in the document twice");
+    return text.replace(at, from.size(), to);
+}
+
+std::vector<file> doc(const std::string& text) { return {{"doc.yaml", text}}; }
+
+// The discrete run as doc.yaml and a sweep over it.
+std::vector<file> with_sweep(const std::string& sweep) { return {{"doc.yaml", discrete}, {"sweep.yaml", sweep}}; }
+
+// ---- IDX files ----
+
+std::string big_endian(std::uint32_t v) { return {char(v >> 24), char(v >> 16), char(v >> 8), char(v)}; }
+
+// An IDX file of element type `type` (0x08: unsigned byte) with `dims`, and
+// `n` data bytes (-1: as many as the dims say), byte k = k % modulo.
+std::string idx(const std::vector<std::uint32_t>& dims, long n = -1, int modulo = 256, std::uint8_t type = 0x08) {
+    std::string s = {0, 0, char(type), char(dims.size())};
+    std::uint64_t count = 1;
+    for (auto d: dims) {
+        s += big_endian(d);
+        count *= d;
+    }
+    if (n < 0)
+        n = long(count);
+    for (long k = 0; k < n; ++k)
+        s += char(k % modulo);
+    return s;
+}
+
+std::string gzip(const std::string& data) {
+    z_stream z{};
+    REQUIRE(deflateInit2(&z, Z_BEST_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) == Z_OK);
+    std::string out(deflateBound(&z, uLong(data.size())), '\0');
+    z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+    z.avail_in = uInt(data.size());
+    z.next_out = reinterpret_cast<Bytef*>(out.data());
+    z.avail_out = uInt(out.size());
+    REQUIRE(deflate(&z, Z_FINISH) == Z_STREAM_END);
+    out.resize(z.total_out);
+    deflateEnd(&z);
+    return out;
+}
+
+// doc.yaml (the discrete run on `name: idx, path: data`) and four valid IDX
+// files in data/ (8 training and 4 test images of 4 x 5 pixels, labels 0..3),
+// with `changes` replacing or adding files (content "" removes one).
+std::vector<file> idx_case(const std::vector<file>& changes, const std::string& dataset_extra = "") {
+    std::vector<file> files = {
+        {"doc.yaml", replace(discrete, teacher_dataset,
+                             "{name: idx, path: data" + dataset_extra + "}")},
+        {"data/train-images-idx3-ubyte", idx({8, 4, 5})},
+        {"data/train-labels-idx1-ubyte", idx({8}, -1, 4)},
+        {"data/t10k-images-idx3-ubyte", idx({4, 4, 5})},
+        {"data/t10k-labels-idx1-ubyte", idx({4}, -1, 4)},
+    };
+    for (const auto& c: changes) {
+        bool found = false;
+        for (auto& f: files)
+            if (f.path == c.path) {
+                f.content = c.content;
+                found = true;
+            }
+        if (!found)
+            files.push_back(c);
+    }
+    std::vector<file> out;
+    for (const auto& f: files)
+        if (!f.content.empty())
+            out.push_back(f);
+    return out;
+}
+
+// ---- running a case ----
+
+std::string slurp(const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+    std::vector<std::string> out;
+    std::istringstream in(text);
+    for (std::string l; std::getline(in, l);)
+        if (!l.empty())
+            out.push_back(l);
+    return out;
+}
+
+std::string replace_all(std::string s, const std::string& from, const std::string& to) {
+    for (auto at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size()))
+        s.replace(at, from.size(), to);
+    return s;
+}
+
+std::set<fs::path> h5_files(const fs::path& dir) {
+    std::set<fs::path> out;
+    for (const auto& e: fs::recursive_directory_iterator(dir))
+        if (e.path().extension() == ".h5")
+            out.insert(e.path());
+    return out;
+}
+
+// Signs of a crash or of a bug reported as such, never right for bad input.
+const std::vector<std::string> crash_signs = {
+    "internal error",   "terminate called", "what():",        "Aborted",     "Segmentation fault",
+    "AddressSanitizer", "LeakSanitizer",    "runtime error:", "Stack trace", "    #0 "};
+
+void check(const bad_case& c) {
+    CAPTURE(c.name);
+    const fs::path dir = counterstream::testing::temp_dir() / "bad-inputs" / c.name;
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    for (const auto& f: c.files) {
+        fs::create_directories((dir / f.path).parent_path());
+        std::ofstream(dir / f.path, std::ios::binary) << f.content;
+    }
+    const std::string bin = COUNTERSTREAM_BINARY;
+    if (!c.setup.empty()) {
+        const std::string setup =
+            "cd '" + dir.string() + "' && (" + replace_all(c.setup, "{bin}", bin) + ") > setup.log 2>&1";
+        INFO("setup: " << setup << "\n" << slurp(dir / "setup.log"));
+        REQUIRE(std::system(setup.c_str()) == 0);
+    }
+    const auto h5_before = h5_files(dir);
+    const std::string command = bin + " " + c.args;
+    const std::string shell = "cd '" + dir.string() + "' && " + command + " > stdout.txt 2> stderr.txt";
+    const int status = std::system(shell.c_str());
+    const std::string out = slurp(dir / "stdout.txt"), err = slurp(dir / "stderr.txt");
+    INFO("command (in " << dir.string() << "): counterstream " << c.args);
+    INFO("stderr: " << err);
+    INFO("stdout: " << out);
+    REQUIRE(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == c.code);
+    for (const auto& w: c.words) {
+        CAPTURE(w);
+        CHECK(err.find(w) != std::string::npos);
+    }
+    for (const auto& s: crash_signs) {
+        CAPTURE(s);
+        CHECK(err.find(s) == std::string::npos);
+        CHECK(out.find(s) == std::string::npos);
+    }
+    const auto lines = lines_of(err);
+    if (c.usage) {
+        REQUIRE(!lines.empty());
+        CHECK(lines.back() == "Run with --help for more information.");
+        CHECK(lines.size() == 2);
+    } else {
+        CHECK(lines.size() == 1); // one mistake, one line
+        for (const auto& l: lines)
+            CHECK(l.rfind("error: ", 0) == 0);
+    }
+    CHECK(h5_files(dir) == h5_before); // no recording left behind
+}
+
+void check_all(const std::vector<bad_case>& cases) {
+    for (const auto& c: cases)
+        check(c);
+}
+
+const std::string run = "run doc.yaml -o out.h5";
+
+} // namespace
+
+// The tables keep one case per entry, laid out by hand.
+// clang-format off
+TEST_CASE("bad inputs: malformed YAML and unreadable documents") {
+    check_all({
+        {"tab-indent", doc(replace(discrete, "    y: {size: 4", "\ty: {size: 4")), run, 2,
+         {"doc.yaml:4:2: YAML syntax error"}},
+        {"unclosed-brace", doc(replace(discrete, "x: {size: 20, role: input}", "x: {size: 20, role: input")), run, 2,
+         {"doc.yaml:", "YAML syntax error: end of map flow not found"}},
+        {"unclosed-bracket", doc(stacked("sal", "[20, 4")), run, 2,
+         {"doc.yaml:", "YAML syntax error: end of sequence flow not found"}},
+        {"unclosed-quote", doc(replace(discrete, "activation: linear}", "activation: \"linear}")), run, 2,
+         {"doc.yaml:", "YAML syntax error"}},
+        {"empty-file", doc(""), run, 2, {"doc.yaml:1:1: expected a map with circuit: and protocol:"}},
+        {"missing-file", {}, run, 2, {"doc.yaml: cannot read file (No such file or directory)"}},
+        {"expand-missing-file", {}, "expand nowhere.yaml", 2, {"nowhere.yaml: cannot read file"}},
+        {"missing-motif", doc(replace(stacked("sal", "[20, 4]"), counterstream::testing::motif("sal"), "nowhere.yaml")),
+         run, 2, {"doc.yaml:2:10: circuit.motif: nowhere.yaml: cannot read file"}},
+    });
+}
+
+TEST_CASE("bad inputs: values of the wrong type") {
+    check_all({
+        {"string-for-size", doc(replace(discrete, "size: 20,", "size: big,")), run, 2,
+         {"doc.yaml:3:15: circuit.populations.x.size: expected an integer, got 'big'"}},
+        {"list-for-eta", doc(replace(discrete, "eta: 0.1", "eta: [0.1]")), run, 2,
+         {"doc.yaml:7:", "circuit.synapses.W.rule.eta: expected a single value"}},
+        {"string-for-eta", doc(replace(discrete, "eta: 0.1", "eta: fast")), run, 2,
+         {"circuit.synapses.W.rule.eta: expected a number, got 'fast'"}},
+        {"map-for-epochs", doc(replace(discrete, "epochs: 1", "epochs: {a: 1}")), run, 2,
+         {"doc.yaml:10:11: protocol.epochs: expected a single value"}},
+        {"float-for-batch-size", doc(replace(discrete, "batch_size: 32", "batch_size: 1.5")), run, 2,
+         {"doc.yaml:11:15: protocol.batch_size: expected an integer, got '1.5'"}},
+        {"word-for-boolean", doc(replace(discrete, "epochs: 1", "epochs: 1\n  shuffle: maybe")), run, 2,
+         {"doc.yaml:11:12: protocol.shuffle: expected true or false, got 'maybe'"}},
+        {"number-for-activation", doc(replace(discrete, "activation: linear", "activation: 3")), run, 2,
+         {"doc.yaml:4:30: circuit.populations.y.activation: unknown value '3'", "known: linear, relu"}},
+    });
+}
+
+TEST_CASE("bad inputs: unknown keys and names") {
+    check_all({
+        {"unknown-population-key", doc(replace(discrete, "activation: linear", "activaton: linear")), run, 2,
+         {"doc.yaml:4:18: circuit.populations.y.activaton: unknown key 'activaton'", "did you mean 'activation'?"}},
+        {"unknown-protocol-key", doc(replace(discrete, "epochs: 1", "epoch: 1")), run, 2,
+         {"doc.yaml:10:3: protocol.epoch: unknown key 'epoch'", "did you mean 'epochs'?"}},
+        {"unknown-record-key", doc(replace(discrete, "max_steps: 2", "max_steps: 2\n  record: {metrics_evry: 3}")),
+         run, 2,
+         {"doc.yaml:13:12: protocol.record.metrics_evry: unknown key", "did you mean 'metrics_every'?"}},
+        {"unknown-teacher-key", doc(replace(discrete, "teacher: {train: 64", "teacher: {inputz: 20, train: 64")), run,
+         2, {"doc.yaml:13:38: protocol.dataset.teacher.inputz: unknown key", "did you mean 'inputs'?"}},
+        {"unknown-dataset", doc(replace(discrete, "name: teacher", "name: mnsit")), run, 2,
+         {"doc.yaml:13:19: protocol.dataset.name: unknown value 'mnsit'", "did you mean 'mnist'?"}},
+        {"unknown-population", doc(replace(discrete, "from: x, to: y", "from: x9, to: y")), run, 2,
+         {"doc.yaml:7:8: circuit.synapses.W.from: no population 'x9' (populations: x, y, e)"}},
+        {"unknown-motif-parameter", doc(stacked("sal", "[20, 8, 4]", "  params: {eta_WW: 2}\n")), run, 2,
+         {"doc.yaml:5:", "circuit.params.eta_WW: unknown motif parameter 'eta_WW'", "did you mean 'eta_W'?"}},
+        {"unknown-integrator", doc(replace(continuous, "method: euler", "method: rk5")), run, 2,
+         {"doc.yaml:18:", "protocol.integrator.method: unknown value 'rk5'", "did you mean 'rk4'?"}},
+    });
+}
+
+TEST_CASE("bad inputs: impossible sizes") {
+    check_all({
+        {"size-zero", doc(replace(discrete, "size: 20,", "size: 0,")), run, 2,
+         {"doc.yaml:3:15: circuit.populations.x.size: 0 is out of range [1, 16777216]"}},
+        {"size-negative", doc(replace(discrete, "size: 20,", "size: -3,")), run, 2,
+         {"doc.yaml:3:15: circuit.populations.x.size: -3 is out of range"}},
+        {"size-huge", doc(replace(discrete, "size: 20,", "size: 1000000000,")), run, 2,
+         {"doc.yaml:3:15: circuit.populations.x.size: 1000000000 is out of range"}},
+        {"error-size-mismatch", doc(replace(discrete, "e: {size: 4", "e: {size: 3")), run, 2,
+         {"doc.yaml:5:", "circuit.populations.e.size:", "has 3 neurons but its output 'y' has 4"}},
+        {"tie-shape-mismatch",
+         doc(replace(discrete, "eta: 0.1}}\n",
+                     "eta: 0.1}}\n    W2: {from: x, to: y, target: basal, tie: {to: W, transpose: true}}\n")),
+         run, 2, {"doc.yaml:8:", "circuit.synapses.W2.tie: shape 4x20 does not match 'W' transposed (20x4)"}},
+        {"stacked-tie-mismatch",
+         doc(stacked("two_stream", "[20, 8, 4]",
+                     "  synapses:\n    Wbar{l}: {tie: {to: \"V{l}\", transpose: true}, init: null, plastic: null}\n")),
+         run, 2, {"doc.yaml:6:", "circuit.synapses.Wbar2.tie: shape 8x4 does not match 'V2' transposed (8x8)"}},
+        {"one-layer", doc(stacked("sal", "[20]")), run, 2,
+         {"doc.yaml:3:10: circuit.sizes: sizes: needs a list of at least two layer widths"}},
+        {"zero-width-layer", doc(stacked("sal", "[20, 0, 4]")), run, 2,
+         {"doc.yaml:3:15: circuit.sizes[1]: 0 is out of range"}},
+        {"zero-trials", doc(replace(continuous, "trials: 4", "trials: 0")), run, 2,
+         {"doc.yaml:16:11: protocol.trials: 0 is out of range"}},
+        {"input-size-vs-dataset", doc(replace(discrete, "size: 20,", "size: 10,")), run, 2,
+         {"doc.yaml: circuit input has 10 neurons but dataset 'teacher' has 20 features"}},
+        {"output-size-vs-dataset",
+         doc(replace(discrete, "teacher: {train: 64", "teacher: {classes: 3, train: 64")), run, 2,
+         {"doc.yaml: circuit output has 4 neurons but dataset 'teacher' has 3"}},
+    });
+}
+
+TEST_CASE("bad inputs: missing and corrupt dataset files") {
+    check_all({
+        {"idx-no-path", doc(replace(discrete, teacher_dataset, "{name: idx}")), run, 2,
+         {"doc.yaml:13:12: protocol.dataset.path: dataset 'idx' needs the folder holding train-images-idx3-ubyte"}},
+        {"idx-path-does-not-exist",
+         doc(replace(discrete, teacher_dataset, "{name: idx, path: nowhere}")), run,
+         2, {"doc.yaml:13:12: protocol.dataset.path: IDX data not found in nowhere", "train-images-idx3-ubyte"}},
+        {"idx-empty-folder",
+         {{"doc.yaml", replace(discrete, teacher_dataset, "{name: idx, path: data}")},
+          {"data/README", "nothing here\n"}},
+         run, 2, {"doc.yaml:13:12: protocol.dataset.path: IDX data not found in data"}},
+        {"idx-missing-one-file", idx_case({{"data/t10k-labels-idx1-ubyte", ""}}), run, 2,
+         {"data/t10k-labels-idx1-ubyte: not found (nor t10k-labels-idx1-ubyte.gz), though other IDX data files are "
+          "there"}},
+        {"idx-labels-magic-on-images", idx_case({{"data/train-images-idx3-ubyte", idx({160})}}), run, 2,
+         {"data/train-images-idx3-ubyte: wrong IDX magic 0x00000801 (1-dimensional labels), expected 0x00000803 "
+          "(3-dimensional images)"}},
+        {"idx-not-idx", idx_case({{"data/train-images-idx3-ubyte", "P5\n4 5\n255\n" + std::string(20, 'x')}}), run, 2,
+         {"data/train-images-idx3-ubyte: not an IDX file: magic 0x50350a34 does not start with two zero bytes"}},
+        {"idx-float-elements", idx_case({{"data/train-labels-idx1-ubyte", idx({8}, 32, 256, 0x0d)}}), run, 2,
+         {"data/train-labels-idx1-ubyte: unsupported IDX element type 0x0d"}},
+        {"idx-truncated-data", idx_case({{"data/train-images-idx3-ubyte", idx({8, 4, 5}, 153)}}), run, 2,
+         {"data/train-images-idx3-ubyte: truncated: header says 8 x 4 x 5 bytes, file has 153 after the 16-byte "
+          "header"}},
+        {"idx-truncated-header", idx_case({{"data/t10k-images-idx3-ubyte", idx({4, 4, 5}).substr(0, 10)}}), run, 2,
+         {"data/t10k-images-idx3-ubyte: truncated: 10 bytes, shorter than the 16-byte header"}},
+        {"idx-extra-bytes", idx_case({{"data/t10k-labels-idx1-ubyte", idx({4}, 6, 4)}}), run, 2,
+         {"data/t10k-labels-idx1-ubyte: corrupt: header says 4 bytes, file has 6 after the 8-byte header, 2 more "
+          "than expected"}},
+        {"idx-label-count", idx_case({{"data/train-labels-idx1-ubyte", idx({7}, -1, 4)}}), run, 2,
+         {"data/train-labels-idx1-ubyte: 7 labels, but data/train-images-idx3-ubyte has 8 images"}},
+        {"idx-test-shape", idx_case({{"data/t10k-images-idx3-ubyte", idx({4, 5, 4})}}), run, 2,
+         {"data/t10k-images-idx3-ubyte: images are 5 x 4, but the training images are 4 x 5"}},
+        {"idx-label-outside-classes", idx_case({}, ", classes: 2"), run, 2,
+         {"data/train-labels-idx1-ubyte: label 2 at index 2 is outside 0..1"}},
+        {"idx-truncated-gzip",
+         idx_case({{"data/train-images-idx3-ubyte", ""},
+                   {"data/train-images-idx3-ubyte.gz", gzip(idx({8, 4, 5})).substr(0, 40)}}),
+         run, 2, {"data/train-images-idx3-ubyte.gz: truncated", "the gzip stream ends early"}},
+        {"idx-features-vs-circuit",
+         idx_case({{"data/train-images-idx3-ubyte", idx({8, 3, 3})}, {"data/t10k-images-idx3-ubyte", idx({4, 3, 3})}}),
+         run, 2, {"doc.yaml: circuit input has 20 neurons but dataset 'idx' has 9 features"}},
+    });
+}
+
+TEST_CASE("bad inputs: outputs that cannot be written") {
+    check_all({
+        {"output-under-a-file", {{"doc.yaml", discrete}, {"plain-file", "x\n"}}, "run doc.yaml -o plain-file/out.h5", 2,
+         {"plain-file/out.h5: cannot create file", "Not a directory"}},
+        {"output-is-a-folder", {{"doc.yaml", discrete}, {"folder/keep", "x\n"}}, "run doc.yaml -o folder", 2,
+         {"folder: cannot create file (Is a directory)"}},
+        {"output-in-proc", doc(discrete), "run doc.yaml -o /proc/counterstream-no-such/out.h5", 2,
+         {"/proc/counterstream-no-such/out.h5: cannot create file"}},
+        {"sweep-output-exists",
+         {{"doc.yaml", discrete},
+          {"sweep.yaml", "base: doc.yaml\ngrid: {protocol.seed: [1, 2]}\n"},
+          {"out.h5", "already here\n"}},
+         "sweep sweep.yaml -o out.h5", 2, {"out.h5: exists (pass --overwrite to replace it)"}},
+        {"analyze-output-under-a-file", {{"doc.yaml", discrete}, {"plain-file", "x\n"}},
+         "analyze rec.h5 --no-theorem1 -o plain-file/copy.h5", 2, {"plain-file/copy.h5: cannot create file"}, false,
+         "{bin} run doc.yaml -o rec.h5"},
+    });
+}
+
+TEST_CASE("bad inputs: --set") {
+    check_all({
+        {"set-unknown-path", doc(discrete), run + " --set protocol.epochz=2", 2,
+         {"--set protocol.epochz=2: protocol.epochz: unknown key 'epochz'", "did you mean 'epochs'?"}},
+        {"set-unknown-circuit-path", doc(discrete), "expand doc.yaml --set circuit.populations.y.activaton=tanh", 2,
+         {"--set circuit.populations.y.activaton=tanh: circuit.populations.y.activaton: unknown key",
+          "did you mean 'activation'?"}},
+        {"set-malformed-value", doc(discrete), run + " --set 'protocol.epochs=[1,'", 2,
+         {"--set protocol.epochs=[1,: VALUE is not YAML: end of sequence flow not found"}},
+        {"set-without-equals", doc(discrete), run + " --set protocol.epochs", 2,
+         {"--set protocol.epochs: expected --set dotted.path=VALUE"}},
+        {"set-empty-path", doc(discrete), run + " --set =3", 2, {"--set =3: expected --set dotted.path=VALUE"}},
+        {"set-wrong-type", doc(discrete), run + " --set protocol.epochs=many", 2,
+         {"--set protocol.epochs=many: protocol.epochs: expected an integer, got 'many'"}},
+        {"set-list-for-value", doc(discrete), run + " --set 'protocol.batch_size=[1, 2]'", 2,
+         {"--set protocol.batch_size=[1, 2]: protocol.batch_size: expected a single value"}},
+        {"set-into-a-value", doc(discrete), run + " --set protocol.epochs.x=3", 2,
+         {"--set protocol.epochs.x=3: protocol.epochs: expected a single value"}},
+    });
+}
+
+TEST_CASE("bad inputs: sweeps") {
+    check_all({
+        {"sweep-unknown-path", with_sweep("base: doc.yaml\ngrid:\n  protocol.sed: [1, 2]\n"),
+         "sweep sweep.yaml -o out.h5", 2,
+         {"sweep.yaml:3:3: grid.protocol.sed: rejected by doc.yaml: protocol.sed: unknown key 'sed'",
+          "did you mean 'seed'?"}},
+        {"sweep-bad-value", with_sweep("base: doc.yaml\ngrid:\n  protocol.seed: [1, x]\n"),
+         "sweep sweep.yaml -o out.h5", 2,
+         {"sweep.yaml:3:3: grid.protocol.seed: rejected by doc.yaml: protocol.seed: expected an integer, got 'x'"}},
+        {"sweep-axis-not-a-list", with_sweep("base: doc.yaml\ngrid:\n  protocol.seed: 3\n"),
+         "sweep sweep.yaml -o out.h5", 2, {"sweep.yaml:3:18: grid.protocol.seed: expected a list of values"}},
+        {"sweep-grid-and-list",
+         {{"doc.yaml", discrete},
+          {"sweep.yaml", "base: doc.yaml\ngrid:\n  protocol.seed: [1]\nlist:\n  - {protocol.seed: 1}\n"}},
+         "sweep sweep.yaml -o out.h5", 2, {"sweep.yaml:4:1: list: give grid: or list:, not both"}},
+        {"sweep-no-points", with_sweep("base: doc.yaml\n"), "sweep sweep.yaml -o out.h5", 2,
+         {"sweep.yaml:1:1: missing grid: or list: (the points to run)"}},
+        {"sweep-uneven-list",
+         {{"doc.yaml", discrete},
+          {"sweep.yaml", "base: doc.yaml\nlist:\n  - {protocol.seed: 1}\n  - {protocol.epochs: 1}\n"}},
+         "sweep sweep.yaml -o out.h5", 2,
+         {"sweep.yaml:4:5: list[1]: every point needs the keys of list[0] (protocol.seed)"}},
+        {"sweep-missing-base", {{"sweep.yaml", "base: nowhere.yaml\ngrid: {protocol.seed: [1]}\n"}},
+         "sweep sweep.yaml -o out.h5", 2, {"sweep.yaml:1:7: base: no such file 'nowhere.yaml'"}},
+        {"sweep-point-fails-check",
+         with_sweep("base: doc.yaml\ngrid:\n  circuit.populations.x.size: [20, 10]\n"),
+         "sweep sweep.yaml -o out.h5", 2,
+         {"sweep.yaml:", "point 1 (circuit.populations.x.size=10): circuit input has 10 neurons"}},
+        {"sweep-set-unknown-path",
+         with_sweep("base: doc.yaml\ngrid: {protocol.seed: [1, 2]}\n"),
+         "sweep sweep.yaml -o out.h5 --set protocol.epochz=1", 2,
+         {"--set protocol.epochz=1: protocol.epochz: unknown key 'epochz'"}},
+    });
+}
+
+TEST_CASE("bad inputs: analyze") {
+    check_all({
+        {"analyze-text-file", {{"notes.h5", "not an HDF5 file\n"}}, "analyze notes.h5", 2,
+         {"notes.h5: cannot open as HDF5 (file signature not found)"}},
+        {"analyze-missing-file", {}, "analyze nowhere.h5", 2, {"nowhere.h5: cannot open as HDF5"}},
+        {"analyze-folder", {{"folder/keep", "x\n"}}, "analyze folder", 2, {"folder: cannot open as HDF5"}},
+        {"analyze-truncated-recording", doc(discrete), "analyze cut.h5 -o copy.h5", 2,
+         {"cut.h5: cannot open as HDF5 (truncated file"}, false,
+         "{bin} run doc.yaml -o rec.h5 && head -c 3000 rec.h5 > cut.h5"},
+        {"analyze-unknown-gram-group", doc(discrete), "analyze rec.h5 --gram NOPE -o copy.h5", 2,
+         {"rec.h5: no group 'NOPE' for a Gram matrix (groups: W, B)"}, false, "{bin} run doc.yaml -o rec.h5"},
+    });
+}
+
+TEST_CASE("bad inputs: command-line usage") {
+    check_all({
+        {"no-subcommand", {}, "", 2, {"A subcommand is required"}, true},
+        {"run-without-file", {}, "run", 2, {"file is required"}, true},
+        {"run-unknown-option", doc(discrete), run + " --bogus", 2,
+         {"The following argument was not expected: --bogus"}, true},
+        {"run-two-files", doc(discrete), run + " extra.yaml", 2,
+         {"The following argument was not expected: extra.yaml"}, true},
+        {"sweep-without-file", {}, "sweep", 2, {"file is required"}, true},
+        {"analyze-without-file", {}, "analyze", 2, {"file is required"}, true},
+    });
+}
+
+TEST_CASE("bad inputs: continuous and discrete mode") {
+    check_all({
+        {"learn-after-present", doc(replace(continuous, "learn_after_ms: 5", "learn_after_ms: 10")), run, 2,
+         {"doc.yaml:15:19: protocol.learn_after_ms: must be less than present_ms (10)"}},
+        {"sample-every-not-dividing", doc(replace(continuous, "sample_every_ms: 1", "sample_every_ms: 3")), run, 2,
+         {"doc.yaml:20:29: protocol.record.sample_every_ms: present_ms (10) must be a multiple of sample_every_ms"}},
+        {"record-unknown-population", doc(replace(continuous, "populations: [y]", "populations: [y, z]")), run, 2,
+         {"doc.yaml:20:49: protocol.record.populations[1]: unknown population 'z'", "known: x, h, y, e"}},
+        {"record-neuron-outside", doc(replace(continuous, "trial: 0}", "trial: 0, neurons: [0, 9]}")), run, 2,
+         {"doc.yaml:20:", "protocol.record.neurons[1]: neuron 9 is outside 'y' (4 neurons)"}},
+        {"record-trial-outside", doc(replace(continuous, "trial: 0}", "trial: 7}")), run, 2,
+         {"doc.yaml:20:57: protocol.record.trial: trial 7 but protocol.trials is 4"}},
+        {"eta-in-continuous", doc(replace(continuous, "rate, tau: 250}}\n    W2", "rate, eta: 0.1}}\n    W2")),
+         run, 2,
+         {"doc.yaml:12:9: protocol.mode: synapse group 'W1' gives eta (a discrete rate); continuous mode needs "
+          "rule.tau"}},
+        {"tau-rule-in-discrete", doc(replace(discrete, "eta: 0.1", "tau: 100")), run, 2,
+         {"doc.yaml:", "synapse group 'W' gives tau [ms]; discrete mode needs rule.eta"}},
+        {"eta-and-tau", doc(replace(continuous, "rate, tau: 250}}\n    W2", "rate, tau: 250, eta: 1}}\n    W2")),
+         run, 2, {"doc.yaml:8:", "circuit.synapses.W1.rule: give either eta (discrete rate) or tau [ms]"}},
+        {"instantaneous-cycle",
+         doc(replace(replace(replace(continuous, "relu, tau: 1}", "relu, tau: 0}"),
+                             "linear, tau: 1}", "linear, tau: 0}"),
+                     "    B: {", "    R: {from: y, to: h, target: basal, init: zeros, plastic: false}\n    B: {")),
+         run, 2,
+         {"doc.yaml:4:8: circuit.populations.h: cycle through instantaneous populations (tau: 0): h -> y -> h"}},
+        {"discrete-cycle",
+         doc(replace(replace(discrete, "    B: {",
+                             "    R: {from: z, to: y, target: basal, init: zeros, plastic: false}\n"
+                             "    S: {from: y, to: z, target: basal, init: zeros, plastic: false}\n"
+                             "    B: {"),
+                     "    e: {", "    z: {size: 3}\n    e: {")),
+         run, 2, {"circuit.populations.", "cycle through rate-driving synapses in discrete mode"}},
+        {"present-ms-in-discrete", doc(replace(discrete, "epochs: 1", "epochs: 1\n  present_ms: 5")), run, 2,
+         {"doc.yaml:11:15: protocol.present_ms: present_ms applies to mode: continuous"}},
+        {"sample-every-in-discrete",
+         doc(replace(discrete, "max_steps: 2", "max_steps: 2\n  record: {sample_every_ms: 1}")), run, 2,
+         {"doc.yaml:13:29: protocol.record.sample_every_ms: sample_every_ms applies to mode: continuous"}},
+        {"batch-size-in-continuous", doc(replace(continuous, "trials: 4", "trials: 4\n  batch_size: 8")), run, 2,
+         {"doc.yaml:17:15: protocol.batch_size: continuous mode shows `trials` samples at once"}},
+        {"weights-every-in-continuous", doc(replace(continuous, "record: {", "record: {weights_every: 2, ")), run, 2,
+         {"doc.yaml:20:27: protocol.record.weights_every: continuous mode counts time: use weights_every_ms"}},
+        {"unknown-mode", doc(replace(discrete, "epochs: 1", "mode: continous\n  epochs: 1")), run, 2,
+         {"doc.yaml:10:9: protocol.mode: unknown value 'continous'", "did you mean 'continuous'?"}},
+    });
+}
+// clang-format on
