@@ -12,12 +12,12 @@ struct relu final : activation {
 
 struct linear final : activation {
     void apply(const_block in, block out) const override { out = in; }
-    void derivative(const_block in, block out) const override { out.setOnes(); }
+    void derivative(const_block, block out) const override { out.setOnes(); }
 };
 
 struct step final : activation {
     void apply(const_block in, block out) const override { out = (in.array() > 0.0f).cast<float>().matrix(); }
-    void derivative(const_block in, block out) const override { out.setZero(); }
+    void derivative(const_block, block out) const override { out.setZero(); }
 };
 
 struct tanh_law final : activation {
