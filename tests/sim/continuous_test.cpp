@@ -62,7 +62,8 @@ clamped_run integrate_clamped(const std::string& method, double dt, double t_end
     integrator integ(net, is);
     const std::int32_t label = 0;
     integ.advance(x, 0, t_end, &label, true);
-    const Eigen::Vector3d a(1.0, -0.5, 2.0);
+    Eigen::VectorXd a(3);
+    a << 1.0, -0.5, 2.0;
     return {net.grp("S").w, (a * a.transpose()) * (1.0 - std::exp(-t_end / 10.0))};
 }
 
