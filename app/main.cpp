@@ -140,6 +140,11 @@ int main(int argc, char** argv) {
         for (const auto& line: e.lines())
             std::cerr << "error: " << line << '\n';
         return 2;
+    } catch (const YAML::Exception& e) {
+        // A YAML problem that no check caught: still bad input, not our fault.
+        std::cerr << "error: YAML at line " << e.mark.line + 1 << ", column " << e.mark.column + 1 << ": " << e.msg
+                  << '\n';
+        return 2;
     } catch (const std::exception& e) {
         std::cerr << "internal error: " << e.what() << '\n';
         return 70;

@@ -11,7 +11,8 @@ namespace counterstream {
 
 std::string location::str() const {
     // Values given on the command line (--set) are named by their option.
-    if (line <= 0 || file.rfind("--set", 0) == 0) return file;
+    if (line <= 0 || file.rfind("--set", 0) == 0)
+        return file;
     return file + ":" + std::to_string(line) + ":" + std::to_string(col);
 }
 
@@ -29,21 +30,26 @@ location locate(const YAML::Node& node, const std::string& file) {
 
 void diagnostics::error(const location& at, const std::string& key_path, const std::string& message) {
     std::string line = at.str();
-    if (!line.empty()) line += ": ";
-    if (!key_path.empty()) line += key_path + ": ";
+    if (!line.empty())
+        line += ": ";
+    if (!key_path.empty())
+        line += key_path + ": ";
     line += message;
-    if (std::find(lines_.begin(), lines_.end(), line) == lines_.end()) lines_.push_back(line);
+    if (std::find(lines_.begin(), lines_.end(), line) == lines_.end())
+        lines_.push_back(line);
 }
 
 void diagnostics::raise() const {
-    if (!lines_.empty()) throw input_error(lines_);
+    if (!lines_.empty())
+        throw input_error(lines_);
 }
 
 namespace {
 
 std::size_t edit_distance(const std::string& a, const std::string& b) {
     std::vector<std::size_t> row(b.size() + 1);
-    for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+    for (std::size_t j = 0; j <= b.size(); ++j)
+        row[j] = j;
     for (std::size_t i = 1; i <= a.size(); ++i) {
         std::size_t diag = row[0];
         row[0] = i;
@@ -70,26 +76,31 @@ std::string unknown_name_message(const std::string& what, const std::string& nam
         }
     }
     std::string msg = "unknown " + what + " '" + name + "'";
-    if (!best.empty()) msg += " (did you mean '" + best + "'?)";
+    if (!best.empty())
+        msg += " (did you mean '" + best + "'?)";
     std::string list;
-    for (const auto& k: known) list += (list.empty() ? "" : ", ") + k;
+    for (const auto& k: known)
+        list += (list.empty() ? "" : ", ") + k;
     msg += " (known: " + list + ")";
     return msg;
 }
 
-view::view(YAML::Node node, std::string file, std::string path): path_(std::move(path)) {
-    if (node.IsDefined() && !node.IsNull()) layers_.push_back({node, std::move(file)});
+view::view(YAML::Node node, std::string file, std::string path) : path_(std::move(path)) {
+    if (node.IsDefined() && !node.IsNull())
+        layers_.push_back({node, std::move(file)});
 }
 
 view view::with(YAML::Node node, const std::string& file) const {
     view v = *this;
-    if (!node.IsDefined()) return v;
+    if (!node.IsDefined())
+        return v;
     if (node.IsNull()) {
         v.layers_.clear();
         return v;
     }
     // A non-map override replaces the value; a map merges key by key.
-    if (!node.IsMap()) v.layers_.clear();
+    if (!node.IsMap())
+        v.layers_.clear();
     else
         std::erase_if(v.layers_, [](const layer& l) { return !l.node.IsMap(); });
     v.layers_.push_back({node, file});
@@ -100,26 +111,33 @@ view view::operator[](const std::string& key) const {
     view sub;
     sub.path_ = path_.empty() ? key : path_ + "." + key;
     for (const auto& l: layers_) {
-        if (!l.node.IsMap()) continue;
+        if (!l.node.IsMap())
+            continue;
         const YAML::Node child = l.node[key];
-        if (!child.IsDefined()) continue;
+        if (!child.IsDefined())
+            continue;
         sub = sub.with(child, l.file);
     }
     return sub;
 }
 
 location view::where() const {
-    if (layers_.empty()) return {};
+    if (layers_.empty())
+        return {};
     return locate(layers_.back().node, layers_.back().file);
 }
 
 std::vector<std::string> view::keys() const {
     std::vector<std::string> out;
     for (const auto& l: layers_) {
-        if (!l.node.IsMap()) continue;
+        if (!l.node.IsMap())
+            continue;
         for (const auto& kv: l.node) {
-            const auto k = kv.first.as<std::string>();
-            if (std::find(out.begin(), out.end(), k) == out.end()) out.push_back(k);
+            if (!kv.first.IsScalar())
+                continue; // check_keys reports it
+            const auto k = kv.first.Scalar();
+            if (std::find(out.begin(), out.end(), k) == out.end())
+                out.push_back(k);
         }
     }
     // Keys erased by a null in a higher layer are gone.
@@ -129,7 +147,8 @@ std::vector<std::string> view::keys() const {
 
 std::vector<view> view::elements() const {
     std::vector<view> out;
-    if (!is_sequence()) return out;
+    if (!is_sequence())
+        return out;
     const auto& l = layers_.back();
     for (std::size_t i = 0; i < l.node.size(); ++i)
         out.emplace_back(l.node[i], l.file, path_ + "[" + std::to_string(i) + "]");
@@ -137,7 +156,8 @@ std::vector<view> view::elements() const {
 }
 
 std::string reader::substitute(const view& v, const std::string& text) {
-    if (text.find('{') == std::string::npos) return text;
+    if (text.find('{') == std::string::npos)
+        return text;
     std::string out;
     std::size_t i = 0;
     while (i < text.size()) {
@@ -157,7 +177,8 @@ std::string reader::substitute(const view& v, const std::string& text) {
         if (!vars_ || it == vars_->end()) {
             std::vector<std::string> known;
             if (vars_)
-                for (const auto& kv: *vars_) known.push_back(kv.first);
+                for (const auto& kv: *vars_)
+                    known.push_back(kv.first);
             error(v, vars_ ? unknown_name_message("placeholder", "{" + name + "}", known)
                            : "placeholder '{" + name + "}' outside a motif");
             return text;
@@ -169,7 +190,8 @@ std::string reader::substitute(const view& v, const std::string& text) {
 }
 
 std::optional<std::string> reader::text(const view& v) {
-    if (!v.defined()) return std::nullopt;
+    if (!v.defined())
+        return std::nullopt;
     if (!v.is_scalar()) {
         error(v, "expected a single value");
         return std::nullopt;
@@ -179,7 +201,8 @@ std::optional<std::string> reader::text(const view& v) {
 
 std::optional<std::string> reader::choice(const view& v, const std::vector<std::string>& known) {
     auto t = text(v);
-    if (!t) return std::nullopt;
+    if (!t)
+        return std::nullopt;
     if (std::find(known.begin(), known.end(), *t) == known.end()) {
         error(v, unknown_name_message("value", *t, known));
         return std::nullopt;
@@ -189,7 +212,8 @@ std::optional<std::string> reader::choice(const view& v, const std::vector<std::
 
 std::optional<double> reader::number(const view& v, double min, double max) {
     auto t = text(v);
-    if (!t) return std::nullopt;
+    if (!t)
+        return std::nullopt;
     double value = 0;
     const char* b = t->data();
     const char* e = b + t->size();
@@ -207,7 +231,8 @@ std::optional<double> reader::number(const view& v, double min, double max) {
 
 std::optional<std::int64_t> reader::integer(const view& v, std::int64_t min, std::int64_t max) {
     auto t = text(v);
-    if (!t) return std::nullopt;
+    if (!t)
+        return std::nullopt;
     std::int64_t value = 0;
     const char* b = t->data();
     const char* e = b + t->size();
@@ -225,19 +250,28 @@ std::optional<std::int64_t> reader::integer(const view& v, std::int64_t min, std
 
 std::optional<bool> reader::boolean(const view& v) {
     auto t = text(v);
-    if (!t) return std::nullopt;
-    if (*t == "true" || *t == "True" || *t == "yes" || *t == "on") return true;
-    if (*t == "false" || *t == "False" || *t == "no" || *t == "off") return false;
+    if (!t)
+        return std::nullopt;
+    if (*t == "true" || *t == "True" || *t == "yes" || *t == "on")
+        return true;
+    if (*t == "false" || *t == "False" || *t == "no" || *t == "off")
+        return false;
     error(v, "expected true or false, got '" + *t + "'");
     return std::nullopt;
 }
 
 void reader::check_keys(const view& v, const std::vector<std::string>& known) {
     for (const auto& l: v.layers()) {
-        if (!l.node.IsMap()) continue;
+        if (!l.node.IsMap())
+            continue;
         for (const auto& kv: l.node) {
-            const auto k = kv.first.as<std::string>();
-            if (std::find(known.begin(), known.end(), k) != known.end()) continue;
+            if (!kv.first.IsScalar()) {
+                diag_.error(locate(kv.first, l.file), v.path(), "a key must be a plain name, not a list or a map");
+                continue;
+            }
+            const auto k = kv.first.Scalar();
+            if (std::find(known.begin(), known.end(), k) != known.end())
+                continue;
             const std::string path = v.path().empty() ? k : v.path() + "." + k;
             diag_.error(locate(kv.first, l.file), path, unknown_name_message("key", k, known));
         }
@@ -245,7 +279,8 @@ void reader::check_keys(const view& v, const std::vector<std::string>& known) {
 }
 
 bool reader::expect_map(const view& v) {
-    if (!v.defined()) return false;
+    if (!v.defined())
+        return false;
     if (!v.is_map()) {
         error(v, "expected a map of keys");
         return false;
@@ -259,7 +294,8 @@ void set_dotted(YAML::Node root, const std::string& dotted, const YAML::Node& va
     while (true) {
         const auto dot = dotted.find('.', start);
         parts.push_back(dotted.substr(start, dot - start));
-        if (dot == std::string::npos) break;
+        if (dot == std::string::npos)
+            break;
         start = dot + 1;
     }
     // yaml-cpp nodes are references: walking with operator[] on a copy edits root.
@@ -279,7 +315,8 @@ std::string format_number(double v) {
     char buf[64];
     for (int precision = 6; precision <= 17; ++precision) {
         std::snprintf(buf, sizeof buf, "%.*g", precision, v);
-        if (std::strtod(buf, nullptr) == v) break;
+        if (std::strtod(buf, nullptr) == v)
+            break;
     }
     return buf;
 }

@@ -67,7 +67,7 @@ TEST_CASE("every saved fuzz finding is now rejected with input_error (or loads),
     }
 }
 
-TEST_CASE("the fuzz seed corpora replay; valid seeds are accepted") {
+TEST_CASE("the fuzz seed corpora replay and the valid seeds are accepted") {
     const auto inputs = inputs_under(fuzz_dir / "corpus");
     CHECK(inputs.size() >= 10);
     for (const auto& input: inputs) {
