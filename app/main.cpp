@@ -6,10 +6,12 @@
 #include "protocols/sweep.hpp"
 #include "protocols/train.hpp"
 #include "sim/error.hpp"
+#include "sim/recorder.hpp"
 #include "sim/stack.hpp"
 
 #include <CLI/CLI.hpp>
 
+#include <csignal>
 #include <filesystem>
 #include <iostream>
 
@@ -24,6 +26,15 @@ std::string joined_command_line(int argc, char** argv) {
     return out;
 }
 
+// 3 for a diverged run, 128 + the signal for one stopped by SIGINT (130) or SIGTERM (143).
+int exit_code(const cs::train_result& result) {
+    if (result.diverged)
+        return 3;
+    if (result.interrupted)
+        return 128 + (result.stop_signal > 0 ? result.stop_signal : SIGINT);
+    return 0;
+}
+
 int run_command(const std::string& file, const std::vector<std::string>& sets, std::string output,
                 const std::string& command_line, int threads) {
     const auto lib = cs::models::standard_library();
@@ -36,12 +47,27 @@ int run_command(const std::string& file, const std::vector<std::string>& sets, s
     opt.progress = true;
     opt.threads = threads;
     std::cout << "run " << file << " -> " << output << '\n' << std::flush;
-    const auto result = cs::train(doc, lib, opt, std::cout);
-    if (result.diverged)
-        return 3;
-    if (result.interrupted)
-        return 130;
-    return 0;
+    return exit_code(cs::train(doc, lib, opt, std::cout));
+}
+
+// Continues a recording from its checkpoint, rebuilt from its own /config.
+int resume_command(const std::string& file, const std::string& command_line, int threads) {
+    const auto lib = cs::models::standard_library();
+    const auto config = cs::recorder::read_config(file);
+    YAML::Node root;
+    root["circuit"] = YAML::Load(config.circuit_yaml);
+    root["protocol"] = YAML::Load(config.protocol_yaml);
+    const auto doc = cs::load_run(file + ":/config", root, {}, lib);
+    if (doc.protocol.mode == "continuous")
+        throw cs::input_error(file + ": resume continues discrete-mode runs; continuous runs have no checkpoints yet");
+    cs::train_options opt;
+    opt.output = file;
+    opt.command_line = command_line;
+    opt.progress = true;
+    opt.threads = threads;
+    opt.resume = true;
+    std::cout << "resume " << file << '\n' << std::flush;
+    return exit_code(cs::train(doc, lib, opt, std::cout));
 }
 
 int expand_command(const std::string& file, const std::vector<std::string>& sets) {
@@ -76,6 +102,13 @@ int main(int argc, char** argv) {
     run->add_option("-o,--output", output, "HDF5 recording (default runs/<file stem>.h5)");
     int threads = 0;
     run->add_option("--threads", threads, "engine threads (default: all cores)")->check(CLI::NonNegativeNumber);
+
+    std::string resume_file;
+    int resume_threads = 0;
+    auto* resume = app.add_subcommand("resume", "continue a recording from its last checkpoint (same file)");
+    resume->add_option("file", resume_file, "recording (HDF5) of a stopped or killed run")->required();
+    resume->add_option("--threads", resume_threads, "engine threads (default: the run's own)")
+        ->check(CLI::NonNegativeNumber);
 
     auto* expand = app.add_subcommand("expand", "print the expanded circuit");
     expand->add_option("file", file, "circuit or run document")->required();
@@ -124,6 +157,8 @@ int main(int argc, char** argv) {
     try {
         if (*run)
             return run_command(file, sets, output, joined_command_line(argc, argv), threads);
+        if (*resume)
+            return resume_command(resume_file, joined_command_line(argc, argv), resume_threads);
         if (*expand)
             return expand_command(file, sets);
         if (*sweep) {

@@ -19,8 +19,8 @@ def parse_args():
     p.add_argument("--ratio", type=float, default=1.0, help="feedback ratio R (SAL)")
     p.add_argument("--batch", type=int, default=256)
     p.add_argument("--seconds", type=float, default=3.0, help="timed duration")
-    # Defaults measured on the 2-core dev box (Debian torch 1.13 + OpenBLAS
-    # pthread): one intra-op thread, OpenBLAS on two threads.
+    # Fastest on the 2-core dev box (torch -> libblas.so.3 = OpenBLAS 0.3.21 pthread): 1 intra-op
+    # thread + 2 OpenBLAS threads, ~1.7x (1,1) and (2,1); (2,2) is worst, OpenMP and BLAS collide.
     p.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
     p.add_argument("--blas-threads", type=int, default=2, help="OpenBLAS threads")
     p.add_argument("--autograd", action="store_true", help="SGD via loss.backward() + optim.SGD")
@@ -237,7 +237,7 @@ def bench(a):
 
 def main():
     torch.set_num_threads(args.threads)
-    torch.set_flush_denormal(True)  # keep decaying weights off the slow path
+    torch.set_flush_denormal(True)  # keep decaying values off the slow path
     try:
         if args.check:
             return check()

@@ -43,7 +43,7 @@ protocol_spec parse_protocol(const view& v, reader& rd) {
         return p;
     }
     rd.check_keys(v, {"mode", "epochs", "batch_size", "shuffle", "seed", "max_steps", "eval_batch", "dataset",
-                      "record", "present_ms", "learn_after_ms", "trials", "integrator"});
+                      "record", "present_ms", "learn_after_ms", "trials", "integrator", "guard"});
     if (auto m = rd.choice(v["mode"], {"discrete", "continuous"})) p.mode = *m;
     const bool continuous = p.mode == "continuous";
     // Keys of the other mode are mistakes, not silently ignored settings.
@@ -95,8 +95,10 @@ protocol_spec parse_protocol(const view& v, reader& rd) {
     const view r = v["record"];
     if (rd.expect_map(r)) {
         rd.check_keys(r, {"metrics_every", "weights_every", "weights_every_ms", "sample_every_ms", "populations",
-                          "neurons", "trial"});
+                          "neurons", "trial", "checkpoint_every", "flush_seconds"});
         if (auto m = rd.integer(r["metrics_every"], 0, INT64_MAX)) p.record.metrics_every = *m;
+        if (auto c = rd.integer(r["checkpoint_every"], 0, INT64_MAX)) p.record.checkpoint_every = *c;
+        if (auto f = rd.number(r["flush_seconds"], 0, 1e9)) p.record.flush_seconds = *f;
         if (auto w = rd.integer(r["weights_every"], 0, INT64_MAX)) p.record.weights_every = *w;
         for (const char* k: {"weights_every_ms", "sample_every_ms", "populations", "neurons", "trial"})
             if (!continuous && r[k].defined()) rd.error(r[k], std::string(k) + " applies to mode: continuous");
@@ -123,6 +125,12 @@ protocol_spec parse_protocol(const view& v, reader& rd) {
         const view trial = r["trial"];
         if (trial.defined() && !(trial.is_scalar() && trial.top().Scalar() == "mean"))
             if (auto t = rd.integer(trial, 0, 1 << 20)) p.record.trial = int(*t);
+    }
+    const view g = v["guard"];
+    if (rd.expect_map(g)) {
+        rd.check_keys(g, {"max_norm", "every"});
+        if (auto m = rd.number(g["max_norm"], 1e-30, 1e300)) p.guard.max_norm = *m;
+        if (auto e = rd.integer(g["every"], 1, INT64_MAX)) p.guard.every = *e;
     }
     return p;
 }
@@ -165,7 +173,11 @@ void check_protocol(const run_document& run, const view& v, reader& rd) {
 } // namespace
 
 run_document load_run(const std::string& file, const std::vector<std::string>& sets, const library& lib) {
-    const YAML::Node root = load_yaml_file(file);
+    return load_run(file, load_yaml_file(file), sets, lib);
+}
+
+run_document load_run(const std::string& file, const YAML::Node& root, const std::vector<std::string>& sets,
+                      const library& lib) {
     const view doc = document_view(file, root, parse_sets(sets));
     diagnostics diag;
     reader rd(diag);
@@ -223,6 +235,8 @@ std::string emit_protocol(const protocol_spec& p) {
     out << YAML::EndMap;
     out << YAML::Key << "record" << YAML::Value << YAML::Flow << YAML::BeginMap;
     out << YAML::Key << "metrics_every" << YAML::Value << p.record.metrics_every;
+    out << YAML::Key << "checkpoint_every" << YAML::Value << p.record.checkpoint_every;
+    out << YAML::Key << "flush_seconds" << YAML::Value << format_number(p.record.flush_seconds);
     if (p.mode == "continuous") {
         out << YAML::Key << "weights_every_ms" << YAML::Value << format_number(p.record.weights_every_ms);
         out << YAML::Key << "sample_every_ms" << YAML::Value << format_number(p.record.sample_every_ms);
@@ -236,6 +250,10 @@ std::string emit_protocol(const protocol_spec& p) {
     } else {
         out << YAML::Key << "weights_every" << YAML::Value << p.record.weights_every;
     }
+    out << YAML::EndMap;
+    out << YAML::Key << "guard" << YAML::Value << YAML::Flow << YAML::BeginMap;
+    out << YAML::Key << "max_norm" << YAML::Value << format_number(p.guard.max_norm);
+    out << YAML::Key << "every" << YAML::Value << p.guard.every;
     out << YAML::EndMap;
     out << YAML::EndMap;
     return std::string(out.c_str()) + "\n";

@@ -23,6 +23,17 @@ struct record_spec {
     std::vector<std::string> populations; // reported populations
     std::vector<std::int64_t> neurons;    // reported neuron indices; empty = all
     int trial = -1;                       // reported trial; -1 = the mean over trials
+    // Reliability. A checkpoint is also written at every epoch end, at every
+    // timed flush and when a run stops on SIGINT/SIGTERM.
+    std::int64_t checkpoint_every = 0; // [steps; presentations in continuous mode]; 0 = only at those moments
+    double flush_seconds = 10;         // the most a SIGKILL can lose
+};
+
+// The divergence guard: a non-finite value or a norm above max_norm in any
+// plastic weight or population rate stops the run (exit 3).
+struct guard_spec {
+    double max_norm = 1e6;
+    std::int64_t every = 1; // [steps] between checks of the norms (the loss is checked every step)
 };
 
 struct protocol_spec {
@@ -42,6 +53,7 @@ struct protocol_spec {
     integrator_spec integrator;
     datasets::dataset_spec dataset;
     record_spec record;
+    guard_spec guard;
 };
 
 struct run_document {
@@ -55,6 +67,11 @@ std::vector<std::pair<YAML::Node, std::string>> parse_sets(const std::vector<std
 
 // Reads FILE with its overrides. Throws input_error with every problem found.
 run_document load_run(const std::string& file, const std::vector<std::string>& sets, const library& lib);
+
+// The same from a document already read; `file` names it in messages (a
+// recording's /config when a run resumes).
+run_document load_run(const std::string& file, const YAML::Node& root, const std::vector<std::string>& sets,
+                      const library& lib);
 
 // The root view of a document with its --set layers (for `expand` and sweeps).
 view document_view(const std::string& file, const YAML::Node& root,

@@ -3,8 +3,10 @@
 #include "sim/error.hpp"
 
 #include <csignal>
-#include <mutex>
 #include <cstdio>
+#include <iomanip>
+#include <mutex>
+#include <sstream>
 
 namespace counterstream {
 
@@ -27,9 +29,13 @@ datasets::dataset load_matching_dataset(const run_document& run) {
 }
 
 std::atomic<bool> stop_requested{false};
+std::atomic<int> stop_signal{0};
 
 namespace {
-extern "C" void on_stop_signal(int) { stop_requested = true; }
+extern "C" void on_stop_signal(int signal) {
+    stop_signal = signal;
+    stop_requested = true;
+}
 } // namespace
 
 // Runs may overlap (a sweep's thread pool): the first installs the handlers
@@ -44,6 +50,7 @@ stop_signals::stop_signals() {
     std::lock_guard<std::mutex> lock(holders_mutex);
     if (holders++ == 0) {
         stop_requested = false;
+        stop_signal = 0;
         saved_int = std::signal(SIGINT, on_stop_signal);
         saved_term = std::signal(SIGTERM, on_stop_signal);
     }
@@ -55,6 +62,26 @@ stop_signals::~stop_signals() {
         std::signal(SIGINT, saved_int);
         std::signal(SIGTERM, saved_term);
     }
+}
+
+std::string format_norm(double x) {
+    std::ostringstream out;
+    out << std::setprecision(4) << x;
+    return out.str();
+}
+
+std::string guard_violation(const network& net, double max_norm) {
+    for (const auto& g: net.groups()) {
+        if (!g.learns || g.tied_to >= 0) continue;
+        const double norm = g.w.norm();
+        if (!(norm <= max_norm))
+            return "weights of group '" + g.spec->name + "' have norm " + format_norm(norm);
+    }
+    for (const auto& p: net.populations()) {
+        const double norm = p.rate.norm();
+        if (!(norm <= max_norm)) return "rates of population '" + p.spec->name + "' have norm " + format_norm(norm);
+    }
+    return {};
 }
 
 void draw_progress(int epoch, int epochs, std::int64_t done, std::int64_t total) {

@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <string>
 #include <utility>
 
 namespace counterstream {
@@ -19,6 +20,7 @@ namespace counterstream {
 datasets::dataset load_matching_dataset(const run_document& run);
 
 extern std::atomic<bool> stop_requested;
+extern std::atomic<int> stop_signal; // the signal that set stop_requested (SIGINT, SIGTERM)
 
 // Installs SIGINT/SIGTERM handlers that set stop_requested while any
 // instance lives; the previous handlers come back when the last one goes.
@@ -29,6 +31,12 @@ struct stop_signals {
     stop_signals(const stop_signals&) = delete;
     stop_signals& operator=(const stop_signals&) = delete;
 };
+
+// The divergence guard: the first plastic weight or population rate that is
+// not finite or whose norm exceeds max_norm, as a message; empty when fine.
+std::string guard_violation(const network& net, double max_norm);
+// A norm or other value as a message shows it (4 significant digits).
+std::string format_norm(double x);
 
 void draw_progress(int epoch, int epochs, std::int64_t done, std::int64_t total);
 void clear_progress();

@@ -6,18 +6,104 @@
 #include "sim/recorder.hpp"
 #include "protocols/run_support.hpp"
 
-#include <atomic>
 #include <chrono>
 #include <cmath>
-#include <csignal>
 #include <cstdio>
 #include <iomanip>
 #include <limits>
 #include <numeric>
 #include <ostream>
+#include <sstream>
 #include <unistd.h>
 
 namespace counterstream {
+
+namespace {
+
+// Everything the discrete loop carries from one step to the next: with the
+// weights, what a checkpoint stores so a resumed run goes on bitwise as if
+// it had never stopped.
+struct loop_state {
+    std::int64_t step = 0;
+    int epoch = 1;              // the epoch in progress, from 1
+    std::int64_t position = 0;  // samples of this epoch done; 0 = its order not drawn yet
+    std::vector<std::int64_t> order;
+    rng shuffler;
+    double epoch_loss = 0, window_loss = 0, epoch_seconds = 0;
+    std::int64_t epoch_correct = 0, window_correct = 0, epoch_seen = 0, window_seen = 0;
+    bool last_snapshot_is_current = true;
+    bool finished = false;
+
+    void start_epoch() {
+        position = 0;
+        epoch_loss = epoch_seconds = 0;
+        epoch_correct = epoch_seen = 0;
+    }
+};
+
+checkpoint save(const loop_state& s, const network& net) {
+    checkpoint cp;
+    cp.integers["step"] = {s.step};
+    cp.integers["epoch"] = {s.epoch};
+    cp.integers["position"] = {s.position};
+    cp.integers["order"] = s.order;
+    const auto words = s.shuffler.state();
+    cp.integers["shuffler"].assign(words.begin(), words.end());
+    cp.integers["counts"] = {s.epoch_correct, s.window_correct, s.epoch_seen, s.window_seen};
+    cp.integers["flags"] = {s.last_snapshot_is_current, s.finished};
+    cp.reals["sums"] = {s.epoch_loss, s.window_loss, s.epoch_seconds};
+    cp.integers["threads"] = {net.threads()}; // results are bitwise the same only on as many threads
+    for (const auto& g: net.groups())
+        if (g.tied_to < 0) cp.matrices[g.spec->name] = g.w;
+    return cp;
+}
+
+// The inverse of save(); a checkpoint that does not fit this circuit and
+// dataset is bad input, not something to continue from.
+void restore(loop_state& s, network& net, const checkpoint& cp, const std::string& file) {
+    auto ints = [&](const std::string& name, std::size_t n) -> const std::vector<std::int64_t>& {
+        const auto it = cp.integers.find(name);
+        if (it == cp.integers.end() || (n > 0 && it->second.size() != n))
+            throw input_error(file + ": damaged checkpoint (integers/" + name + ")");
+        return it->second;
+    };
+    s.step = ints("step", 1)[0];
+    s.epoch = int(ints("epoch", 1)[0]);
+    s.position = ints("position", 1)[0];
+    const auto& order = ints("order", 0);
+    if (order.size() != s.order.size())
+        throw input_error(file + ": the checkpoint's data order has " + std::to_string(order.size()) +
+                          " samples but the dataset now has " + std::to_string(s.order.size()) +
+                          " (the dataset changed since the run started)");
+    s.order = order;
+    const auto& words = ints("shuffler", 6);
+    std::array<std::uint64_t, 6> state{};
+    for (std::size_t i = 0; i < 6; ++i) state[i] = std::uint64_t(words[i]);
+    s.shuffler.set_state(state);
+    const auto& counts = ints("counts", 4);
+    s.epoch_correct = counts[0];
+    s.window_correct = counts[1];
+    s.epoch_seen = counts[2];
+    s.window_seen = counts[3];
+    const auto& flags = ints("flags", 2);
+    s.last_snapshot_is_current = flags[0] != 0;
+    s.finished = flags[1] != 0;
+    const auto sums = cp.reals.find("sums");
+    if (sums == cp.reals.end() || sums->second.size() != 3) throw input_error(file + ": damaged checkpoint (reals/sums)");
+    s.epoch_loss = sums->second[0];
+    s.window_loss = sums->second[1];
+    s.epoch_seconds = sums->second[2];
+    for (auto& g: net.groups()) {
+        if (g.tied_to >= 0) continue;
+        const auto it = cp.matrices.find(g.spec->name);
+        if (it == cp.matrices.end() || it->second.rows() != g.w.rows() || it->second.cols() != g.w.cols())
+            throw input_error(file + ": the checkpoint has no " + std::to_string(g.w.rows()) + " x " +
+                              std::to_string(g.w.cols()) + " weights for group '" + g.spec->name + "'");
+        g.w = it->second;
+    }
+}
+
+} // namespace
 
 train_result train(const run_document& run, const library& lib, const train_options& opt, std::ostream& log) {
     if (run.protocol.mode == "continuous") return train_continuous(run, lib, opt, log);
@@ -28,124 +114,184 @@ train_result train(const run_document& run, const library& lib, const train_opti
     const int B = proto.batch_size;
     network net(run.circuit, lib, proto.seed, B);
     if (opt.threads > 0) net.set_threads(opt.threads);
-    run_info info;
-    info.command_line = opt.command_line;
-    info.seed = proto.seed;
-    info.circuit_yaml = emit_circuit(run.circuit);
-    info.protocol_yaml = emit_protocol(proto);
-    recorder rec(opt.output, info);
-
-    auto snapshot = [&](std::int64_t step) {
-        for (std::size_t g = 0; g < net.groups().size(); ++g) {
-            const auto& grp = net.groups()[g];
-            if (grp.tied_to >= 0) continue; // the expanded circuit records the tie
-            rec.snapshot(grp.spec->name, grp.w, step);
-        }
-    };
-    snapshot(0);
-    rec.flush();
 
     const std::int64_t n_train = data.train.size();
-    std::vector<std::int64_t> order(n_train);
-    std::iota(order.begin(), order.end(), 0);
-    std::vector<std::int32_t> labels(B);
+    loop_state s;
+    s.order.resize(std::size_t(n_train));
+    std::iota(s.order.begin(), s.order.end(), 0);
     std::uint64_t shuffle_seed = proto.seed ^ 0x5eedULL;
-    rng shuffler(splitmix64(shuffle_seed));
+    s.shuffler = rng(splitmix64(shuffle_seed));
 
-    stop_signals signals;
+    const std::chrono::duration<double> flush_interval(proto.record.flush_seconds);
+    std::unique_ptr<recorder> recording;
+    if (opt.resume) {
+        recording = std::make_unique<recorder>(opt.output, recorder::resume_tag{}, flush_interval);
+        const checkpoint& cp = recording->resumed_from();
+        restore(s, net, cp, opt.output.string());
+        if (const auto t = cp.integers.find("threads"); opt.threads == 0 && t != cp.integers.end() && t->second.size() == 1)
+            net.set_threads(int(t->second[0]));
+    } else {
+        run_info info;
+        info.command_line = opt.command_line;
+        info.seed = proto.seed;
+        info.circuit_yaml = emit_circuit(run.circuit);
+        info.protocol_yaml = emit_protocol(proto);
+        recording = std::make_unique<recorder>(opt.output, info, flush_interval);
+    }
+    recorder& rec = *recording;
+
+    auto snapshot = [&](std::int64_t step) {
+        for (const auto& grp: net.groups())
+            if (grp.tied_to < 0) rec.snapshot(grp.spec->name, grp.w, step); // the expanded circuit records ties
+        s.last_snapshot_is_current = true;
+    };
     train_result result;
-    std::int64_t step = 0;
+    if (opt.resume) {
+        if (s.finished) {
+            log << "already complete at step " << s.step << " (epoch " << s.epoch << "): nothing to resume\n";
+            result.already_complete = true;
+            result.steps = s.step;
+            return result;
+        }
+        log << "resumed at step " << s.step << " (epoch " << s.epoch << ", sample " << s.position << " of "
+            << n_train << ")\n";
+    } else {
+        snapshot(0);
+        rec.write_checkpoint(save(s, net));
+    }
+
+    std::vector<std::int32_t> labels(B);
+    stop_signals signals;
     const double nan = std::numeric_limits<double>::quiet_NaN();
     const bool progress = opt.progress && isatty(STDERR_FILENO);
-    bool last_snapshot_is_current = true;
+    auto diverge = [&](const std::string& what) {
+        result.diverged = true;
+        log << "diverged at step " << s.step << ": " << what << " (guard.max_norm " << format_norm(proto.guard.max_norm)
+            << "); the last good checkpoint is kept; lower circuit.eta_scale\n";
+        rec.append_metrics({{"step", double(s.step)}, {"epoch", double(s.epoch)}, {"train_loss", nan}});
+    };
+    auto max_steps_reached = [&] { return proto.max_steps > 0 && s.step >= proto.max_steps; };
 
-    for (int epoch = 1; epoch <= proto.epochs; ++epoch) {
-        if (proto.shuffle)
-            for (std::int64_t i = n_train - 1; i > 0; --i) std::swap(order[i], order[shuffler.below(i + 1)]);
-        double epoch_loss = 0, window_loss = 0;
-        std::int64_t epoch_correct = 0, window_correct = 0, epoch_seen = 0, window_seen = 0;
-        const auto t0 = std::chrono::steady_clock::now();
-        for (std::int64_t start = 0; start < n_train; start += B) {
+    while (s.epoch <= proto.epochs) {
+        if (s.position == 0 && proto.shuffle)
+            for (std::int64_t i = n_train - 1; i > 0; --i) std::swap(s.order[i], s.order[s.shuffler.below(i + 1)]);
+        auto t0 = std::chrono::steady_clock::now();
+        auto seconds_so_far = [&] {
+            return s.epoch_seconds + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        };
+        while (s.position < n_train) {
+            const std::int64_t start = s.position;
             const int n = int(std::min<std::int64_t>(B, n_train - start));
             if (net.batch() != n) net.resize_batch(n);
             labels.resize(n);
-            data.train.gather(order.data() + start, n, net.input());
-            for (int j = 0; j < n; ++j) labels[j] = data.train.y[order[start + j]];
+            data.train.gather(s.order.data() + start, n, net.input());
+            for (int j = 0; j < n; ++j) labels[j] = data.train.y[s.order[start + j]];
             const auto r = net.forward(labels.data());
             if (!std::isfinite(r.loss_sum)) {
-                result.diverged = true;
+                diverge("the loss is " + format_norm(r.loss_sum));
                 break;
             }
             net.learn();
-            ++step;
-            last_snapshot_is_current = false;
-            epoch_loss += r.loss_sum;
-            window_loss += r.loss_sum;
-            epoch_correct += r.correct;
-            window_correct += r.correct;
-            epoch_seen += n;
-            window_seen += n;
-            if (proto.record.metrics_every > 0 && step % proto.record.metrics_every == 0) {
-                rec.append_metrics({{"step", double(step)},
-                                    {"epoch", epoch - 1 + double(start + n) / double(n_train)},
-                                    {"train_loss", window_loss / double(window_seen)},
-                                    {"train_accuracy", double(window_correct) / double(window_seen)},
+            ++s.step;
+            s.position += n;
+            if (s.step % proto.guard.every == 0) {
+                if (auto what = guard_violation(net, proto.guard.max_norm); !what.empty()) {
+                    diverge(what);
+                    break;
+                }
+            }
+            s.last_snapshot_is_current = false;
+            s.epoch_loss += r.loss_sum;
+            s.window_loss += r.loss_sum;
+            s.epoch_correct += r.correct;
+            s.window_correct += r.correct;
+            s.epoch_seen += n;
+            s.window_seen += n;
+            if (proto.record.metrics_every > 0 && s.step % proto.record.metrics_every == 0) {
+                rec.append_metrics({{"step", double(s.step)},
+                                    {"epoch", s.epoch - 1 + double(s.position) / double(n_train)},
+                                    {"train_loss", s.window_loss / double(s.window_seen)},
+                                    {"train_accuracy", double(s.window_correct) / double(s.window_seen)},
                                     {"test_loss", nan},
                                     {"test_accuracy", nan}});
-                window_loss = 0;
-                window_correct = window_seen = 0;
+                s.window_loss = 0;
+                s.window_correct = s.window_seen = 0;
             }
-            if (proto.record.weights_every > 0 && step % proto.record.weights_every == 0) {
-                snapshot(step);
-                last_snapshot_is_current = true;
+            if (proto.record.weights_every > 0 && s.step % proto.record.weights_every == 0) snapshot(s.step);
+            if (progress && (s.step % 8 == 0)) draw_progress(s.epoch, proto.epochs, s.position, n_train);
+            if (max_steps_reached()) break;
+            // Mid-epoch checkpoints; the epoch's end writes its own after evaluating.
+            const bool every = proto.record.checkpoint_every > 0 && s.step % proto.record.checkpoint_every == 0;
+            if (s.position < n_train && (every || stop_requested || rec.flush_due())) {
+                const double elapsed = seconds_so_far();
+                s.epoch_seconds = elapsed;
+                rec.write_checkpoint(save(s, net));
+                t0 = std::chrono::steady_clock::now();
             }
-            rec.maybe_flush();
-            if (progress && (step % 8 == 0)) draw_progress(epoch, proto.epochs, start + n, n_train);
-            if ((proto.max_steps > 0 && step >= proto.max_steps) || stop_requested) break;
+            if (stop_requested && s.position < n_train) break;
         }
         if (progress) clear_progress();
-        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        if (result.diverged) {
-            log << "diverged at step " << step + 1 << " (loss is not finite): lower circuit.eta_scale\n";
-            rec.append_metrics({{"step", double(step)}, {"epoch", double(epoch)}, {"train_loss", nan}});
+        if (result.diverged) break;
+        if (stop_requested && s.position < n_train) {
+            result.interrupted = true;
+            result.stop_signal = stop_signal;
+            log << "interrupted at step " << s.step << " (epoch " << s.epoch << ", sample " << s.position << " of "
+                << n_train << "): checkpoint written; continue with: counterstream resume " << opt.output.string()
+                << '\n';
             break;
         }
+        const double seconds = seconds_so_far();
         const auto [test_loss, test_acc] = evaluate(net, data.test, proto.eval_batch, B);
-        epoch_summary s;
-        s.epoch = epoch;
-        s.step = step;
-        s.train_loss = epoch_loss / double(std::max<std::int64_t>(1, epoch_seen));
-        s.train_accuracy = double(epoch_correct) / double(std::max<std::int64_t>(1, epoch_seen));
-        s.test_loss = test_loss;
-        s.test_accuracy = test_acc;
-        s.samples_per_second = double(epoch_seen) / std::max(seconds, 1e-9);
-        result.epochs.push_back(s);
-        rec.append_metrics({{"step", double(step)},
-                            {"epoch", double(epoch)},
-                            {"train_loss", proto.record.metrics_every > 0 ? nan : s.train_loss},
-                            {"train_accuracy", proto.record.metrics_every > 0 ? nan : s.train_accuracy},
+        epoch_summary sum;
+        sum.epoch = s.epoch;
+        sum.step = s.step;
+        sum.train_loss = s.epoch_loss / double(std::max<std::int64_t>(1, s.epoch_seen));
+        sum.train_accuracy = double(s.epoch_correct) / double(std::max<std::int64_t>(1, s.epoch_seen));
+        sum.test_loss = test_loss;
+        sum.test_accuracy = test_acc;
+        sum.samples_per_second = double(s.epoch_seen) / std::max(seconds, 1e-9);
+        result.epochs.push_back(sum);
+        rec.append_metrics({{"step", double(s.step)},
+                            {"epoch", double(s.epoch)},
+                            {"train_loss", proto.record.metrics_every > 0 ? nan : sum.train_loss},
+                            {"train_accuracy", proto.record.metrics_every > 0 ? nan : sum.train_accuracy},
                             {"test_loss", test_loss},
                             {"test_accuracy", test_acc},
-                            {"samples_per_second", s.samples_per_second}});
-        if (proto.record.weights_every == 0) {
-            snapshot(step);
-            last_snapshot_is_current = true;
+                            {"samples_per_second", sum.samples_per_second}});
+        if (proto.record.weights_every == 0) snapshot(s.step);
+        // The checkpoint (which flushes) comes before the line, so what the
+        // user has seen is in the file.
+        const bool last = s.epoch == proto.epochs || max_steps_reached();
+        if (last) {
+            s.finished = true;
+            rec.write_checkpoint(save(s, net));
+        } else {
+            // The next epoch's state, so a resume from here starts it afresh.
+            ++s.epoch;
+            s.start_epoch();
+            rec.write_checkpoint(save(s, net));
         }
-        rec.flush();
-        log << "epoch " << std::setw(3) << epoch << "  train_loss " << std::fixed << std::setprecision(4)
-            << s.train_loss << "  train_acc " << std::setprecision(2) << 100 * s.train_accuracy << "%  test_acc "
-            << 100 * s.test_accuracy << "%  samples/s " << std::setprecision(0) << s.samples_per_second << '\n'
+        log << "epoch " << std::setw(3) << sum.epoch << "  train_loss " << std::fixed << std::setprecision(4)
+            << sum.train_loss << "  train_acc " << std::setprecision(2) << 100 * sum.train_accuracy << "%  test_acc "
+            << 100 * sum.test_accuracy << "%  samples/s " << std::setprecision(0) << sum.samples_per_second << '\n'
             << std::defaultfloat << std::flush;
+        if (last) break;
         if (stop_requested) {
             result.interrupted = true;
-            log << "interrupted: recording closed at step " << step << '\n';
+            result.stop_signal = stop_signal;
+            log << "interrupted after epoch " << sum.epoch << " (step " << s.step
+                << "): checkpoint written; continue with: counterstream resume " << opt.output.string() << '\n';
             break;
         }
-        if (proto.max_steps > 0 && step >= proto.max_steps) break;
     }
-    if (!last_snapshot_is_current && !result.diverged) snapshot(step);
+    // An epoch's last snapshot comes with its row; with weights_every, the
+    // final weights are recorded here if the last step was not a multiple.
+    if (s.finished && !s.last_snapshot_is_current) {
+        snapshot(s.step);
+        rec.write_checkpoint(save(s, net));
+    }
     rec.flush();
-    result.steps = step;
+    result.steps = s.step;
     return result;
 }
 

@@ -17,6 +17,7 @@ struct train_options {
     std::string command_line;      // stored in the recording
     bool progress = false;         // progress bar on stderr
     int threads = 0;               // engine threads; 0 = OpenMP's maximum
+    bool resume = false;           // continue `output` from its checkpoint instead of creating it
 };
 
 struct epoch_summary {
@@ -30,6 +31,8 @@ struct train_result {
     std::vector<epoch_summary> epochs;
     bool diverged = false;
     bool interrupted = false;
+    int stop_signal = 0; // interrupted: the signal (SIGINT, SIGTERM)
+    bool already_complete = false; // resume of a run that had finished
     std::int64_t steps = 0;
 };
 

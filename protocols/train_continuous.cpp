@@ -74,7 +74,7 @@ train_result train_continuous(const run_document& run, const library& lib, const
     info.seed = proto.seed;
     info.circuit_yaml = emit_circuit(run.circuit);
     info.protocol_yaml = emit_protocol(proto);
-    recorder rec(opt.output, info);
+    recorder rec(opt.output, info, std::chrono::duration<double>(proto.record.flush_seconds));
 
     // Declared after the recorder, so they close before its file does.
     std::vector<rate_report> reports;
@@ -139,7 +139,7 @@ train_result train_continuous(const run_document& run, const library& lib, const
     const double nan = std::numeric_limits<double>::quiet_NaN();
     const bool progress = opt.progress && isatty(STDERR_FILENO);
     bool last_snapshot_is_current = true;
-    auto last_flush = std::chrono::steady_clock::now();
+    std::string diverged_because;
 
     for (int epoch = 1; epoch <= proto.epochs; ++epoch) {
         if (proto.shuffle)
@@ -167,7 +167,10 @@ train_result train_continuous(const run_document& run, const library& lib, const
             }
             ++presentation;
             last_snapshot_is_current = false;
-            if (!std::isfinite(r.loss_sum) || !x.allFinite()) {
+            if (!std::isfinite(r.loss_sum)) diverged_because = "the loss is not finite";
+            else if (presentation % proto.guard.every == 0)
+                diverged_because = guard_violation(net, proto.guard.max_norm);
+            if (!diverged_because.empty()) {
                 result.diverged = true;
                 break;
             }
@@ -192,18 +195,15 @@ train_result train_continuous(const run_document& run, const library& lib, const
                 snapshot(presentation);
                 last_snapshot_is_current = true;
             }
-            if (std::chrono::steady_clock::now() - last_flush > std::chrono::seconds(10)) {
-                flush_all();
-                last_flush = std::chrono::steady_clock::now();
-            }
+            if (rec.flush_due()) flush_all();
             if (progress && presentation % 4 == 0) draw_progress(epoch, proto.epochs, (k + 1) * B, per_epoch * B);
             if ((proto.max_steps > 0 && presentation >= proto.max_steps) || stop_requested) break;
         }
         if (progress) clear_progress();
         const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         if (result.diverged) {
-            log << "diverged at presentation " << presentation
-                << " (a rate or weight is not finite): raise the rules' tau or lower circuit.eta_scale\n";
+            log << "diverged at presentation " << presentation << ": " << diverged_because << " (guard.max_norm "
+                << proto.guard.max_norm << "); raise the rules' tau or lower circuit.eta_scale\n";
             rec.append_metrics({{"step", double(presentation)}, {"epoch", double(epoch)}, {"train_loss", nan}});
             break;
         }
@@ -238,7 +238,9 @@ train_result train_continuous(const run_document& run, const library& lib, const
             << std::defaultfloat << std::flush;
         if (stop_requested) {
             result.interrupted = true;
-            log << "interrupted: recording closed at presentation " << presentation << '\n';
+            result.stop_signal = stop_signal;
+            log << "interrupted: recording closed at presentation " << presentation
+                << " (continuous runs have no checkpoints yet: it cannot be resumed)\n";
             break;
         }
         if (proto.max_steps > 0 && presentation >= proto.max_steps) break;

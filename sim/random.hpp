@@ -3,6 +3,8 @@
 // numbers with any standard library.
 #pragma once
 
+#include <array>
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <string_view>
@@ -64,6 +66,16 @@ public:
         spare_ = r * std::sin(a);
         has_spare_ = true;
         return r * std::cos(a);
+    }
+
+    // The whole generator state as six words (checkpoints), and back.
+    std::array<std::uint64_t, 6> state() const {
+        return {s_[0], s_[1], s_[2], s_[3], std::bit_cast<std::uint64_t>(spare_), has_spare_ ? 1ULL : 0ULL};
+    }
+    void set_state(const std::array<std::uint64_t, 6>& w) {
+        for (int i = 0; i < 4; ++i) s_[i] = w[std::size_t(i)];
+        spare_ = std::bit_cast<double>(w[4]);
+        has_spare_ = w[5] != 0;
     }
 
 private:

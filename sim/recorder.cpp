@@ -99,6 +99,12 @@ void check_name(std::string_view kind, const std::string& name) {
 }
 
 constexpr hsize_t metric_chunk = 1024;
+constexpr int checkpoint_format = 1; // bump when the checkpoint layout changes
+
+int collect_name(hid_t, const char* name, const H5L_info_t*, void* out) {
+    static_cast<std::vector<std::string>*>(out)->emplace_back(name);
+    return 0;
+}
 
 } // namespace
 
@@ -126,21 +132,17 @@ struct recorder::impl {
     hsize_t n_rows = 0;
     metric* step_metric = nullptr; // the /metrics/step dimension scale, once it exists
     std::map<std::string, weight_group, std::less<>> weights;
+    checkpoint resumed;
+    int checkpoint_slot = -1; // the slot holding the newest complete checkpoint
 
-    impl(const std::filesystem::path& file_path, const run_info& info,
-         std::chrono::seconds interval)
-        : path(file_path.string()), flush_interval(interval) {
+    impl(const std::filesystem::path& file_path, const run_info& info, std::chrono::duration<double> interval)
+        : path(file_path.string()),
+          flush_interval(std::chrono::duration_cast<std::chrono::steady_clock::duration>(interval)) {
         // Failures become exceptions with the stack's message; the default
         // printing to stderr would only duplicate it, noisily.
         H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
         create_file(file_path);
-
-        string_type = checked(H5Tcopy(H5T_C_S1), H5Tclose, "H5Tcopy");
-        check(H5Tset_size(string_type.get(), H5T_VARIABLE), "H5Tset_size");
-        check(H5Tset_cset(string_type.get(), H5T_CSET_UTF8), "H5Tset_cset");
-        scalar_space = checked(H5Screate(H5S_SCALAR), H5Sclose, "H5Screate");
-        const hsize_t one = 1;
-        one_element_space = checked(H5Screate_simple(1, &one, nullptr), H5Sclose, "H5Screate_simple");
+        make_types();
 
         const hid_t root = file.get();
         write_string_attribute(root, "format", "counterstream-run");
@@ -159,6 +161,285 @@ struct recorder::impl {
 
         // A run killed in its first flush_interval still leaves its config.
         flush();
+    }
+
+    impl(const std::filesystem::path& file_path, recorder::resume_tag, std::chrono::duration<double> interval)
+        : path(file_path.string()),
+          flush_interval(std::chrono::duration_cast<std::chrono::steady_clock::duration>(interval)) {
+        H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+        open_file(file_path, H5F_ACC_RDWR);
+        make_types();
+        metrics_group = open_group(file.get(), "metrics");
+        weights_group = open_group(file.get(), "weights");
+        const hsize_t metric_rows = read_checkpoint();
+        for (const auto& name: members(metrics_group.get())) reopen_metric(name, metric_rows);
+        for (const auto& name: members(weights_group.get())) reopen_weight_group(name);
+        flush();
+    }
+
+    static stored_config read_config(const std::filesystem::path& file_path) {
+        H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+        impl reader(file_path.string());
+        reader.open_file(file_path, H5F_ACC_RDONLY);
+        stored_config c;
+        c.circuit_yaml = reader.read_string_dataset("/config/circuit");
+        c.protocol_yaml = reader.read_string_dataset("/config/protocol");
+        c.command_line = reader.read_string_attribute(reader.file.get(), "command_line");
+        return c;
+    }
+
+    explicit impl(std::string file_path) : path(std::move(file_path)) {}
+
+    void make_types() {
+        string_type = variable_string();
+        scalar_space = checked(H5Screate(H5S_SCALAR), H5Sclose, "H5Screate");
+        const hsize_t one = 1;
+        one_element_space = checked(H5Screate_simple(1, &one, nullptr), H5Sclose, "H5Screate_simple");
+    }
+
+    // Opens an existing recording; anything that is not one is bad input.
+    void open_file(const std::filesystem::path& file_path, unsigned flags) {
+        std::error_code ec;
+        if (std::filesystem::is_directory(file_path, ec))
+            throw input_error(path + ": is a folder, not a recording");
+        h5_handle fapl = checked(H5Pcreate(H5P_FILE_ACCESS), H5Pclose, "H5Pcreate");
+        check(H5Pset_fclose_degree(fapl.get(), H5F_CLOSE_STRONG), "H5Pset_fclose_degree");
+        const hid_t id = H5Fopen(path.c_str(), flags, fapl.get());
+        if (id < 0) throw input_error(path + ": cannot open recording (" + hdf5_error_text() + ")");
+        file = h5_handle(id, H5Fclose);
+        const htri_t has_format = H5Aexists(file.get(), "format");
+        if (has_format <= 0 || read_string_attribute(file.get(), "format") != "counterstream-run")
+            throw input_error(path + ": not a counterstream recording (no format = counterstream-run attribute)");
+    }
+
+    bool exists(hid_t parent, const std::string& name) const {
+        const htri_t e = H5Lexists(parent, name.c_str(), H5P_DEFAULT);
+        if (e < 0) fail("H5Lexists '" + name + "'");
+        return e > 0;
+    }
+
+    h5_handle open_group(hid_t parent, const std::string& name) const {
+        const hid_t id = H5Gopen2(parent, name.c_str(), H5P_DEFAULT);
+        if (id < 0) throw input_error(path + ": damaged recording: no group '" + name + "'");
+        return h5_handle(id, H5Gclose);
+    }
+
+    h5_handle open_dataset(hid_t parent, const std::string& name) const {
+        const hid_t id = H5Dopen2(parent, name.c_str(), H5P_DEFAULT);
+        if (id < 0) throw input_error(path + ": damaged recording: no dataset '" + name + "'");
+        return h5_handle(id, H5Dclose);
+    }
+
+    std::vector<std::string> members(hid_t group) const {
+        std::vector<std::string> names;
+        check(H5Literate(group, H5_INDEX_NAME, H5_ITER_INC, nullptr, collect_name, &names), "H5Literate");
+        return names;
+    }
+
+    // The memory type of the variable-length UTF-8 strings this recorder writes.
+    h5_handle variable_string() const {
+        h5_handle type = checked(H5Tcopy(H5T_C_S1), H5Tclose, "H5Tcopy");
+        check(H5Tset_size(type.get(), H5T_VARIABLE), "H5Tset_size");
+        check(H5Tset_cset(type.get(), H5T_CSET_UTF8), "H5Tset_cset");
+        return type;
+    }
+
+    std::string read_string_attribute(hid_t object, const std::string& name) const {
+        const hid_t id = H5Aopen(object, name.c_str(), H5P_DEFAULT);
+        if (id < 0) throw input_error(path + ": damaged recording: no attribute '" + name + "'");
+        h5_handle attr(id, H5Aclose);
+        h5_handle type = variable_string();
+        char* text = nullptr;
+        if (H5Aread(attr.get(), type.get(), &text) < 0 || text == nullptr)
+            throw input_error(path + ": damaged recording: attribute '" + name + "' is not a string");
+        std::string out(text);
+        H5free_memory(text);
+        return out;
+    }
+
+    std::string read_string_dataset(const std::string& name) const {
+        h5_handle d = open_dataset(file.get(), name);
+        h5_handle type = variable_string();
+        char* text = nullptr;
+        if (H5Dread(d.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, &text) < 0 || text == nullptr)
+            throw input_error(path + ": damaged recording: '" + name + "' is not a string");
+        std::string out(text);
+        H5free_memory(text);
+        return out;
+    }
+
+    template <class T>
+    T read_scalar_attribute(hid_t object, const std::string& name, hid_t mem_type) const {
+        const hid_t id = H5Aopen(object, name.c_str(), H5P_DEFAULT);
+        if (id < 0) throw input_error(path + ": damaged recording: no attribute '" + name + "'");
+        h5_handle attr(id, H5Aclose);
+        T value{};
+        check(H5Aread(attr.get(), mem_type, &value), "H5Aread '", name, "'");
+        return value;
+    }
+
+    std::vector<hsize_t> dims_of(hid_t dataset) const {
+        h5_handle space = checked(H5Dget_space(dataset), H5Sclose, "H5Dget_space");
+        const int rank = H5Sget_simple_extent_ndims(space.get());
+        if (rank < 0) fail("H5Sget_simple_extent_ndims");
+        std::vector<hsize_t> dims(std::size_t(rank), 0);
+        H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+        return dims;
+    }
+
+    // --- checkpoints -----------------------------------------------------
+
+    // Writes `data` as the dataset `name` of `parent` with the given extent,
+    // reusing the dataset of an earlier checkpoint in the same slot.
+    void write_array(hid_t parent, const std::string& name, hid_t file_type, hid_t mem_type,
+                     const std::vector<hsize_t>& dims, const void* data) {
+        if (exists(parent, name)) {
+            h5_handle d = open_dataset(parent, name);
+            if (dims_of(d.get()) == dims) {
+                check(H5Dwrite(d.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), "H5Dwrite '", name, "'");
+                return;
+            }
+            d.reset();
+            check(H5Ldelete(parent, name.c_str(), H5P_DEFAULT), "H5Ldelete '", name, "'");
+        }
+        h5_handle space = checked(H5Screate_simple(int(dims.size()), dims.data(), nullptr), H5Sclose,
+                                  "H5Screate_simple");
+        h5_handle d = checked(H5Dcreate2(parent, name.c_str(), file_type, space.get(), H5P_DEFAULT, H5P_DEFAULT,
+                                         H5P_DEFAULT),
+                              H5Dclose, "H5Dcreate2 '" + name + "'");
+        check(H5Dwrite(d.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), "H5Dwrite '", name, "'");
+    }
+
+    h5_handle open_or_create_group(hid_t parent, const std::string& name) const {
+        return exists(parent, name) ? open_group(parent, name) : create_group(parent, name);
+    }
+
+    void write_checkpoint(const checkpoint& cp) {
+        h5_handle root = open_or_create_group(file.get(), "checkpoint");
+        if (H5Aexists(root.get(), "slot") <= 0) {
+            write_scalar_attribute(root.get(), "format_version", H5T_STD_I32LE, H5T_NATIVE_INT, checkpoint_format);
+            write_scalar_attribute(root.get(), "slot", H5T_STD_I32LE, H5T_NATIVE_INT, -1);
+        }
+        const int slot = checkpoint_slot == 0 ? 1 : 0;
+        h5_handle g = open_or_create_group(root.get(), std::to_string(slot));
+        h5_handle ints = open_or_create_group(g.get(), "integers");
+        h5_handle reals = open_or_create_group(g.get(), "reals");
+        h5_handle mats = open_or_create_group(g.get(), "matrices");
+        for (const auto& [name, v]: cp.integers)
+            write_array(ints.get(), name, H5T_STD_I64LE, H5T_NATIVE_INT64, {hsize_t(v.size())}, v.data());
+        for (const auto& [name, v]: cp.reals)
+            write_array(reals.get(), name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, {hsize_t(v.size())}, v.data());
+        std::vector<float> row_major;
+        for (const auto& [name, m]: cp.matrices) {
+            row_major.resize(std::size_t(m.size()));
+            Eigen::Map<Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(row_major.data(),
+                                                                                          m.rows(), m.cols()) = m;
+            write_array(mats.get(), name, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, {hsize_t(m.rows()), hsize_t(m.cols())},
+                        row_major.data());
+        }
+        // Where the recording stood, so a resume drops what came after.
+        h5_handle rec = open_or_create_group(g.get(), "recording");
+        const std::int64_t rows = std::int64_t(n_rows);
+        write_array(rec.get(), "metric_rows", H5T_STD_I64LE, H5T_NATIVE_INT64, {1}, &rows);
+        h5_handle snaps = open_or_create_group(rec.get(), "snapshots");
+        for (const auto& [name, w]: weights) {
+            const std::int64_t n = std::int64_t(w.n_snapshots);
+            write_array(snaps.get(), name, H5T_STD_I64LE, H5T_NATIVE_INT64, {1}, &n);
+        }
+        flush();
+        // Only a complete slot becomes the current one.
+        h5_handle attr = checked(H5Aopen(root.get(), "slot", H5P_DEFAULT), H5Aclose, "H5Aopen 'slot'");
+        check(H5Awrite(attr.get(), H5T_NATIVE_INT, &slot), "H5Awrite 'slot'");
+        attr.reset();
+        checkpoint_slot = slot;
+        flush();
+    }
+
+    template <class T>
+    std::vector<T> read_vector(hid_t parent, const std::string& name, hid_t mem_type) const {
+        h5_handle d = open_dataset(parent, name);
+        const auto dims = dims_of(d.get());
+        hsize_t n = 1;
+        for (auto x: dims) n *= x;
+        std::vector<T> out(n);
+        if (n > 0) check(H5Dread(d.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()), "H5Dread '", name, "'");
+        return out;
+    }
+
+    // Loads the current checkpoint into `resumed`; returns the metric rows it recorded.
+    hsize_t read_checkpoint() {
+        if (!exists(file.get(), "checkpoint"))
+            throw input_error(path + ": no checkpoint to resume from (the run was recorded before checkpoints "
+                                     "existed, or was killed before its first one)");
+        h5_handle root = open_group(file.get(), "checkpoint");
+        const int format = read_scalar_attribute<int>(root.get(), "format_version", H5T_NATIVE_INT);
+        if (format != checkpoint_format)
+            throw input_error(path + ": its checkpoint has format version " + std::to_string(format) +
+                              "; this counterstream reads version " + std::to_string(checkpoint_format));
+        checkpoint_slot = read_scalar_attribute<int>(root.get(), "slot", H5T_NATIVE_INT);
+        if (checkpoint_slot != 0 && checkpoint_slot != 1)
+            throw input_error(path + ": no complete checkpoint to resume from (killed while writing the first)");
+        h5_handle g = open_group(root.get(), std::to_string(checkpoint_slot));
+        h5_handle ints = open_group(g.get(), "integers");
+        for (const auto& name: members(ints.get()))
+            resumed.integers[name] = read_vector<std::int64_t>(ints.get(), name, H5T_NATIVE_INT64);
+        h5_handle reals = open_group(g.get(), "reals");
+        for (const auto& name: members(reals.get()))
+            resumed.reals[name] = read_vector<double>(reals.get(), name, H5T_NATIVE_DOUBLE);
+        h5_handle mats = open_group(g.get(), "matrices");
+        for (const auto& name: members(mats.get())) {
+            h5_handle d = open_dataset(mats.get(), name);
+            const auto dims = dims_of(d.get());
+            if (dims.size() != 2) throw input_error(path + ": damaged checkpoint matrix '" + name + "'");
+            const auto values = read_vector<float>(mats.get(), name, H5T_NATIVE_FLOAT);
+            resumed.matrices[name] =
+                Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
+                    values.data(), Eigen::Index(dims[0]), Eigen::Index(dims[1]));
+        }
+        h5_handle rec = open_group(g.get(), "recording");
+        const auto rows = read_vector<std::int64_t>(rec.get(), "metric_rows", H5T_NATIVE_INT64);
+        h5_handle snaps = open_group(rec.get(), "snapshots");
+        for (const auto& name: members(snaps.get()))
+            snapshots_at_checkpoint[name] = hsize_t(read_vector<std::int64_t>(snaps.get(), name, H5T_NATIVE_INT64).at(0));
+        return hsize_t(rows.at(0));
+    }
+    std::map<std::string, hsize_t> snapshots_at_checkpoint;
+
+    // Reopens /metrics/<name> cut back to `rows`.
+    void reopen_metric(const std::string& name, hsize_t rows) {
+        h5_handle d = open_dataset(metrics_group.get(), name);
+        check(H5Dset_extent(d.get(), &rows), "H5Dset_extent '/metrics/", name, "'");
+        h5_handle space = checked(H5Dget_space(d.get()), H5Sclose, "H5Dget_space");
+        metric& m = metrics.emplace(name, metric{std::move(d), std::move(space)}).first->second;
+        if (name == "step") step_metric = &m;
+        n_rows = rows;
+    }
+
+    // Reopens /weights/<name> cut back to the checkpoint's snapshot count.
+    void reopen_weight_group(const std::string& name) {
+        weight_group g;
+        g.group = open_group(weights_group.get(), name);
+        g.data = open_dataset(g.group.get(), "data");
+        g.step = open_dataset(g.group.get(), "step");
+        if (exists(g.group.get(), "time_ms")) g.time = open_dataset(g.group.get(), "time_ms");
+        const auto dims = dims_of(g.data.get());
+        if (dims.size() != 3) throw input_error(path + ": damaged recording: '/weights/" + name + "/data'");
+        g.rows = Eigen::Index(dims[1]);
+        g.cols = Eigen::Index(dims[2]);
+        const auto at = snapshots_at_checkpoint.find(name);
+        g.n_snapshots = at == snapshots_at_checkpoint.end() ? 0 : at->second;
+        const std::array<hsize_t, 3> kept = {g.n_snapshots, dims[1], dims[2]};
+        check(H5Dset_extent(g.data.get(), kept.data()), "H5Dset_extent '/weights/", name, "/data'");
+        check(H5Dset_extent(g.step.get(), &g.n_snapshots), "H5Dset_extent '/weights/", name, "/step'");
+        if (g.time.get() >= 0) {
+            check(H5Dset_extent(g.time.get(), &g.n_snapshots), "H5Dset_extent '/weights/", name, "/time_ms'");
+            g.time_space = checked(H5Dget_space(g.time.get()), H5Sclose, "H5Dget_space");
+        }
+        g.data_space = checked(H5Dget_space(g.data.get()), H5Sclose, "H5Dget_space");
+        g.step_space = checked(H5Dget_space(g.step.get()), H5Sclose, "H5Dget_space");
+        const std::array<hsize_t, 3> chunk = {1, dims[1], dims[2]};
+        g.data_mem_space = checked(H5Screate_simple(3, chunk.data(), nullptr), H5Sclose, "H5Screate_simple");
+        weights.emplace(name, std::move(g));
     }
 
     ~impl() {
@@ -420,10 +701,32 @@ struct recorder::impl {
 };
 
 recorder::recorder(const std::filesystem::path& file, const run_info& info,
-                   std::chrono::seconds flush_interval)
+                   std::chrono::duration<double> flush_interval)
     : file_(file) {
     hdf5_guard lock(hdf5_mutex());
     impl_ = std::make_unique<impl>(file, info, flush_interval);
+}
+
+recorder::recorder(const std::filesystem::path& file, resume_tag tag, std::chrono::duration<double> flush_interval)
+    : file_(file) {
+    hdf5_guard lock(hdf5_mutex());
+    impl_ = std::make_unique<impl>(file, tag, flush_interval);
+}
+
+const checkpoint& recorder::resumed_from() const { return impl_->resumed; }
+
+stored_config recorder::read_config(const std::filesystem::path& file) {
+    hdf5_guard lock(hdf5_mutex());
+    return impl::read_config(file);
+}
+
+void recorder::write_checkpoint(const checkpoint& cp) {
+    hdf5_guard lock(hdf5_mutex());
+    impl_->write_checkpoint(cp);
+}
+
+bool recorder::flush_due() const {
+    return std::chrono::steady_clock::now() - impl_->last_flush >= impl_->flush_interval;
 }
 
 recorder::~recorder() {

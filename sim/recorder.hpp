@@ -22,12 +22,45 @@ struct run_info {
     std::string protocol_yaml; // stored in /config/protocol
 };
 
+// What a run needs to continue where it stopped, as named arrays the trainer
+// defines (step, data cursor, shuffle order, RNG states, weights). Stored in
+// /checkpoint/<slot>/{integers,reals,matrices}/<name>; matrices row-major.
+struct checkpoint {
+    std::map<std::string, std::vector<std::int64_t>> integers;
+    std::map<std::string, std::vector<double>> reals;
+    std::map<std::string, Eigen::MatrixXf> matrices;
+};
+
+// The run's documents stored in /config, read back to resume it.
+struct stored_config {
+    std::string circuit_yaml, protocol_yaml, command_line;
+};
+
 class recorder {
 public:
     // Creates (truncates) the file and writes the root attributes and /config.
     // Throws input_error if the file cannot be created.
     recorder(const std::filesystem::path& file, const run_info& info,
-             std::chrono::seconds flush_interval = std::chrono::seconds(10));
+             std::chrono::duration<double> flush_interval = std::chrono::seconds(10));
+
+    // Reopens a recording to continue it from its last checkpoint: metrics
+    // rows and weight snapshots written after the checkpoint are dropped, so
+    // the resumed run appends exactly where the checkpoint was taken. Throws
+    // input_error if the file is not a counterstream recording, has no
+    // checkpoint, or holds a checkpoint of another format version.
+    struct resume_tag {};
+    recorder(const std::filesystem::path& file, resume_tag, std::chrono::duration<double> flush_interval);
+    // The checkpoint a reopened recording continues from (empty otherwise).
+    const checkpoint& resumed_from() const;
+
+    // Reads /config of a recording (input_error if it is not one).
+    static stored_config read_config(const std::filesystem::path& file);
+
+    // Stores `cp` with the recording's own position (rows and snapshots so
+    // far) and flushes. Two slots alternate, and the root of /checkpoint
+    // points at the newer only once it is complete, so a kill while writing
+    // leaves the previous checkpoint usable.
+    void write_checkpoint(const checkpoint& cp);
     ~recorder();
     recorder(const recorder&) = delete;
     recorder& operator=(const recorder&) = delete;
@@ -50,6 +83,7 @@ public:
 
     void flush();       // H5Fflush now
     void maybe_flush(); // flush if flush_interval has passed since the last one
+    bool flush_due() const; // whether maybe_flush() would flush now
 
     const std::filesystem::path& file() const { return file_; }
     // The open HDF5 file, for writers of other groups (SONATA reports). They

@@ -1,0 +1,301 @@
+// Checkpoints through the command line: a run killed with SIGKILL leaves a
+// file that opens without repair and resumes to the same final weights, bit
+// for bit, as a run never stopped; SIGINT and SIGTERM stop at a step with a
+// checkpoint and exit 130 and 143; the divergence guard stops with exit 3 and
+// one line naming what diverged; resume refuses what it cannot continue.
+#include "analysis/h5.hpp"
+#include "tests/support/yaml_files.hpp"
+
+#include <doctest/doctest.h>
+#include <hdf5.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+namespace fs = std::filesystem;
+namespace h5 = counterstream::analysis::h5;
+
+// Two hidden layers on the teacher task, long enough (about a second) that
+// a signal sent after the first epochs lands mid-run, with a checkpoint every
+// 25 steps (an epoch is 128) so a kill falls between checkpoints.
+std::string run_document(int epochs, const std::string& extra = "") {
+    return R"(circuit:
+  motif: )" + counterstream::testing::motif("sal") +
+           R"(
+  sizes: [64, 128, 128, 4]
+  eta_scale: 0.5
+protocol:
+  epochs: )" + std::to_string(epochs) +
+           R"(
+  batch_size: 32
+  seed: 7
+  dataset: {name: teacher, teacher: {inputs: 64, hidden: 32, classes: 4, train: 4096, test: 256}}
+  record: {metrics_every: 5, weights_every: 100, checkpoint_every: 25}
+)" + extra;
+}
+
+struct child {
+    pid_t pid = -1;
+    int out = -1; // the child's stdout and stderr
+};
+
+// Starts counterstream with `args` in `dir`.
+child start(const fs::path& dir, const std::vector<std::string>& args) {
+    int fds[2];
+    REQUIRE(pipe(fds) == 0);
+    const pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        close(fds[0]);
+        dup2(fds[1], STDOUT_FILENO);
+        dup2(fds[1], STDERR_FILENO);
+        if (chdir(dir.c_str()) != 0) _exit(127);
+        std::vector<char*> argv;
+        std::string binary = COUNTERSTREAM_BINARY;
+        argv.push_back(binary.data());
+        std::vector<std::string> copies = args;
+        for (auto& a: copies) argv.push_back(a.data());
+        argv.push_back(nullptr);
+        execv(binary.c_str(), argv.data());
+        _exit(127);
+    }
+    close(fds[1]);
+    return {pid, fds[0]};
+}
+
+// Reads the child's output until it contains `needle` (or ends).
+std::string read_until(const child& c, const std::string& needle, std::string& seen) {
+    char buf[256];
+    while (seen.find(needle) == std::string::npos) {
+        const ssize_t n = read(c.out, buf, sizeof buf);
+        if (n <= 0) break;
+        seen.append(buf, std::size_t(n));
+    }
+    return seen;
+}
+
+// Waits for the child; its exit code, or 128 + the signal that ended it.
+int finish(const child& c, std::string& seen) {
+    read_until(c, "\x01never", seen);
+    close(c.out);
+    int status = 0;
+    waitpid(c.pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+int run(const fs::path& dir, const std::vector<std::string>& args, std::string& output) {
+    return finish(start(dir, args), output);
+}
+
+fs::path case_dir(const std::string& name) {
+    const fs::path dir = counterstream::testing::temp_dir() / ("checkpoint-" + name);
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    return dir;
+}
+
+void write(const fs::path& path, const std::string& text) { std::ofstream(path) << text; }
+
+struct array {
+    std::vector<hsize_t> dims;
+    std::vector<double> values; // read as double (float32 and int64 fit exactly at these sizes)
+};
+
+array read_array(hid_t file, const std::string& path) {
+    h5::id d(H5Dopen2(file, path.c_str(), H5P_DEFAULT), H5Dclose);
+    REQUIRE_MESSAGE(d.valid(), path);
+    h5::id space(H5Dget_space(d.get()), H5Sclose);
+    array a;
+    a.dims.resize(std::size_t(H5Sget_simple_extent_ndims(space.get())));
+    H5Sget_simple_extent_dims(space.get(), a.dims.data(), nullptr);
+    hsize_t n = 1;
+    for (auto x: a.dims) n *= x;
+    a.values.resize(n);
+    if (n > 0) REQUIRE(H5Dread(d.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, a.values.data()) >= 0);
+    return a;
+}
+
+std::vector<std::string> members(hid_t file, const std::string& group) {
+    h5::id g(H5Gopen2(file, group.c_str(), H5P_DEFAULT), H5Gclose);
+    REQUIRE(g.valid());
+    std::vector<std::string> names;
+    H5Literate(
+        g.get(), H5_INDEX_NAME, H5_ITER_INC, nullptr,
+        [](hid_t, const char* name, const H5L_info_t*, void* out) {
+            static_cast<std::vector<std::string>*>(out)->emplace_back(name);
+            return 0;
+        },
+        &names);
+    return names;
+}
+
+h5::id open_file(const fs::path& path) {
+    h5::quiet();
+    return h5::id(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+}
+
+bool same(const std::vector<double>& a, const std::vector<double>& b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        if (!(a[i] == b[i] || (std::isnan(a[i]) && std::isnan(b[i])))) return false;
+    return true;
+}
+
+// Every weight snapshot and every metric but the timing: bitwise equal.
+void check_same_recording(const fs::path& resumed, const fs::path& reference) {
+    const auto a = open_file(resumed), b = open_file(reference);
+    REQUIRE(a.valid());
+    REQUIRE(b.valid());
+    const auto groups = members(b.get(), "/weights");
+    REQUIRE(groups == members(a.get(), "/weights"));
+    for (const auto& g: groups) {
+        for (const char* part: {"data", "step"}) {
+            const std::string path = "/weights/" + g + "/" + part;
+            const auto x = read_array(a.get(), path), y = read_array(b.get(), path);
+            CHECK_MESSAGE(x.dims == y.dims, path);
+            CHECK_MESSAGE(same(x.values, y.values), path);
+        }
+    }
+    const auto metrics = members(b.get(), "/metrics");
+    REQUIRE(metrics == members(a.get(), "/metrics"));
+    for (const auto& m: metrics) {
+        if (m == "samples_per_second") continue;
+        const std::string path = "/metrics/" + m;
+        const auto x = read_array(a.get(), path), y = read_array(b.get(), path);
+        CHECK_MESSAGE(same(x.values, y.values), path);
+    }
+}
+
+} // namespace
+
+TEST_CASE("a run killed with SIGKILL opens without repair and resumes bitwise to the uninterrupted result") {
+    const fs::path dir = case_dir("kill");
+    write(dir / "run.yaml", run_document(16));
+    std::string out;
+    REQUIRE_MESSAGE(run(dir, {"run", "run.yaml", "-o", "whole.h5", "--threads", "1"}, out) == 0, out);
+
+    std::string seen;
+    const child c = start(dir, {"run", "run.yaml", "-o", "killed.h5", "--threads", "1"});
+    read_until(c, "epoch   2", seen);
+    kill(c.pid, SIGKILL);
+    REQUIRE_MESSAGE(finish(c, seen) == 128 + SIGKILL, seen); // killed, not finished before the signal
+
+    {
+        // Opens with the C API and h5dump as it is, with every epoch the run printed.
+        const auto f = open_file(dir / "killed.h5");
+        REQUIRE(f.valid());
+        const auto acc = read_array(f.get(), "/metrics/test_accuracy");
+        int epochs = 0;
+        for (double x: acc.values) epochs += std::isnan(x) ? 0 : 1;
+        CHECK(epochs >= 2);
+        const auto step = read_array(f.get(), "/metrics/step");
+        for (std::size_t i = 1; i < step.values.size(); ++i) CHECK(step.values[i] > step.values[i - 1]);
+    }
+    CHECK(std::system(("h5dump -H " + (dir / "killed.h5").string() + " > /dev/null 2>&1").c_str()) == 0);
+
+    out.clear();
+    REQUIRE_MESSAGE(run(dir, {"resume", "killed.h5"}, out) == 0, out);
+    CHECK(out.find("resumed at step") != std::string::npos);
+    CHECK(out.find("epoch  16") != std::string::npos);
+    check_same_recording(dir / "killed.h5", dir / "whole.h5");
+
+    // A finished run has nothing left to do.
+    out.clear();
+    CHECK(run(dir, {"resume", "killed.h5"}, out) == 0);
+    CHECK(out.find("already complete") != std::string::npos);
+}
+
+TEST_CASE("SIGINT and SIGTERM stop at a step with a checkpoint, exit 130 and 143, and the run resumes") {
+    const fs::path dir = case_dir("signals");
+    write(dir / "run.yaml", run_document(8));
+    std::string out;
+    REQUIRE_MESSAGE(run(dir, {"run", "run.yaml", "-o", "whole.h5", "--threads", "1"}, out) == 0, out);
+
+    for (const auto& [sig, code]: {std::pair{SIGINT, 130}, std::pair{SIGTERM, 143}}) {
+        CAPTURE(sig);
+        const std::string name = "stopped-" + std::to_string(sig) + ".h5";
+        std::string seen;
+        const child c = start(dir, {"run", "run.yaml", "-o", name, "--threads", "1"});
+        read_until(c, "epoch   1", seen);
+        kill(c.pid, sig);
+        REQUIRE_MESSAGE(finish(c, seen) == code, seen);
+        CHECK(seen.find("counterstream resume") != std::string::npos);
+        {
+            const auto f = open_file(dir / name);
+            REQUIRE(f.valid());
+        }
+        out.clear();
+        REQUIRE_MESSAGE(run(dir, {"resume", name}, out) == 0, out);
+        check_same_recording(dir / name, dir / "whole.h5");
+    }
+}
+
+TEST_CASE("the divergence guard stops at the step, names what diverged, keeps the last checkpoint, exits 3") {
+    const fs::path dir = case_dir("guard");
+    // Rates far too large: SAL's weights blow up within a few steps.
+    write(dir / "run.yaml", run_document(3, "  guard: {max_norm: 1000}\n"));
+    std::string out;
+    const int code = run(dir, {"run", "run.yaml", "-o", "diverged.h5", "--set", "circuit.eta_scale=200"}, out);
+    CHECK_MESSAGE(code == 3, out);
+    CHECK(out.find("diverged at step") != std::string::npos);
+    CHECK((out.find("weights of group") != std::string::npos || out.find("rates of population") != std::string::npos ||
+           out.find("the loss is") != std::string::npos));
+    CHECK(out.find("guard.max_norm 1000") != std::string::npos);
+    const auto f = open_file(dir / "diverged.h5");
+    REQUIRE(f.valid());
+    const auto step = read_array(f.get(), "/checkpoint/0/integers/step");
+    REQUIRE(step.values.size() == 1);
+}
+
+TEST_CASE("resume refuses a file it cannot continue, with one line and exit 2") {
+    const fs::path dir = case_dir("refuse");
+    write(dir / "not.h5", "plain text\n");
+    fs::create_directories(dir / "folder.h5");
+    struct refusal {
+        std::string file, words;
+    };
+    for (const auto& r: {refusal{"missing.h5", "cannot open"}, refusal{"not.h5", "cannot open"},
+                         refusal{"folder.h5", "folder"}}) {
+        CAPTURE(r.file);
+        std::string out;
+        CHECK(run(dir, {"resume", r.file}, out) == 2);
+        CHECK_MESSAGE(out.find(r.words) != std::string::npos, out);
+        CHECK(out.find("internal error") == std::string::npos);
+    }
+
+    // A recording of another checkpoint version.
+    write(dir / "run.yaml", run_document(1));
+    std::string out;
+    REQUIRE_MESSAGE(run(dir, {"run", "run.yaml", "-o", "old.h5", "--set", "protocol.max_steps=3"}, out) == 0, out);
+    {
+        h5::quiet();
+        h5::id f(H5Fopen((dir / "old.h5").c_str(), H5F_ACC_RDWR, H5P_DEFAULT), H5Fclose);
+        REQUIRE(f.valid());
+        h5::id g(H5Gopen2(f.get(), "/checkpoint", H5P_DEFAULT), H5Gclose);
+        h5::id a(H5Aopen(g.get(), "format_version", H5P_DEFAULT), H5Aclose);
+        const int other = 99;
+        REQUIRE(H5Awrite(a.get(), H5T_NATIVE_INT, &other) >= 0);
+    }
+    out.clear();
+    CHECK(run(dir, {"resume", "old.h5"}, out) == 2);
+    CHECK_MESSAGE(out.find("format version 99") != std::string::npos, out);
+
+    // A recording with no checkpoint at all.
+    {
+        h5::id f(H5Fopen((dir / "old.h5").c_str(), H5F_ACC_RDWR, H5P_DEFAULT), H5Fclose);
+        REQUIRE(H5Ldelete(f.get(), "/checkpoint", H5P_DEFAULT) >= 0);
+    }
+    out.clear();
+    CHECK(run(dir, {"resume", "old.h5"}, out) == 2);
+    CHECK_MESSAGE(out.find("no checkpoint") != std::string::npos, out);
+}
