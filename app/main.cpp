@@ -11,6 +11,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
+#include <charconv>
 #include <csignal>
 #include <filesystem>
 #include <iostream>
@@ -26,6 +28,57 @@ std::string joined_command_line(int argc, char** argv) {
     return out;
 }
 
+constexpr int max_threads = 1024;
+
+// An integer option in [min, max], with a one-line message otherwise.
+CLI::Validator integer_in(long min, long max) {
+    const std::string range = std::to_string(min) + " to " + std::to_string(max);
+    return CLI::Validator(
+        [min, max, range](std::string& text) -> std::string {
+            long value = 0;
+            const char* end = text.data() + text.size();
+            const auto [ptr, ec] = std::from_chars(text.data(), end, value);
+            if (ec == std::errc{} && ptr == end && value >= min && value <= max)
+                return {};
+            return "expected an integer from " + range + ", got '" + text + "'";
+        },
+        "INT from " + range);
+}
+
+// CLI11's usage errors as one line; a mistyped command gets did-you-mean.
+int usage_error(const CLI::App& app, const CLI::ParseError& e, int argc, char** argv) {
+    const auto chosen = app.get_subcommands();
+    std::string message = e.what();
+    std::string help = " (see counterstream --help)";
+    if (!chosen.empty()) {
+        message = chosen.front()->get_name() + ": " + message;
+        help = " (see counterstream " + chosen.front()->get_name() + " --help)";
+    } else {
+        std::vector<std::string> commands;
+        std::string list;
+        for (const auto* c: app.get_subcommands([](const CLI::App*) { return true; })) {
+            commands.push_back(c->get_name());
+            list += (list.empty() ? "" : ", ") + c->get_name();
+        }
+        if (argc > 1 && argv[1][0] != '-') {
+            message = cs::unknown_name_message("command", argv[1], commands);
+            help.clear();
+        } else if (dynamic_cast<const CLI::RequiredError*>(&e)) {
+            message = "a command is required: " + list;
+        }
+    }
+    std::replace(message.begin(), message.end(), '\n', ' ');
+    std::cerr << "error: " << message << help << '\n';
+    return 2;
+}
+
+// An output file that is the input it is made from would be destroyed.
+void check_not_input(const std::string& output, const std::string& input) {
+    std::error_code ec;
+    if (!output.empty() && std::filesystem::equivalent(output, input, ec))
+        throw cs::input_error(output + ": is the input file itself; write the output to another file");
+}
+
 // 3 for a diverged run, 128 + the signal for one stopped by SIGINT (130) or SIGTERM (143).
 int exit_code(const cs::train_result& result) {
     if (result.diverged)
@@ -36,11 +89,15 @@ int exit_code(const cs::train_result& result) {
 }
 
 int run_command(const std::string& file, const std::vector<std::string>& sets, std::string output,
-                const std::string& command_line, int threads) {
+                const std::string& command_line, int threads, bool overwrite) {
     const auto lib = cs::models::standard_library();
     const auto doc = cs::load_run(file, sets, lib);
     if (output.empty())
         output = "runs/" + std::filesystem::path(file).stem().string() + ".h5";
+    check_not_input(output, file);
+    std::error_code ec;
+    if (!overwrite && std::filesystem::exists(output, ec) && !std::filesystem::is_directory(output, ec))
+        throw cs::input_error(output + ": exists (pass --overwrite to replace it)");
     cs::train_options opt;
     opt.output = output;
     opt.command_line = command_line;
@@ -79,6 +136,11 @@ int expand_command(const std::string& file, const std::vector<std::string>& sets
     // A run document holds the circuit under circuit:; a circuit file is one.
     const bool run_document = doc["circuit"].defined();
     const auto spec = cs::parse_circuit(run_document ? doc["circuit"] : doc, rd, lib);
+    if (run_document) {
+        // Not printed, but read: a mistyped key (or --set path) there is still a mistake.
+        rd.check_keys(doc, {"circuit", "protocol"});
+        cs::parse_protocol(doc["protocol"], rd);
+    }
     if (diag.empty())
         cs::check_circuit(spec, diag, false, run_document ? "circuit." : "");
     diag.raise();
@@ -101,14 +163,16 @@ int main(int argc, char** argv) {
     run->add_option("--set", sets, "override a key: dotted.path=VALUE (VALUE is YAML)");
     run->add_option("-o,--output", output, "HDF5 recording (default runs/<file stem>.h5)");
     int threads = 0;
-    run->add_option("--threads", threads, "engine threads (default: all cores)")->check(CLI::NonNegativeNumber);
+    run->add_option("--threads", threads, "engine threads (default: all cores)")->check(integer_in(0, max_threads));
+    bool overwrite = false;
+    run->add_flag("--overwrite", overwrite, "replace an existing output file");
 
     std::string resume_file;
     int resume_threads = 0;
     auto* resume = app.add_subcommand("resume", "continue a recording from its last checkpoint (same file)");
     resume->add_option("file", resume_file, "recording (HDF5) of a stopped or killed run")->required();
     resume->add_option("--threads", resume_threads, "engine threads (default: the run's own)")
-        ->check(CLI::NonNegativeNumber);
+        ->check(integer_in(0, max_threads));
 
     auto* expand = app.add_subcommand("expand", "print the expanded circuit");
     expand->add_option("file", file, "circuit or run document")->required();
@@ -132,9 +196,11 @@ int main(int argc, char** argv) {
     sweep->add_option("file", sweep_opt.file, "sweep document (YAML with base: and grid: or list:)")->required();
     sweep->add_option("-o,--output", sweep_opt.output, "HDF5 output (default runs/<file stem>.h5)");
     sweep->add_option("--threads", sweep_opt.threads, "points run at once per process (default: its cores)")
-        ->check(CLI::PositiveNumber);
+        ->check(integer_in(1, max_threads));
     sweep->add_option("--set", sweep_opt.sets, "override a key of every point: dotted.path=VALUE");
     sweep->add_flag("--overwrite", sweep_opt.overwrite, "replace an existing output file");
+    sweep->add_option("--ensemble", sweep_opt.ensemble, "points per lockstep ensemble (1: each point alone)")
+        ->check(integer_in(1, 100000));
 
     cs::analysis::analyze_options analyze_opt;
     bool no_theorem1 = false;
@@ -145,27 +211,31 @@ int main(int argc, char** argv) {
                             "write a copy of /config and /analysis here instead of into the recording");
     analyze_cmd->add_option("--gram", analyze_opt.gram_groups, "groups for Gram matrices (default: every W and Vbar)");
     analyze_cmd->add_option("--probe-batch", analyze_opt.probe_batch, "samples in the Theorem 1 probe batch")
-        ->check(CLI::PositiveNumber);
+        ->check(integer_in(1, 65536));
     analyze_cmd->add_option("--probe-seed", analyze_opt.probe_seed, "seed of the synthetic probe batch");
     analyze_cmd->add_flag("--no-theorem1", no_theorem1, "skip the probe pass");
 
     try {
         app.parse(argc, argv);
+    } catch (const CLI::Success& e) {
+        return app.exit(e); // --help, --version
     } catch (const CLI::ParseError& e) {
-        return app.exit(e) == 0 ? 0 : 2;
+        return usage_error(app, e, argc, argv);
     }
     try {
         if (*run)
-            return run_command(file, sets, output, joined_command_line(argc, argv), threads);
+            return run_command(file, sets, output, joined_command_line(argc, argv), threads, overwrite);
         if (*resume)
             return resume_command(resume_file, joined_command_line(argc, argv), resume_threads);
         if (*expand)
             return expand_command(file, sets);
         if (*sweep) {
+            check_not_input(sweep_opt.output, sweep_opt.file);
             sweep_opt.command_line = joined_command_line(argc, argv);
             return cs::sweep(sweep_opt, cs::models::standard_library(), std::cout);
         }
         if (*analyze_cmd) {
+            check_not_input(analyze_opt.output, analyze_opt.input);
             analyze_opt.theorem1 = !no_theorem1;
             return cs::analysis::analyze(analyze_opt, cs::models::standard_library(), std::cout);
         }

@@ -34,14 +34,9 @@ view document_view(const std::string& file, const YAML::Node& root,
     return v;
 }
 
-namespace {
-
 protocol_spec parse_protocol(const view& v, reader& rd) {
     protocol_spec p;
-    if (!rd.expect_map(v)) {
-        if (!v.defined()) rd.error(v, "missing protocol:");
-        return p;
-    }
+    if (!rd.expect_map(v)) return p;
     rd.check_keys(v, {"mode", "epochs", "batch_size", "shuffle", "seed", "max_steps", "eval_batch", "dataset",
                       "record", "present_ms", "learn_after_ms", "trials", "integrator", "guard"});
     if (auto m = rd.choice(v["mode"], {"discrete", "continuous"})) p.mode = *m;
@@ -135,8 +130,10 @@ protocol_spec parse_protocol(const view& v, reader& rd) {
     return p;
 }
 
+namespace {
+
 // What the protocol says about the circuit: reported populations and neurons,
-// the trial, and the rates the mode needs.
+// the trial, and the rates and time constants the mode needs.
 void check_protocol(const run_document& run, const view& v, reader& rd) {
     const auto& rec = run.protocol.record;
     const view r = v["record"];
@@ -168,6 +165,12 @@ void check_protocol(const run_document& run, const view& v, reader& rd) {
             rd.error(v["mode"].defined() ? v["mode"] : v,
                      "synapse group '" + s.name + "' gives tau [ms]; discrete mode needs rule.eta");
     }
+    if (!continuous)
+        for (const auto& p: run.circuit.populations)
+            if (p.tau != 0)
+                rd.diag().error(p.where, "circuit.populations." + p.name + ".tau",
+                                "tau: " + format_number(p.tau) +
+                                    " [ms] needs protocol.mode: continuous (discrete mode has no time; leave tau out)");
 }
 
 } // namespace
@@ -188,8 +191,11 @@ run_document load_run(const std::string& file, const YAML::Node& root, const std
         diag.raise();
     }
     rd.check_keys(doc, {"circuit", "protocol"});
-    if (!doc["circuit"].defined()) rd.error(doc, "missing circuit:");
-    run.circuit = parse_circuit(doc["circuit"], rd, lib);
+    for (const char* key: {"circuit", "protocol"})
+        if (!doc[key].defined())
+            diag.error(locate(root, file), "",
+                       std::string("missing ") + key + ": (a run document has circuit: and protocol:)");
+    if (doc["circuit"].defined()) run.circuit = parse_circuit(doc["circuit"], rd, lib);
     run.protocol = parse_protocol(doc["protocol"], rd);
     if (diag.empty()) check_circuit(run.circuit, diag, run.protocol.mode == "discrete");
     if (diag.empty()) check_protocol(run, doc["protocol"], rd);

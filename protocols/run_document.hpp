@@ -73,6 +73,9 @@ run_document load_run(const std::string& file, const std::vector<std::string>& s
 run_document load_run(const std::string& file, const YAML::Node& root, const std::vector<std::string>& sets,
                       const library& lib);
 
+// The protocol: section (defaults where it is not given).
+protocol_spec parse_protocol(const view& v, reader& rd);
+
 // The root view of a document with its --set layers (for `expand` and sweeps).
 view document_view(const std::string& file, const YAML::Node& root,
                    const std::vector<std::pair<YAML::Node, std::string>>& sets);

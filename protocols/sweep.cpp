@@ -3,6 +3,7 @@
 #include "protocols/sweep.hpp"
 
 #include "protocols/train.hpp"
+#include "protocols/train_ensemble.hpp"
 #include "sim/error.hpp"
 #include "sim/stack.hpp"
 
@@ -199,7 +200,7 @@ sweep_document load_sweep(const std::string& file, const std::vector<std::string
         diag.error(location{file, 1, 1}, "", "expected a map with base: and grid: or list:");
         diag.raise();
     }
-    rd.check_keys(v, {"base", "set", "grid", "list", "threads"});
+    rd.check_keys(v, {"base", "set", "grid", "list", "threads", "ensemble"});
 
     if (!v["base"].defined()) {
         rd.error(v, "missing base: (the run document every point starts from)");
@@ -217,6 +218,8 @@ sweep_document load_sweep(const std::string& file, const std::vector<std::string
     }
     if (auto t = rd.integer(v["threads"], 1, 1 << 16))
         doc.threads = int(*t);
+    if (auto e = rd.integer(v["ensemble"], 1, max_points))
+        doc.ensemble = int(*e);
 
     // set: fixed overrides.
     struct fixed_entry {
@@ -715,6 +718,41 @@ std::filesystem::path point_file(const std::filesystem::path& dir, std::int64_t 
     return dir / name;
 }
 
+// A point's result from its finished training run.
+void take_result(point_result& r, const train_result& t) {
+    r.steps = t.steps;
+    if (t.interrupted) {
+        r.status = point_status::interrupted;
+    } else if (t.diverged) {
+        r.status = point_status::diverged;
+    } else {
+        r.status = point_status::done;
+        if (!t.epochs.empty()) {
+            const auto& e = t.epochs.back();
+            r.test_accuracy = e.test_accuracy;
+            r.test_loss = e.test_loss;
+            r.train_loss = e.train_loss;
+            r.train_accuracy = e.train_accuracy;
+        }
+    }
+}
+
+// A point's result from what its training run threw.
+void take_failure(point_result& r, const std::exception_ptr& error) {
+    r.status = point_status::failed;
+    try {
+        std::rethrow_exception(error);
+    } catch (const input_error& e) {
+        r.message = e.what();
+    } catch (const std::exception& e) {
+        r.internal = true;
+        r.message = e.what();
+    } catch (...) {
+        r.internal = true;
+        r.message = "unknown exception";
+    }
+}
+
 point_result run_point(const sweep_document& doc, const sweep_point& p, const library& lib,
                        const std::filesystem::path& file, int rank) {
     point_result r;
@@ -728,33 +766,92 @@ point_result run_point(const sweep_document& doc, const sweep_point& p, const li
     std::ostringstream log;
     const auto t0 = std::chrono::steady_clock::now();
     try {
-        const train_result t = train(p.run, lib, opt, log);
-        r.steps = t.steps;
-        if (t.interrupted) {
-            r.status = point_status::interrupted;
-        } else if (t.diverged) {
-            r.status = point_status::diverged;
-        } else {
-            r.status = point_status::done;
-            if (!t.epochs.empty()) {
-                const auto& e = t.epochs.back();
-                r.test_accuracy = e.test_accuracy;
-                r.test_loss = e.test_loss;
-                r.train_loss = e.train_loss;
-                r.train_accuracy = e.train_accuracy;
-            }
-        }
-    } catch (const input_error& e) {
-        r.status = point_status::failed;
-        r.message = e.what();
-    } catch (const std::exception& e) {
-        r.status = point_status::failed;
-        r.internal = true;
-        r.message = e.what();
+        take_result(r, train(p.run, lib, opt, log));
+    } catch (...) {
+        take_failure(r, std::current_exception());
     }
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     r.log = log.str();
     return r;
+}
+
+// What runs as one: a point alone, or an ensemble of points that differ only
+// in their circuits.
+struct sweep_job {
+    std::vector<const sweep_point*> points;
+};
+
+// Continuous points with the same ensemble_key() are cut into ensembles of at
+// most `size` points (at least `ranks` of them, so that every rank has work;
+// contiguous, sizes within one of each other); the others run alone. Jobs are
+// in the order of their first point.
+std::vector<sweep_job> plan_jobs(const sweep_document& doc, int size, int ranks) {
+    std::vector<sweep_job> jobs;
+    std::vector<std::pair<std::string, std::vector<const sweep_point*>>> groups;
+    for (const auto& p: doc.points) {
+        const std::string key = size > 1 ? ensemble_key(p.run) : std::string();
+        if (key.empty()) {
+            jobs.push_back({{&p}});
+            continue;
+        }
+        auto g = std::find_if(groups.begin(), groups.end(), [&](const auto& x) { return x.first == key; });
+        if (g == groups.end())
+            g = groups.insert(groups.end(), {key, {}});
+        g->second.push_back(&p);
+    }
+    for (const auto& [key, points]: groups) {
+        const std::size_t n = points.size();
+        const std::size_t parts =
+            std::max((n + std::size_t(size) - 1) / std::size_t(size), std::min(n, std::size_t(ranks)));
+        for (std::size_t c = 0; c < parts; ++c)
+            jobs.push_back({{points.begin() + std::ptrdiff_t(c * n / parts),
+                             points.begin() + std::ptrdiff_t((c + 1) * n / parts)}});
+    }
+    std::sort(jobs.begin(), jobs.end(),
+              [](const sweep_job& a, const sweep_job& b) { return a.points.front()->index < b.points.front()->index; });
+    return jobs;
+}
+
+// Runs a job's points, an ensemble's spread over `threads`.
+std::vector<point_result> run_job(const sweep_document& doc, const sweep_job& job, const library& lib,
+                                  const std::filesystem::path& dir, int rank, int threads) {
+    std::vector<point_result> results;
+    if (job.points.size() == 1) {
+        results.push_back(run_point(doc, *job.points.front(), lib, point_file(dir, job.points.front()->index), rank));
+        return results;
+    }
+    const std::size_t n = job.points.size();
+    std::vector<std::ostringstream> logs(n);
+    std::vector<ensemble_member> members(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        const sweep_point& p = *job.points[i];
+        members[i] = {&p.run, point_file(dir, p.index), run_command_line(doc, p), &logs[i]};
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    std::vector<ensemble_outcome> outcomes;
+    try {
+        outcomes = train_ensemble(members, lib, threads);
+    } catch (...) {
+        // Nothing ran (the data or a network could not be made): each point
+        // alone reports what is wrong with it.
+        for (const auto* p: job.points)
+            results.push_back(run_point(doc, *p, lib, point_file(dir, p->index), rank));
+        return results;
+    }
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    for (std::size_t i = 0; i < n; ++i) {
+        point_result r;
+        r.index = job.points[i]->index;
+        r.rank = rank;
+        if (outcomes[i].error)
+            take_failure(r, outcomes[i].error);
+        else
+            take_result(r, outcomes[i].result);
+        r.seconds = seconds / double(n);
+        r.log = logs[i].str();
+        results.push_back(std::move(r));
+    }
+    return results;
 }
 
 std::string percent(double fraction) {
@@ -1190,10 +1287,21 @@ int sweep(const sweep_options& opt, const library& lib, std::ostream& out) {
         throw input_error(opt.file + ": another MPI rank could not read the sweep or create " + points_dir.string());
     }
 
-    std::vector<const sweep_point*> mine;
-    for (const auto& p: doc.points)
-        if (p.index % world.size() == world.rank())
-            mine.push_back(&p);
+    int ensemble_size = 16;
+    if (opt.ensemble > 0)
+        ensemble_size = opt.ensemble;
+    else if (doc.ensemble > 0)
+        ensemble_size = doc.ensemble;
+    const std::vector<sweep_job> jobs = plan_jobs(doc, ensemble_size, world.size());
+    std::vector<const sweep_job*> mine;
+    std::size_t mine_points = 0, ensembles = 0;
+    for (std::size_t j = 0; j < jobs.size(); ++j) {
+        ensembles += jobs[j].points.size() > 1 ? 1 : 0;
+        if (int(j % std::size_t(world.size())) == world.rank()) {
+            mine.push_back(&jobs[j]);
+            mine_points += jobs[j].points.size();
+        }
+    }
     int threads = opt.threads > 0 ? opt.threads
                   : doc.threads > 0
                       ? doc.threads
@@ -1205,6 +1313,8 @@ int sweep(const sweep_options& opt, const library& lib, std::ostream& out) {
     // No more threads than the busiest rank has points.
     threads = std::max(1, std::min(threads, (total + world.size() - 1) / world.size()));
     const int used_threads = std::max(1, std::min<int>(threads, int(mine.size())));
+    // Threads the pool does not use spread the instances of ensembles.
+    const int ensemble_threads = std::max(1, threads / used_threads);
 
     if (world.rank() == 0) {
         std::string shape = std::to_string(total) + (total == 1 ? " point" : " points");
@@ -1214,6 +1324,13 @@ int sweep(const sweep_options& opt, const library& lib, std::ostream& out) {
                 dims.push_back(doc.columns[c] + " " + std::to_string(doc.axes[c].size()));
             shape += " (" + join(dims, " x ") + ")";
         }
+        if (ensembles > 0) {
+            const std::size_t alone = std::size_t(
+                std::count_if(jobs.begin(), jobs.end(), [](const sweep_job& j) { return j.points.size() == 1; }));
+            shape += " as " + std::to_string(ensembles) + (ensembles == 1 ? " ensemble" : " ensembles");
+            if (alone > 0)
+                shape += " and " + std::to_string(alone) + (alone == 1 ? " single run" : " single runs");
+        }
         out << "sweep " << opt.file << ": " << shape << " on ";
         if (world.size() > 1)
             out << world.size() << " ranks x ";
@@ -1221,7 +1338,7 @@ int sweep(const sweep_options& opt, const library& lib, std::ostream& out) {
         out << std::flush;
     }
 
-    // The points of this rank, on a pool of threads.
+    // The jobs of this rank, on a pool of threads.
     std::vector<point_result> done;
     std::mutex done_mutex;
     std::atomic<std::size_t> next{0};
@@ -1232,22 +1349,25 @@ int sweep(const sweep_options& opt, const library& lib, std::ostream& out) {
             const std::size_t k = next++;
             if (k >= mine.size())
                 break;
-            const sweep_point& p = *mine[k];
-            point_result r = run_point(doc, p, lib, point_file(points_dir, p.index), world.rank());
-            if (r.status == point_status::interrupted)
-                stop = true;
+            std::vector<point_result> rs = run_job(doc, *mine[k], lib, points_dir, world.rank(), ensemble_threads);
             const auto pad = [&](const std::string& x) { return std::string(std::size_t(digits) - x.size(), ' ') + x; };
             const std::lock_guard<std::mutex> lock(done_mutex);
-            std::string line = "[" + pad(std::to_string(done.size() + 1)) + "/" + std::to_string(mine.size()) +
-                               "] point " + pad(std::to_string(p.index)) + "  " + point_label(doc, p, " ") + "  " +
-                               outcome(r) + "  " + decimals(r.seconds, 1) + " s";
-            if (world.size() > 1)
-                line += "  [rank " + std::to_string(world.rank()) + "]";
-            line += '\n';
-            if (r.status == point_status::failed)
-                line += indented(r.message);
-            out << line << std::flush;
-            done.push_back(std::move(r));
+            for (auto& r: rs) {
+                if (r.status == point_status::interrupted)
+                    stop = true;
+                const sweep_point& p = doc.points[std::size_t(r.index)];
+                std::string line = "[" + pad(std::to_string(done.size() + 1)) + "/" + std::to_string(mine_points) +
+                                   "] point " + pad(std::to_string(p.index)) + "  " + point_label(doc, p, " ") + "  " +
+                                   outcome(r) + "  " + decimals(r.seconds, 1) + " s";
+                if (world.size() > 1)
+                    line += "  [rank " + std::to_string(world.rank()) + "]";
+                line += '\n';
+                if (r.status == point_status::failed)
+                    line += indented(r.message);
+                out << line;
+                done.push_back(std::move(r));
+            }
+            out << std::flush;
         }
     };
     {

@@ -11,8 +11,15 @@
 //   list:                             # or instead of grid: explicit points, all with the same keys
 //     - {circuit.eta_scale: 1, protocol.seed: 1}
 //   threads: 2                        # optional: threads per process (default: its cores)
+//   ensemble: 16                      # optional: most points per ensemble (default 16; 1: none)
 // Keys under set/grid/list are dotted paths into the run document, as for
 // `--set`; a point's document is base + set + command-line --set + its values.
+//
+// Continuous-mode points whose protocols agree (the same data stream and
+// schedule; they differ only in their circuits) run as lockstep ensembles of
+// up to `ensemble` points (protocols/train_ensemble.hpp), at least one per
+// rank; the others run alone. Either way a point's recording is the one its
+// single run writes with one thread, bit for bit.
 //
 // The file written (default runs/<sweep stem>.h5):
 //   /                 attrs: format = "counterstream-sweep", format_version, software_version,
@@ -26,7 +33,8 @@
 //                     final_train_loss, final_train_accuracy (float64, NaN for a diverged
 //                     point), diverged (uint8), steps (int64). Identical, byte for byte, for any
 //                     number of threads and ranks.
-//   /sweep/seconds    float64 wall time of each point (not deterministic, hence not in the table)
+//   /sweep/seconds    float64 wall time of each point (an ensemble's shared equally by its points;
+//                     not deterministic, hence not in the table)
 //   /points/<i>       point i's run recording (root attributes, /config, /metrics, /weights as
 //                     sim/recorder.hpp writes them), plus attributes `point` and `log`.
 #pragma once
@@ -56,7 +64,8 @@ struct sweep_document {
     std::vector<bool> numeric;                  // per column: every value is a number
     std::vector<std::vector<std::string>> axes; // grid: each column's values; empty for a list
     std::vector<sweep_point> points;
-    int threads = 0; // threads: in the document; 0 when absent
+    int threads = 0;  // threads: in the document; 0 when absent
+    int ensemble = 0; // ensemble: in the document; 0 when absent
 };
 
 // Reads and checks the sweep and every point's run document (and dataset)
@@ -69,13 +78,15 @@ struct sweep_options {
     std::filesystem::path output;  // empty: runs/<sweep stem>.h5
     std::vector<std::string> sets; // --set for every point
     int threads = 0;               // per process; 0: the document's, else the cores available
+    int ensemble = 0;              // most points per ensemble; 0: the document's, else 16
     bool overwrite = false;        // replace an existing output
     std::string command_line;      // stored in the output
 };
 
 // Runs the sweep and writes the output; prints a line per finished point and
-// the final table to `out`. Under mpirun (built with MPI), point i runs on
-// rank i % size and rank 0 merges. Returns the exit code: 0 done (diverged
+// the final table to `out`. The jobs (single points and ensembles, in the
+// order of their first point) go to a pool of threads; under mpirun (built
+// with MPI), job j runs on rank j % size and rank 0 merges. Returns the exit code: 0 done (diverged
 // points included), 130 interrupted. Throws input_error (on rank 0 only;
 // other ranks return 2) for a bad sweep or a point that failed.
 int sweep(const sweep_options& opt, const library& lib, std::ostream& out);

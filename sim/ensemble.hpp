@@ -9,6 +9,7 @@
 #include "sim/integrator.hpp"
 #include "sim/network.hpp"
 
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -26,12 +27,20 @@ public:
 
     int size() const { return int(nets_.size()); }
     network& net(int k) { return *nets_[k]; }
+    // Instance k's ODE state (the network's views read it) and its integrator.
+    Eigen::VectorXf& state(int k) { return states_[k]; }
+    integrator& integ(int k) { return *integrators_[k]; }
     // The input every instance sees (instances may also get their own through net(k).input()).
     void set_input(const matrix& x);
     // One presentation: [0, learn_after) without plasticity, then to present_ms with it.
     void present(double present_ms, double learn_after_ms, const std::int32_t* labels);
+    // Calls f(k) once for every instance, the calls spread over the threads
+    // (each on one thread). An exception from f is rethrown once all calls
+    // are done (the lowest k's, if several throw).
+    void for_each(const std::function<void(int)>& f);
     // Threads the instances are spread over (default: OpenMP's maximum).
-    void set_threads(int n) { threads_ = n; }
+    void set_threads(int n) { threads_ = std::max(1, n); }
+    int threads() const { return threads_; }
 
 private:
     std::vector<std::unique_ptr<network>> nets_;

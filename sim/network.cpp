@@ -380,10 +380,12 @@ void network::learn_rows(int thread, int threads, float* dxdt, bool learning) {
         const auto rows = share(g.w.rows(), thread, threads);
         if (rows.count == 0) continue;
         auto w = g.w.middleRows(rows.first, rows.count);
-        view whole(dxdt ? dxdt + g.state_offset : nullptr, g.w.rows(), g.w.cols());
-        auto d = whole.middleRows(rows.first, rows.count);
+        // This thread's rows of dS/dt (continuous mode only: dxdt is null in discrete mode).
+        auto derivative_rows = [&] {
+            return view(dxdt + g.state_offset, g.w.rows(), g.w.cols()).middleRows(rows.first, rows.count);
+        };
         if (dxdt && !learning) {
-            d.setZero();
+            derivative_rows().setZero();
             continue;
         }
         if (g.post.size() > 1) {
@@ -406,6 +408,7 @@ void network::learn_rows(int thread, int threads, float* dxdt, bool learning) {
                       cpu::op::transpose, beta, w);
             continue;
         }
+        auto d = derivative_rows();
         switch (g.decay) {
         case group::decay_kind::l2:
             d = w;

@@ -6,18 +6,28 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 namespace counterstream {
 
 YAML::Node load_yaml_file(const std::string& file) {
-    std::ifstream in(file);
+    std::error_code ec;
+    if (std::filesystem::is_directory(file, ec)) throw input_error(file + ": is a folder, not a YAML file");
+    std::ifstream in(file, std::ios::binary);
     if (!in) throw input_error(file + ": cannot read file (" + std::strerror(errno) + ")");
+    const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    if (in.bad()) throw input_error(file + ": cannot read file (" + std::strerror(errno) + ")");
+    YAML::Node root;
     try {
-        return YAML::LoadFile(file);
+        root = YAML::Load(text);
     } catch (const YAML::Exception& e) {
         throw input_error(file + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) +
                           ": YAML syntax error: " + e.msg);
     }
+    diagnostics diag;
+    check_duplicate_keys(text, file, diag);
+    diag.raise();
+    return root;
 }
 
 namespace {
@@ -54,7 +64,7 @@ circuit_spec stack_circuit(const view& circuit, reader& rd, const library& lib) 
     try {
         motif_root = load_yaml_file(motif_path.string());
     } catch (const input_error& e) {
-        rd.error(motif_key, e.what());
+        for (const auto& line: e.lines()) rd.error(motif_key, line);
         return c;
     }
     const std::string motif_file = motif_path.lexically_normal().string();

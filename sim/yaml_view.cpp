@@ -2,10 +2,13 @@
 
 #include "sim/error.hpp"
 
+#include <yaml-cpp/eventhandler.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <sstream>
 
 namespace counterstream {
 
@@ -46,6 +49,90 @@ void diagnostics::raise() const {
 
 namespace {
 
+// Follows the parser's events with a stack of open maps and sequences.
+class duplicate_key_finder : public YAML::EventHandler {
+public:
+    duplicate_key_finder(const std::string& file, diagnostics& diag) : file_(file), diag_(diag) {}
+
+    void OnDocumentStart(const YAML::Mark&) override {}
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark&, YAML::anchor_t) override { node_done(nullptr, {}); }
+    void OnAlias(const YAML::Mark&, YAML::anchor_t) override { node_done(nullptr, {}); }
+    void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t, const std::string& value) override {
+        node_done(&value, mark);
+    }
+    void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+        open(false);
+    }
+    void OnSequenceEnd() override { close(); }
+    void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+        open(true);
+    }
+    void OnMapEnd() override { close(); }
+
+private:
+    struct container {
+        bool is_map = false;
+        std::string path;
+        std::map<std::string, YAML::Mark> keys; // a map's plain keys, where each was first given
+        bool expect_key = true;                 // a map's next node is a key
+        std::string key;                        // a map's key of the value being read
+        std::size_t index = 0;                  // a sequence's next element
+    };
+
+    std::string child_path() const {
+        if (stack_.empty())
+            return "";
+        const auto& c = stack_.back();
+        if (!c.is_map)
+            return c.path + "[" + std::to_string(c.index) + "]";
+        if (c.expect_key)
+            return c.path; // inside a key that is itself a list or a map
+        return c.path.empty() ? c.key : c.path + "." + c.key;
+    }
+
+    void open(bool is_map) {
+        container c;
+        c.is_map = is_map;
+        c.path = child_path();
+        stack_.push_back(std::move(c));
+    }
+
+    void close() {
+        stack_.pop_back();
+        node_done(nullptr, {});
+    }
+
+    // A node ended: a scalar (its text), or a null, an alias, a list or a map.
+    void node_done(const std::string* scalar, const YAML::Mark& mark) {
+        if (stack_.empty())
+            return;
+        auto& c = stack_.back();
+        if (!c.is_map) {
+            ++c.index;
+            return;
+        }
+        if (!c.expect_key) {
+            c.expect_key = true;
+            return;
+        }
+        c.expect_key = false;
+        c.key = scalar ? *scalar : "";
+        if (!scalar)
+            return;
+        const auto [first, inserted] = c.keys.emplace(*scalar, mark);
+        if (inserted)
+            return;
+        diag_.error(location{file_, mark.line + 1, mark.column + 1}, c.path.empty() ? c.key : c.path + "." + c.key,
+                    "duplicate key '" + c.key + "' (first given at " + std::to_string(first->second.line + 1) + ":" +
+                        std::to_string(first->second.column + 1) + ")");
+    }
+
+    const std::string& file_;
+    diagnostics& diag_;
+    std::vector<container> stack_;
+};
+
 std::size_t edit_distance(const std::string& a, const std::string& b) {
     std::vector<std::size_t> row(b.size() + 1);
     for (std::size_t j = 0; j <= b.size(); ++j)
@@ -63,6 +150,13 @@ std::size_t edit_distance(const std::string& a, const std::string& b) {
 }
 
 } // namespace
+
+void check_duplicate_keys(const std::string& text, const std::string& file, diagnostics& diag) {
+    std::istringstream in(text);
+    YAML::Parser parser(in);
+    duplicate_key_finder finder(file, diag);
+    parser.HandleNextDocument(finder);
+}
 
 std::string unknown_name_message(const std::string& what, const std::string& name,
                                  const std::vector<std::string>& known) {

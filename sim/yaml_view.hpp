@@ -35,6 +35,10 @@ private:
     std::vector<std::string> lines_;
 };
 
+// Reports every key given twice in one map of the YAML `text` (yaml-cpp keeps
+// one of them silently), located in `file`. Reads the first document only.
+void check_duplicate_keys(const std::string& text, const std::string& file, diagnostics& diag);
+
 // "unknown key 'lerning_rate' (did you mean 'learning_rate'?; known: a, b)"
 std::string unknown_name_message(const std::string& what, const std::string& name,
                                  const std::vector<std::string>& known);

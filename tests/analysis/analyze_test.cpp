@@ -317,7 +317,7 @@ TEST_CASE("analyze: KP's Wbar self-assembles toward W^T") {
     }
 }
 
-TEST_CASE("analyze: re-running replaces /analysis; -o writes a copy of /config and the analysis") {
+TEST_CASE("analyze: re-running replaces /analysis, and -o writes a copy of /config and the analysis") {
     const auto file = record("rerun", "two_stream", "  synapses:\n" + tie_wbar, 1);
     analyze_file(file);
     {

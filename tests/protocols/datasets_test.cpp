@@ -465,7 +465,7 @@ TEST_CASE("load: missing files say where they were looked for") {
     CHECK(contains(error_of([&] { load(spec); }), "images are 3 x 4, MNIST has 28 x 28"));
 }
 
-TEST_CASE("cifar10: small batches load; broken ones are reported") {
+TEST_CASE("cifar10: small batches load, and broken ones are reported") {
     temp_folder tmp;
     const fs::path dir = tmp.path / "cifar-10-batches-bin";
     fs::create_directories(dir);

@@ -1,6 +1,7 @@
 // Sweeps on the synthetic teacher task: the merged table does not depend on
-// how the points were spread over threads or MPI ranks, each point keeps its
-// whole recording, and bad sweep documents fail before anything runs.
+// how the points were spread over threads, MPI ranks or ensembles, each point
+// keeps its whole recording (in an ensemble, bit for bit the one its run alone
+// writes), and bad sweep documents fail before anything runs.
 #include "models/library.hpp"
 #include "protocols/sweep.hpp"
 #include "tests/support/yaml_files.hpp"
@@ -13,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -99,6 +101,61 @@ std::vector<double> read_doubles(hid_t file, const std::string& path) {
     return out;
 }
 
+// Every numeric dataset below `group`, by path relative to it, as raw bytes in
+// the file's type; strings and the wall-clock samples_per_second left out.
+std::map<std::string, std::vector<unsigned char>> numeric_datasets(const std::string& file, const std::string& group) {
+    std::map<std::string, std::vector<unsigned char>> out;
+    const hid_t f = H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+    REQUIRE(f >= 0);
+    const hid_t g = H5Gopen2(f, group.c_str(), H5P_DEFAULT);
+    REQUIRE(g >= 0);
+    std::vector<std::string> names;
+    const auto collect = [](hid_t, const char* name, const H5L_info_t*, void* data) -> herr_t {
+        static_cast<std::vector<std::string>*>(data)->push_back(name);
+        return 0;
+    };
+    REQUIRE(H5Lvisit(g, H5_INDEX_NAME, H5_ITER_INC, collect, &names) >= 0);
+    for (const auto& name: names) {
+        if (name == "metrics/samples_per_second")
+            continue;
+        const hid_t o = H5Oopen(g, name.c_str(), H5P_DEFAULT);
+        REQUIRE(o >= 0);
+        if (H5Iget_type(o) == H5I_DATASET) {
+            const hid_t t = H5Dget_type(o);
+            if (H5Tget_class(t) != H5T_STRING) {
+                const hid_t s = H5Dget_space(o);
+                std::vector<unsigned char> bytes(std::size_t(H5Sget_simple_extent_npoints(s)) * H5Tget_size(t));
+                REQUIRE(H5Dread(o, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, bytes.data()) >= 0);
+                out[name] = std::move(bytes);
+                H5Sclose(s);
+            }
+            H5Tclose(t);
+        }
+        H5Oclose(o);
+    }
+    H5Gclose(g);
+    H5Fclose(f);
+    return out;
+}
+
+std::string string_attribute(const std::string& file, const std::string& object, const std::string& name) {
+    const hid_t f = H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+    REQUIRE(f >= 0);
+    const hid_t a = H5Aopen_by_name(f, object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT);
+    REQUIRE(a >= 0);
+    const hid_t str = H5Tcopy(H5T_C_S1);
+    H5Tset_size(str, H5T_VARIABLE);
+    H5Tset_cset(str, H5T_CSET_UTF8);
+    char* text = nullptr;
+    REQUIRE(H5Aread(a, str, &text) >= 0);
+    std::string out = text;
+    H5free_memory(text);
+    H5Tclose(str);
+    H5Aclose(a);
+    H5Fclose(f);
+    return out;
+}
+
 struct cli_result {
     int code = -1;
     std::string out, err;
@@ -129,6 +186,81 @@ std::string sweep_output(const std::string& name) {
     const auto path = testing::temp_dir() / name;
     std::filesystem::remove(path);
     return path.string();
+}
+
+// Two /sweep/tables have the same columns, byte for byte.
+void check_same_table(const std::vector<std::pair<std::string, column>>& a,
+                      const std::vector<std::pair<std::string, column>>& b) {
+    REQUIRE(b.size() == a.size());
+    for (std::size_t c = 0; c < a.size(); ++c) {
+        CAPTURE(a[c].first);
+        CHECK(b[c].first == a[c].first);
+        CHECK(b[c].second.bytes == a[c].second.bytes);
+    }
+}
+
+// Whether this build and machine can run a sweep under mpirun (says why not).
+bool mpirun_available() {
+    if (!sweep_built_with_mpi()) {
+        MESSAGE("skipped: counterstream was built without MPI");
+        return false;
+    }
+    if (std::system("command -v mpirun >/dev/null 2>&1") != 0) {
+        MESSAGE("skipped: mpirun is not installed");
+        return false;
+    }
+    return true;
+}
+
+// Runs the sweep `file` here on one thread with ensembles off, then under
+// `mpirun -n 2` with one thread a rank; checks that both ranks had work, that
+// the first line says `says`, and that the tables are equal. Returns the
+// outputs {serial, mpi}.
+std::pair<std::string, std::string> serial_and_mpi(const std::string& tag, const std::string& file,
+                                                   const std::string& says) {
+    const auto lib = models::standard_library();
+    sweep_options opt;
+    opt.file = file;
+    opt.output = sweep_output(tag + "-serial.h5");
+    opt.threads = 1;
+    opt.ensemble = 1;
+    std::ostringstream out;
+    REQUIRE(sweep(opt, lib, out) == 0);
+
+    const auto mpi_output = sweep_output(tag + "-mpi.h5");
+    const auto r = run_cli(tag, "sweep " + file + " -o " + mpi_output + " --threads 1",
+                           // Containers often forbid the cross-memory attach Open MPI's
+                           // shared-memory transport would use for large messages.
+                           "OMPI_MCA_btl_vader_single_copy_mechanism=none "
+                           "mpirun --allow-run-as-root --oversubscribe -n 2 ");
+    INFO("stdout: " << r.out);
+    INFO("stderr: " << r.err);
+    REQUIRE(r.code == 0);
+    CHECK(r.out.substr(0, r.out.find('\n')).find(says) != std::string::npos);
+    CHECK(r.out.find("[rank 0]") != std::string::npos);
+    CHECK(r.out.find("[rank 1]") != std::string::npos);
+    CHECK_FALSE(std::filesystem::exists(mpi_output + ".points"));
+    check_same_table(read_table(opt.output.string()), read_table(mpi_output));
+    return {opt.output.string(), mpi_output};
+}
+
+const std::string sal_continuous = std::string(COUNTERSTREAM_SOURCE_DIR) + "/models/circuits/sal_continuous.yaml";
+
+// Continuous SAL on the teacher task, a 3 x 2 grid over the time constants of
+// W and V: six presentations with metric windows, weight snapshots and SONATA
+// frames; W's tau of 0.5 ms diverges at once.
+std::string continuous_sweep(const std::string& name) {
+    return testing::write_file(name, "base: " + sal_continuous + R"(
+set:
+  circuit.sizes: [20, 12, 12, 4]
+  protocol.trials: 8
+  protocol.max_steps: 6
+  protocol.dataset: {name: teacher, teacher: {train: 256, test: 128}}
+  protocol.record: {metrics_every: 2, weights_every_ms: 40, sample_every_ms: 5, populations: [e], trial: mean}
+grid:
+  circuit.synapses.W{l}.rule.tau: [0.5, 125, 250]
+  circuit.synapses.V{l}.rule.tau: [2000, 8000]
+)");
 }
 
 } // namespace
@@ -193,12 +325,7 @@ TEST_CASE("a sweep's table is the same with 1 and 2 threads, and every point kee
     const auto acc = values<double>(tables[0][3].second);
     CHECK((acc[0] != acc[1] || values<double>(tables[0][4].second)[0] != values<double>(tables[0][4].second)[1]));
 
-    REQUIRE(tables[1].size() == tables[0].size());
-    for (std::size_t c = 0; c < tables[0].size(); ++c) {
-        CAPTURE(tables[0][c].first);
-        CHECK(tables[1][c].first == tables[0][c].first);
-        CHECK(tables[1][c].second.bytes == tables[0][c].second.bytes);
-    }
+    check_same_table(tables[0], tables[1]);
 
     // An existing output is kept unless --overwrite says otherwise.
     const auto again = run_cli("sweep-again", "sweep " + file + " -o " + one_thread_output);
@@ -207,45 +334,10 @@ TEST_CASE("a sweep's table is the same with 1 and 2 threads, and every point kee
 }
 
 TEST_CASE("under mpirun -n 2 the points are spread over both ranks and the table equals the 1-thread table") {
-    if (!sweep_built_with_mpi()) {
-        MESSAGE("skipped: counterstream was built without MPI");
+    if (!mpirun_available())
         return;
-    }
-    if (std::system("command -v mpirun >/dev/null 2>&1") != 0) {
-        MESSAGE("skipped: mpirun is not installed");
-        return;
-    }
-    const auto lib = models::standard_library();
-    const auto file = teacher_sweep("teacher-sweep-mpi.yaml");
-    sweep_options opt;
-    opt.file = file;
-    opt.output = sweep_output("teacher-sweep-serial.h5");
-    opt.threads = 1;
-    std::ostringstream out;
-    REQUIRE(sweep(opt, lib, out) == 0);
-
-    const auto mpi_output = sweep_output("teacher-sweep-mpi.h5");
-    const auto r = run_cli("sweep-mpi", "sweep " + file + " -o " + mpi_output + " --threads 1",
-                           // Containers often forbid the cross-memory attach Open MPI's
-                           // shared-memory transport would use for large messages.
-                           "OMPI_MCA_btl_vader_single_copy_mechanism=none "
-                           "mpirun --allow-run-as-root --oversubscribe -n 2 ");
-    INFO("stdout: " << r.out);
-    INFO("stderr: " << r.err);
-    REQUIRE(r.code == 0);
-    // Point i ran on rank i % 2.
-    CHECK(r.out.find("[rank 0]") != std::string::npos);
-    CHECK(r.out.find("[rank 1]") != std::string::npos);
-    CHECK_FALSE(std::filesystem::exists(mpi_output + ".points"));
-
-    const auto serial = read_table(opt.output.string());
-    const auto spread = read_table(mpi_output);
-    REQUIRE(spread.size() == serial.size());
-    for (std::size_t c = 0; c < serial.size(); ++c) {
-        CAPTURE(serial[c].first);
-        CHECK(spread[c].first == serial[c].first);
-        CHECK(spread[c].second.bytes == serial[c].second.bytes);
-    }
+    // Point i runs on rank i % 2.
+    const auto mpi_output = serial_and_mpi("teacher-sweep", teacher_sweep("teacher-sweep-mpi.yaml"), "4 points").second;
     const hid_t f = H5Fopen(mpi_output.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
     REQUIRE(f >= 0);
     int ranks = 0;
@@ -274,6 +366,9 @@ TEST_CASE("bad sweep documents exit 2 before anything runs, naming the file, lin
          {"no-such-path.yaml:4:3: grid.circuit.eta_scal: rejected by sgd.yaml:",
           "unknown key 'eta_scal' (did you mean 'eta_scale'?)"}},
         {"empty-list.yaml", "base: " + sgd + "\nlist: []\n", {"empty-list.yaml:2:1: list: is empty"}},
+        {"no-ensemble.yaml",
+         "base: " + sgd + "\ngrid: {protocol.seed: [1]}\nensemble: 0\n",
+         {"no-ensemble.yaml:3:11: ensemble: 0 is out of range [1, 100000]"}},
         {"missing-base.yaml",
          "base: ../nowhere/run.yaml\ngrid: {protocol.seed: [1]}\n",
          {"missing-base.yaml:1:7: base: no such file '../nowhere/run.yaml'"}},
@@ -290,5 +385,95 @@ TEST_CASE("bad sweep documents exit 2 before anything runs, naming the file, lin
         CHECK(r.err.find("error: ") == 0);
         CHECK_FALSE(std::filesystem::exists(output));
         CHECK_FALSE(std::filesystem::exists(output + ".points"));
+    }
+}
+
+TEST_CASE("continuous points run as ensembles record bit for bit what they record alone") {
+    const auto lib = models::standard_library();
+    const auto file = continuous_sweep("continuous-sweep.yaml");
+    struct spread {
+        int ensemble, threads;
+        std::string says; // in the first line
+    };
+    // Off (every point alone), one ensemble of six on two threads, two ensembles of three.
+    const std::vector<spread> spreads = {{1, 2,
+                                          "6 points (circuit.synapses.W{l}.rule.tau 3 x "
+                                          "circuit.synapses.V{l}.rule.tau 2) on 2 threads"},
+                                         {0, 2, "as 1 ensemble on 2 threads"},
+                                         {4, 1, "as 2 ensembles on 1 thread"}};
+    std::vector<std::string> outputs;
+    for (const auto& s: spreads) {
+        CAPTURE(s.ensemble);
+        sweep_options opt;
+        opt.file = file;
+        opt.output = sweep_output("continuous-sweep-" + std::to_string(s.ensemble) + ".h5");
+        opt.threads = s.threads;
+        opt.ensemble = s.ensemble;
+        std::ostringstream out;
+        REQUIRE(sweep(opt, lib, out) == 0);
+        INFO(out.str());
+        CHECK(out.str().substr(0, out.str().find('\n')).find(s.says) != std::string::npos);
+        outputs.push_back(opt.output.string());
+    }
+
+    const auto table = read_table(outputs[0]);
+    REQUIRE(table.size() == 9);
+    // The diverging points stop alone; the others run all six presentations.
+    CHECK(values<std::uint8_t>(table[7].second) == std::vector<std::uint8_t>{1, 1, 0, 0, 0, 0});
+    CHECK(values<std::int64_t>(table[8].second) == std::vector<std::int64_t>{1, 1, 6, 6, 6, 6});
+    // tau_W matters.
+    CHECK(values<double>(table[4].second)[2] != values<double>(table[4].second)[4]);
+    for (std::size_t k = 1; k < outputs.size(); ++k) {
+        CAPTURE(outputs[k]);
+        check_same_table(table, read_table(outputs[k]));
+    }
+    for (int i = 0; i < 6; ++i) {
+        CAPTURE(i);
+        const std::string point = "/points/" + std::to_string(i);
+        const auto alone = numeric_datasets(outputs[0], point);
+        // Metrics, weight snapshots with their steps and times, SONATA frames
+        // (a diverged point has no test metrics).
+        for (const char* name: {"metrics/train_loss", "metrics/test_accuracy", "weights/W1/data", "weights/V2/data",
+                                "weights/W1/time_ms", "report/e/data"})
+            CHECK(alone.count(name) == (i < 2 && std::string(name) == "metrics/test_accuracy" ? 0 : 1));
+        for (std::size_t k = 1; k < outputs.size(); ++k) {
+            CAPTURE(outputs[k]);
+            const auto together = numeric_datasets(outputs[k], point);
+            CHECK(together.size() == alone.size());
+            for (const auto& [name, bytes]: alone) {
+                CAPTURE(name);
+                REQUIRE(together.count(name) == 1);
+                CHECK(together.at(name) == bytes);
+            }
+        }
+    }
+    // The command line a point records reruns it alone, into the same numbers.
+    const std::string command = string_attribute(outputs[1], "/points/4", "command_line");
+    REQUIRE(command.rfind("counterstream run ", 0) == 0);
+    const auto alone_file = sweep_output("continuous-point-4.h5");
+    const auto r = run_cli("continuous-point-4",
+                           command.substr(std::string("counterstream ").size()) + " --threads 1 -o " + alone_file);
+    INFO("stderr: " << r.err);
+    REQUIRE(r.code == 0);
+    const auto alone = numeric_datasets(alone_file, "/");
+    const auto together = numeric_datasets(outputs[1], "/points/4");
+    CHECK(alone.size() == together.size());
+    for (const auto& [name, bytes]: together) {
+        CAPTURE(name);
+        REQUIRE(alone.count(name) == 1);
+        CHECK(alone.at(name) == bytes);
+    }
+}
+
+TEST_CASE("under mpirun -n 2 the ensembles are spread over both ranks and the table equals the serial one") {
+    if (!mpirun_available())
+        return;
+    // Six points, one ensemble a rank.
+    const auto [serial, spread] = serial_and_mpi("continuous-sweep", continuous_sweep("continuous-sweep-mpi.yaml"),
+                                                 "as 2 ensembles on 2 ranks x 1 thread");
+    for (int i = 0; i < 6; ++i) {
+        CAPTURE(i);
+        const std::string point = "/points/" + std::to_string(i);
+        CHECK(numeric_datasets(spread, point) == numeric_datasets(serial, point));
     }
 }

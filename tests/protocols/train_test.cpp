@@ -38,7 +38,7 @@ std::vector<double> read_doubles(hid_t file, const std::string& path) {
 
 } // namespace
 
-TEST_CASE("SGD and SAL circuits learn the teacher task; the recording has the documented layout") {
+TEST_CASE("SGD and SAL circuits learn the teacher task, and the recording has the documented layout") {
     const auto lib = models::standard_library();
     for (const std::string circuit: {"sgd", "sal"}) {
         CAPTURE(circuit);

@@ -1,7 +1,7 @@
 // A catalogue of bad inputs given to the counterstream command line: each
 // must exit with 2 and one clear line on stderr ("error: FILE:LINE:COL:
 // KEY.PATH: ..." for documents) naming what is wrong, with no stack trace, no
-// "internal error" and no recording left behind. Every case writes its files
+// "internal error", no recording left behind and no file changed. Every case writes its files
 // into a folder of its own and runs the binary there, so messages show the
 // short relative names. The valid parts use the synthetic teacher dataset.
 #include "tests/support/yaml_files.hpp"
@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 #include <string>
@@ -34,8 +35,8 @@ struct bad_case {
     std::string args;               // counterstream's arguments, run in the folder
     int code = 2;                   // the exit code
     std::vector<std::string> words; // each must appear on stderr
-    bool usage = false;             // a command-line usage error (CLI11's two lines) instead of "error: ..."
     std::string setup = {};         // shell command run first in the folder ({bin}: the binary); must succeed
+    int lines = 1;                  // lines on stderr (one per mistake)
 };
 
 // ---- documents: valid, then changed by one mistake ----
@@ -197,6 +198,17 @@ std::set<fs::path> h5_files(const fs::path& dir) {
     return out;
 }
 
+// Every regular file under dir with its bytes (the command's own logs aside).
+std::map<fs::path, std::string> file_contents(const fs::path& dir) {
+    std::map<fs::path, std::string> out;
+    for (const auto& e: fs::recursive_directory_iterator(dir)) {
+        const auto name = e.path().filename();
+        if (e.is_regular_file() && name != "stdout.txt" && name != "stderr.txt" && name != "setup.log")
+            out[e.path()] = slurp(e.path());
+    }
+    return out;
+}
+
 // Signs of a crash or of a bug reported as such, never right for bad input.
 const std::vector<std::string> crash_signs = {
     "internal error",   "terminate called", "what():",        "Aborted",     "Segmentation fault",
@@ -219,6 +231,7 @@ void check(const bad_case& c) {
         REQUIRE(std::system(setup.c_str()) == 0);
     }
     const auto h5_before = h5_files(dir);
+    const auto files_before = file_contents(dir);
     const std::string command = bin + " " + c.args;
     const std::string shell = "cd '" + dir.string() + "' && " + command + " > stdout.txt 2> stderr.txt";
     const int status = std::system(shell.c_str());
@@ -238,16 +251,17 @@ void check(const bad_case& c) {
         CHECK(out.find(s) == std::string::npos);
     }
     const auto lines = lines_of(err);
-    if (c.usage) {
-        REQUIRE(!lines.empty());
-        CHECK(lines.back() == "Run with --help for more information.");
-        CHECK(lines.size() == 2);
-    } else {
-        CHECK(lines.size() == 1); // one mistake, one line
-        for (const auto& l: lines)
-            CHECK(l.rfind("error: ", 0) == 0);
-    }
+    CHECK(lines.size() == std::size_t(c.lines)); // one mistake, one line
+    for (const auto& l: lines)
+        CHECK(l.rfind("error: ", 0) == 0);
     CHECK(h5_files(dir) == h5_before); // no recording left behind
+    const auto files_after = file_contents(dir);
+    for (const auto& [path, bytes]: files_before) {
+        CAPTURE(path.string());
+        CHECK(files_after.count(path) == 1); // nothing removed or overwritten
+        if (files_after.count(path))
+            CHECK((files_after.at(path) == bytes));
+    }
 }
 
 void check_all(const std::vector<bad_case>& cases) {
@@ -276,6 +290,55 @@ TEST_CASE("bad inputs: malformed YAML and unreadable documents") {
         {"expand-missing-file", {}, "expand nowhere.yaml", 2, {"nowhere.yaml: cannot read file"}},
         {"missing-motif", doc(replace(stacked("sal", "[20, 4]"), counterstream::testing::motif("sal"), "nowhere.yaml")),
          run, 2, {"doc.yaml:2:10: circuit.motif: nowhere.yaml: cannot read file"}},
+        {"missing-protocol", doc(discrete.substr(0, discrete.find("protocol:"))), run, 2,
+         {"doc.yaml:1:1: missing protocol: (a run document has circuit: and protocol:)"}},
+        {"missing-circuit", doc(discrete.substr(discrete.find("protocol:"))), run, 2,
+         {"doc.yaml:1:1: missing circuit: (a run document has circuit: and protocol:)"}},
+        {"missing-circuit-with-set", doc(discrete.substr(discrete.find("protocol:"))), run + " --set protocol.seed=2", 2,
+         {"doc.yaml:1:1: missing circuit:"}},
+    });
+}
+
+TEST_CASE("bad inputs: folders named as files") {
+    check_all({
+        {"run-folder", {{"folder/keep", "x\n"}}, "run folder -o out.h5", 2, {"folder: is a folder, not a YAML file"}},
+        {"expand-folder", {{"folder/keep", "x\n"}}, "expand folder", 2, {"folder: is a folder, not a YAML file"}},
+        {"sweep-folder", {{"folder/keep", "x\n"}}, "sweep folder -o out.h5", 2,
+         {"folder: is a folder, not a YAML file"}},
+        {"motif-is-a-folder",
+         {{"doc.yaml", replace(stacked("sal", "[20, 4]"), counterstream::testing::motif("sal"), "motifs/")},
+          {"motifs/keep", "x\n"}},
+         run, 2, {"doc.yaml:2:10: circuit.motif: motifs/: is a folder, not a YAML file"}},
+        {"sweep-base-is-a-folder", {{"sweep.yaml", "base: folder\ngrid: {protocol.seed: [1]}\n"}, {"folder/keep", "x\n"}},
+         "sweep sweep.yaml -o out.h5", 2, {"sweep.yaml:1:7: base:", "folder"}},
+    });
+}
+
+TEST_CASE("bad inputs: keys given twice") {
+    check_all({
+        {"duplicate-protocol-key", doc(replace(discrete, "max_steps: 2", "max_steps: 2\n  epochs: 3")), run, 2,
+         {"doc.yaml:13:3: protocol.epochs: duplicate key 'epochs' (first given at 10:3)"}},
+        {"duplicate-flow-map-key", doc(replace(discrete, "activation: linear}", "activation: linear, size: 5}")), run,
+         2, {"doc.yaml:4:38: circuit.populations.y.size: duplicate key 'size' (first given at 4:9)"}},
+        {"duplicate-population", doc(replace(discrete, "    e: {size: 4", "    y: {size: 3}\n    e: {size: 4")), run,
+         2, {"doc.yaml:5:5: circuit.populations.y: duplicate key 'y' (first given at 4:5)"}},
+        {"duplicate-section", doc(discrete + "circuit: {}\n"), run, 2,
+         {"doc.yaml:14:1: circuit: duplicate key 'circuit' (first given at 1:1)"}},
+        {"duplicate-keys-all-reported",
+         doc(replace(replace(discrete, "max_steps: 2", "max_steps: 2\n  batch_size: 8"), "eta: 0.1", "eta: 0.1, eta: 1")),
+         run, 2, {"doc.yaml:7:", "circuit.synapses.W.rule.eta: duplicate key 'eta'",
+                  "doc.yaml:13:3: protocol.batch_size: duplicate key 'batch_size' (first given at 11:3)"}, "", 2},
+        {"duplicate-in-list-element", doc(replace(continuous, "populations: [y]", "populations: [{a: 1, a: 2}]")), run, 2,
+         {"doc.yaml:20:", "protocol.record.populations[0].a: duplicate key 'a'"}},
+        {"duplicate-in-motif",
+         {{"doc.yaml", replace(stacked("sal", "[20, 4]"), counterstream::testing::motif("sal"), "motif.yaml")},
+          {"motif.yaml", "params: {eta: 0.1}\nparams: {eta: 0.2}\n"}},
+         run, 2, {"doc.yaml:2:10: circuit.motif: motif.yaml:2:1: params: duplicate key 'params' (first given at 1:1)"}},
+        {"duplicate-in-sweep", with_sweep("base: doc.yaml\ngrid:\n  protocol.seed: [1, 2]\n  protocol.seed: [3]\n"),
+         "sweep sweep.yaml -o out.h5", 2,
+         {"sweep.yaml:4:3: grid.protocol.seed: duplicate key 'protocol.seed' (first given at 3:3)"}},
+        {"expand-duplicate-key", doc(replace(discrete, "role: input}", "role: input, role: error}")), "expand doc.yaml",
+         2, {"doc.yaml:3:32: circuit.populations.x.role: duplicate key 'role' (first given at 3:19)"}},
     });
 }
 
@@ -399,6 +462,18 @@ TEST_CASE("bad inputs: missing and corrupt dataset files") {
 
 TEST_CASE("bad inputs: outputs that cannot be written") {
     check_all({
+        {"run-output-exists", {{"doc.yaml", discrete}, {"out.h5", "already here\n"}}, run, 2,
+         {"error: out.h5: exists (pass --overwrite to replace it)"}},
+        {"run-default-output-exists", {{"doc.yaml", discrete}, {"runs/doc.h5", "already here\n"}}, "run doc.yaml", 2,
+         {"error: runs/doc.h5: exists (pass --overwrite to replace it)"}},
+        {"run-output-is-the-document", doc(discrete), "run doc.yaml -o doc.yaml --overwrite", 2,
+         {"error: doc.yaml: is the input file itself; write the output to another file"}},
+        {"run-output-is-the-document-by-another-name", doc(discrete), "run doc.yaml -o ./doc.yaml", 2,
+         {"error: ./doc.yaml: is the input file itself"}},
+        {"sweep-output-is-the-document", with_sweep("base: doc.yaml\ngrid: {protocol.seed: [1, 2]}\n"),
+         "sweep sweep.yaml -o sweep.yaml --overwrite", 2, {"error: sweep.yaml: is the input file itself"}},
+        {"analyze-output-is-the-recording", doc(discrete), "analyze rec.h5 -o rec.h5", 2,
+         {"error: rec.h5: is the input file itself"}, "{bin} run doc.yaml -o rec.h5"},
         {"output-under-a-file", {{"doc.yaml", discrete}, {"plain-file", "x\n"}}, "run doc.yaml -o plain-file/out.h5", 2,
          {"plain-file/out.h5: cannot create file", "Not a directory"}},
         {"output-is-a-folder", {{"doc.yaml", discrete}, {"folder/keep", "x\n"}}, "run doc.yaml -o folder", 2,
@@ -411,7 +486,7 @@ TEST_CASE("bad inputs: outputs that cannot be written") {
           {"out.h5", "already here\n"}},
          "sweep sweep.yaml -o out.h5", 2, {"out.h5: exists (pass --overwrite to replace it)"}},
         {"analyze-output-under-a-file", {{"doc.yaml", discrete}, {"plain-file", "x\n"}},
-         "analyze rec.h5 --no-theorem1 -o plain-file/copy.h5", 2, {"plain-file/copy.h5: cannot create file"}, false,
+         "analyze rec.h5 --no-theorem1 -o plain-file/copy.h5", 2, {"plain-file/copy.h5: cannot create file"},
          "{bin} run doc.yaml -o rec.h5"},
     });
 }
@@ -434,6 +509,12 @@ TEST_CASE("bad inputs: --set") {
          {"--set protocol.batch_size=[1, 2]: protocol.batch_size: expected a single value"}},
         {"set-into-a-value", doc(discrete), run + " --set protocol.epochs.x=3", 2,
          {"--set protocol.epochs.x=3: protocol.epochs: expected a single value"}},
+        {"expand-set-unknown-protocol-path", doc(discrete), "expand doc.yaml --set protocol.typo=1", 2,
+         {"--set protocol.typo=1: protocol.typo: unknown key 'typo' (known: mode, epochs"}},
+        {"expand-set-misspelled-protocol-path", doc(discrete), "expand doc.yaml --set protocol.epochz=1", 2,
+         {"--set protocol.epochz=1: protocol.epochz: unknown key 'epochz'", "did you mean 'epochs'?"}},
+        {"expand-set-unknown-section", doc(discrete), "expand doc.yaml --set protocl.epochs=1", 2,
+         {"--set protocl.epochs=1: protocl: unknown key 'protocl'", "did you mean 'protocol'?"}},
     });
 }
 
@@ -479,23 +560,41 @@ TEST_CASE("bad inputs: analyze") {
         {"analyze-missing-file", {}, "analyze nowhere.h5", 2, {"nowhere.h5: cannot open as HDF5"}},
         {"analyze-folder", {{"folder/keep", "x\n"}}, "analyze folder", 2, {"folder: cannot open as HDF5"}},
         {"analyze-truncated-recording", doc(discrete), "analyze cut.h5 -o copy.h5", 2,
-         {"cut.h5: cannot open as HDF5 (truncated file"}, false,
+         {"cut.h5: cannot open as HDF5 (truncated file"},
          "{bin} run doc.yaml -o rec.h5 && head -c 3000 rec.h5 > cut.h5"},
         {"analyze-unknown-gram-group", doc(discrete), "analyze rec.h5 --gram NOPE -o copy.h5", 2,
-         {"rec.h5: no group 'NOPE' for a Gram matrix (groups: W, B)"}, false, "{bin} run doc.yaml -o rec.h5"},
+         {"rec.h5: no group 'NOPE' for a Gram matrix (groups: W, B)"}, "{bin} run doc.yaml -o rec.h5"},
     });
 }
 
 TEST_CASE("bad inputs: command-line usage") {
     check_all({
-        {"no-subcommand", {}, "", 2, {"A subcommand is required"}, true},
-        {"run-without-file", {}, "run", 2, {"file is required"}, true},
+        {"no-subcommand", {}, "", 2,
+         {"error: a command is required: run, resume, expand, bench, sweep, analyze (see counterstream --help)"}},
+        {"unknown-subcommand", doc(discrete), "rnu doc.yaml", 2,
+         {"error: unknown command 'rnu' (did you mean 'run'?) (known: run, "}},
+        {"run-without-file", {}, "run", 2, {"error: run: file is required (see counterstream run --help)"}},
         {"run-unknown-option", doc(discrete), run + " --bogus", 2,
-         {"The following argument was not expected: --bogus"}, true},
+         {"error: run: The following argument was not expected: --bogus"}},
         {"run-two-files", doc(discrete), run + " extra.yaml", 2,
-         {"The following argument was not expected: extra.yaml"}, true},
-        {"sweep-without-file", {}, "sweep", 2, {"file is required"}, true},
-        {"analyze-without-file", {}, "analyze", 2, {"file is required"}, true},
+         {"error: run: The following argument was not expected: extra.yaml"}},
+        {"sweep-without-file", {}, "sweep", 2, {"error: sweep: file is required"}},
+        {"analyze-without-file", {}, "analyze", 2, {"error: analyze: file is required"}},
+        {"threads-negative", doc(discrete), run + " --threads -1", 2,
+         {"error: run: --threads: expected an integer from 0 to 1024, got '-1' (see counterstream run --help)"}},
+        {"threads-not-a-number", doc(discrete), run + " --threads many", 2,
+         {"run: --threads: expected an integer from 0 to 1024, got 'many'"}},
+        {"threads-huge", doc(discrete), run + " --threads 100000", 2,
+         {"run: --threads: expected an integer from 0 to 1024, got '100000'"}},
+        {"sweep-threads-huge", with_sweep("base: doc.yaml\ngrid: {protocol.seed: [1, 2]}\n"),
+         "sweep sweep.yaml -o out.h5 --threads 100000", 2,
+         {"sweep: --threads: expected an integer from 1 to 1024, got '100000'"}},
+        {"sweep-threads-zero", with_sweep("base: doc.yaml\ngrid: {protocol.seed: [1, 2]}\n"),
+         "sweep sweep.yaml -o out.h5 --threads 0", 2, {"sweep: --threads: expected an integer from 1 to 1024, got '0'"}},
+        {"probe-batch-huge", {}, "analyze rec.h5 --probe-batch 100000000", 2,
+         {"analyze: --probe-batch: expected an integer from 1 to 65536, got '100000000'"}},
+        {"probe-batch-zero", {}, "analyze rec.h5 --probe-batch 0", 2,
+         {"analyze: --probe-batch: expected an integer from 1 to 65536, got '0'"}},
     });
 }
 
@@ -517,6 +616,16 @@ TEST_CASE("bad inputs: continuous and discrete mode") {
           "rule.tau"}},
         {"tau-rule-in-discrete", doc(replace(discrete, "eta: 0.1", "tau: 100")), run, 2,
          {"doc.yaml:", "synapse group 'W' gives tau [ms]; discrete mode needs rule.eta"}},
+        {"tau-population-in-discrete", doc(replace(discrete, "activation: linear}", "activation: linear, tau: 5}")),
+         run, 2,
+         {"doc.yaml:4:8: circuit.populations.y.tau: tau: 5 [ms] needs protocol.mode: continuous"}},
+        {"tau-population-in-explicit-discrete",
+         doc(replace(replace(discrete, "activation: linear}", "activation: linear, tau: 0.5}"), "epochs: 1",
+                     "mode: discrete\n  epochs: 1")),
+         run, 2, {"doc.yaml:4:8: circuit.populations.y.tau: tau: 0.5 [ms] needs protocol.mode: continuous"}},
+        {"tau-stacked-population-in-discrete",
+         doc(stacked("sal", "[20, 8, 4]", "  populations: {hidden: {tau: 2}}\n")), run, 2,
+         {"doc.yaml:", "circuit.populations.h2.tau: tau: 2 [ms] needs protocol.mode: continuous"}},
         {"eta-and-tau", doc(replace(continuous, "rate, tau: 250}}\n    W2", "rate, tau: 250, eta: 1}}\n    W2")),
          run, 2, {"doc.yaml:8:", "circuit.synapses.W1.rule: give either eta (discrete rate) or tau [ms]"}},
         {"instantaneous-cycle",
@@ -546,3 +655,25 @@ TEST_CASE("bad inputs: continuous and discrete mode") {
     });
 }
 // clang-format on
+
+// The usage errors above are one line; asking for help is not an error.
+TEST_CASE("command line: --help and --version print to stdout and exit 0") {
+    const fs::path dir = counterstream::testing::temp_dir() / "bad-inputs" / "help";
+    fs::create_directories(dir);
+    for (const std::string args: {"--help", "run --help", "sweep --help", "--version"}) {
+        CAPTURE(args);
+        const std::string shell = "cd '" + dir.string() + "' && " + COUNTERSTREAM_BINARY + " " + args +
+                                  " > stdout.txt 2> stderr.txt";
+        const int status = std::system(shell.c_str());
+        REQUIRE(WIFEXITED(status));
+        CHECK(WEXITSTATUS(status) == 0);
+        const std::string out = slurp(dir / "stdout.txt");
+        CHECK(slurp(dir / "stderr.txt").empty());
+        if (args == "--version")
+            CHECK(out == std::string(COUNTERSTREAM_VERSION) + "\n");
+        else
+            CHECK(out.find("Usage:") != std::string::npos);
+        if (args == "run --help")
+            CHECK(out.find("--overwrite") != std::string::npos);
+    }
+}

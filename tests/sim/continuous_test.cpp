@@ -121,7 +121,7 @@ TEST_CASE("continuous: with tau 0, Euler and dt = present_ms, 100 presentations 
     }
 }
 
-TEST_CASE("continuous: halving dt shrinks the error 2x for euler and 16x for rk4; dopri5 meets its tolerance") {
+TEST_CASE("continuous: halving dt shrinks the error 2x for euler and 16x for rk4, and dopri5 meets its tolerance") {
     const double t_end = 20;
     const double euler_ratio = error_of(integrate_clamped("euler", 2, t_end)) / error_of(integrate_clamped("euler", 1, t_end));
     const double rk4_coarse = error_of(integrate_clamped("rk4", 4, t_end));

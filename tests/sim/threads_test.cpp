@@ -39,7 +39,7 @@ std::vector<matrix> train_steps(const run_document& doc, int threads, int batch,
 
 } // namespace
 
-TEST_CASE("threads: a run repeats bitwise; 1, 2 and 3 threads agree to float rounding (SAL, gated SAL)") {
+TEST_CASE("threads: a run repeats bitwise, and 1, 2 and 3 threads agree to float rounding (SAL, gated SAL)") {
     const auto lib = models::standard_library();
     for (const char* circuit: {"sal", "sal_gated"}) {
         CAPTURE(circuit);

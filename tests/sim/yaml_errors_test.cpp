@@ -121,6 +121,36 @@ TEST_CASE("YAML syntax errors name the file and line") {
     CHECK(contains(line, "YAML syntax error"));
 }
 
+TEST_CASE("keys given twice are reported where the second one is, with its key path") {
+    auto duplicates = [](const std::string& text) {
+        diagnostics diag;
+        check_duplicate_keys(text, "d.yaml", diag);
+        return diag.lines();
+    };
+    // The same key in different maps, list elements and anchors are fine.
+    CHECK(duplicates("a: {x: 1}\nb: {x: 1}\nl: [{x: 1}, {x: 2}]\nm: &m {x: 1}\nn: *m\n").empty());
+    CHECK(duplicates("").empty());
+    CHECK(duplicates("[1, 1]").empty());
+    // Block and flow maps, nested in lists; a quoted key is the same key.
+    CHECK(duplicates("a: 1\nb: 2\na: 3\n") ==
+          std::vector<std::string>{"d.yaml:3:1: a: duplicate key 'a' (first given at 1:1)"});
+    CHECK(duplicates("l:\n  - {x: 1, \"x\": 2}\n") ==
+          std::vector<std::string>{"d.yaml:2:12: l[0].x: duplicate key 'x' (first given at 2:6)"});
+    CHECK(duplicates("a:\n  b:\n    c: 1\n    c: [2]\n  b: 3\n") ==
+          std::vector<std::string>{"d.yaml:4:5: a.b.c: duplicate key 'c' (first given at 3:5)",
+                                   "d.yaml:5:3: a.b: duplicate key 'b' (first given at 2:3)"});
+    // A key that is itself a map: its inside is checked, it is not a plain key.
+    CHECK(duplicates("? {k: 1, k: 2}\n: v\nz: 1\n") ==
+          std::vector<std::string>{"d.yaml:1:10: k: duplicate key 'k' (first given at 1:4)"});
+    // Through load_run: every duplicate of the file, together.
+    const auto lines = errors_of(
+        "twice.yaml", replace(replace(explicit_circuit, "size: 3, activation", "size: 3, size: 4, activation"),
+                              "protocol: {", "protocol: {seed: 1, seed: 2, "));
+    CHECK(lines.size() == 2);
+    CHECK(has_line(lines, "twice.yaml:4:18: circuit.populations.y.size: duplicate key 'size' (first given at 4:9)"));
+    CHECK(has_line(lines, "twice.yaml:9:21: protocol.seed: duplicate key 'seed' (first given at 9:12)"));
+}
+
 TEST_CASE("motif parameters and placeholders are checked") {
     const std::string text = "circuit:\n  motif: " + testing::motif("sal") +
                              "\n  sizes: [4, 3, 2]\n  params: {eta_W: 0.1, eta_WW: 2}\nprotocol: {dataset: {name: teacher}}\n";

@@ -1,0 +1,195 @@
+#include "protocols/continuous_support.hpp"
+
+#include "protocols/run_support.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <iomanip>
+#include <limits>
+#include <numeric>
+#include <ostream>
+
+namespace counterstream {
+
+namespace {
+
+constexpr double nan = std::numeric_limits<double>::quiet_NaN();
+
+rng shuffle_rng(std::uint64_t seed) {
+    std::uint64_t s = seed ^ 0x5eedULL;
+    return rng(splitmix64(s));
+}
+
+} // namespace
+
+std::vector<segment_end> segment_ends(const protocol_spec& p) {
+    std::vector<segment_end> ends;
+    if (p.learn_after_ms > 0)
+        ends.push_back({p.learn_after_ms, false});
+    if (p.record.sample_every_ms > 0 && !p.record.populations.empty()) {
+        const auto n = std::llround(p.present_ms / p.record.sample_every_ms);
+        for (long long k = 1; k <= n; ++k)
+            ends.push_back({p.present_ms * double(k) / double(n), true});
+    }
+    ends.push_back({p.present_ms, false});
+    std::sort(ends.begin(), ends.end(), [](const auto& a, const auto& b) { return a.t < b.t; });
+    std::vector<segment_end> merged;
+    for (const auto& e: ends) {
+        if (!merged.empty() && std::abs(merged.back().t - e.t) < 1e-9)
+            merged.back().sample |= e.sample;
+        else
+            merged.push_back(e);
+    }
+    return merged;
+}
+
+loss_result present(network& net, integrator& integ, Eigen::VectorXf& x, Eigen::VectorXf& settle,
+                    const std::vector<segment_end>& ends, const protocol_spec& p, const std::int32_t* labels,
+                    continuous_recording& out) {
+    double t = 0;
+    loss_result r;
+    for (const auto& end: ends) {
+        integ.advance(x, t, end.t, labels, t >= p.learn_after_ms - 1e-9);
+        t = end.t;
+        if (!end.sample && t < p.present_ms)
+            continue;
+        // Rates of instantaneous populations at this exact state.
+        r = net.derivative(x.data(), settle.data(), labels, false);
+        net.bind_state(x.data());
+        if (end.sample)
+            out.frame(net);
+    }
+    return r;
+}
+
+presentation_stream::presentation_stream(const datasets::split& train, const protocol_spec& p)
+    : train_(train), trials_(p.trials), shuffle_(p.shuffle), order_(std::size_t(train.size())),
+      shuffler_(shuffle_rng(p.seed)), per_epoch_((train.size() + p.trials - 1) / p.trials) {
+    std::iota(order_.begin(), order_.end(), 0);
+}
+
+void presentation_stream::start_epoch() {
+    if (!shuffle_)
+        return;
+    for (std::int64_t i = std::int64_t(order_.size()) - 1; i > 0; --i)
+        std::swap(order_[std::size_t(i)], order_[std::size_t(shuffler_.below(i + 1))]);
+}
+
+void presentation_stream::read(std::int64_t k, Eigen::Ref<Eigen::MatrixXf> input, std::int32_t* labels) const {
+    const auto n = std::int64_t(order_.size());
+    for (int j = 0; j < trials_; ++j) {
+        const std::int64_t sample = order_[std::size_t((k * trials_ + j) % n)];
+        train_.read(sample, input.col(j));
+        labels[j] = train_.y[std::size_t(sample)];
+    }
+}
+
+std::int64_t snapshot_every(const protocol_spec& p) {
+    if (p.record.weights_every_ms <= 0)
+        return 0;
+    return std::max<std::int64_t>(1, std::llround(p.record.weights_every_ms / p.present_ms));
+}
+
+continuous_recording::continuous_recording(const std::filesystem::path& file, const run_info& info,
+                                           const run_document& run)
+    : proto_(run.protocol), rec_(file, info, std::chrono::duration<double>(run.protocol.record.flush_seconds)) {
+    if (proto_.record.sample_every_ms <= 0)
+        return;
+    for (const auto& name: proto_.record.populations) {
+        rate_report r;
+        r.population = run.circuit.population_index(name);
+        const auto n = std::uint64_t(run.circuit.populations[r.population].size);
+        if (proto_.record.neurons.empty()) {
+            r.neurons.resize(n);
+            std::iota(r.neurons.begin(), r.neurons.end(), std::uint64_t(0));
+        } else {
+            r.neurons.assign(proto_.record.neurons.begin(), proto_.record.neurons.end());
+        }
+        r.frame.resize(r.neurons.size());
+        report_spec spec;
+        spec.population = name;
+        spec.node_ids = r.neurons;
+        spec.start_ms = proto_.record.sample_every_ms;
+        spec.step_ms = proto_.record.sample_every_ms;
+        r.writer = std::make_unique<sonata_report>(hid_t(rec_.file_id()), spec);
+        reports_.push_back(std::move(r));
+    }
+}
+
+void continuous_recording::frame(const network& net) {
+    for (auto& r: reports_) {
+        const auto& rate = net.populations()[r.population].rate;
+        for (std::size_t k = 0; k < r.neurons.size(); ++k) {
+            const auto i = Eigen::Index(r.neurons[k]);
+            r.frame[k] = proto_.record.trial < 0 ? rate.row(i).mean() : rate(i, proto_.record.trial);
+        }
+        r.writer->append(r.frame.data(), r.frame.size());
+    }
+}
+
+void continuous_recording::snapshot(const network& net, std::int64_t presentation) {
+    for (const auto& g: net.groups())
+        if (g.tied_to < 0)
+            rec_.snapshot(g.spec->name, g.w, presentation, double(presentation) * proto_.present_ms);
+}
+
+void continuous_recording::flush() {
+    for (auto& r: reports_)
+        r.writer->flush();
+    rec_.flush();
+}
+
+void continuous_recording::window_row(std::int64_t presentation, double epoch, const running_totals& window) {
+    rec_.append_metrics({{"step", double(presentation)},
+                         {"time_ms", double(presentation) * proto_.present_ms},
+                         {"epoch", epoch},
+                         {"train_loss", window.loss / double(window.seen)},
+                         {"train_accuracy", double(window.correct) / double(window.seen)},
+                         {"test_loss", nan},
+                         {"test_accuracy", nan}});
+}
+
+void continuous_recording::epoch_row(const epoch_summary& s) {
+    const bool windows = proto_.record.metrics_every > 0;
+    rec_.append_metrics({{"step", double(s.step)},
+                         {"time_ms", double(s.step) * proto_.present_ms},
+                         {"epoch", double(s.epoch)},
+                         {"train_loss", windows ? nan : s.train_loss},
+                         {"train_accuracy", windows ? nan : s.train_accuracy},
+                         {"test_loss", s.test_loss},
+                         {"test_accuracy", s.test_accuracy},
+                         {"samples_per_second", s.samples_per_second}});
+}
+
+void continuous_recording::diverged_row(std::int64_t presentation, int epoch) {
+    rec_.append_metrics({{"step", double(presentation)}, {"epoch", double(epoch)}, {"train_loss", nan}});
+}
+
+std::string divergence(const network& net, const loss_result& r, std::int64_t presentation, const guard_spec& guard) {
+    if (!std::isfinite(r.loss_sum))
+        return "the loss is not finite";
+    if (presentation % guard.every == 0)
+        return guard_violation(net, guard.max_norm);
+    return {};
+}
+
+void log_divergence(std::ostream& log, std::int64_t presentation, const std::string& why, const guard_spec& guard) {
+    log << "diverged at presentation " << presentation << ": " << why << " (guard.max_norm " << guard.max_norm
+        << "); raise the rules' tau or lower circuit.eta_scale\n";
+}
+
+void log_interrupted(std::ostream& log, std::int64_t presentation) {
+    log << "interrupted: recording closed at presentation " << presentation
+        << " (continuous runs have no checkpoints yet: it cannot be resumed)\n";
+}
+
+void log_epoch(std::ostream& log, const epoch_summary& s, std::int64_t presentations, double seconds) {
+    log << "epoch " << std::setw(3) << s.epoch << "  presentations " << s.step << "  train_loss " << std::fixed
+        << std::setprecision(4) << s.train_loss << "  train_acc " << std::setprecision(2) << 100 * s.train_accuracy
+        << "%  test_acc " << 100 * s.test_accuracy << "%  presentations/s " << std::setprecision(1)
+        << double(presentations) / std::max(seconds, 1e-9) << '\n'
+        << std::defaultfloat << std::flush;
+}
+
+} // namespace counterstream

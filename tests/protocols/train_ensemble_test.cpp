@@ -1,0 +1,47 @@
+// An ensemble member that fails stops alone: the others finish their runs.
+#include "models/library.hpp"
+#include "protocols/train_ensemble.hpp"
+#include "sim/error.hpp"
+#include "tests/support/yaml_files.hpp"
+
+#include <doctest/doctest.h>
+
+#include <sstream>
+#include <string>
+#include <vector>
+
+using namespace counterstream;
+
+TEST_CASE("train_ensemble: a member whose recording cannot be created fails alone") {
+    const auto lib = models::standard_library();
+    const std::string file = std::string(COUNTERSTREAM_SOURCE_DIR) + "/models/circuits/sal_continuous.yaml";
+    std::vector<run_document> runs;
+    for (const char* tau: {"125", "250", "500"})
+        runs.push_back(load_run(file,
+                                {"circuit.sizes=[20, 8, 4]", "protocol.trials=4", "protocol.max_steps=3",
+                                 "protocol.dataset={name: teacher, teacher: {train: 64, test: 32}}",
+                                 "protocol.record.sample_every_ms=0", "protocol.record.populations=[e]",
+                                 std::string("circuit.synapses.W{l}.rule.tau=") + tau},
+                                lib));
+    std::vector<std::ostringstream> logs(runs.size());
+    std::vector<ensemble_member> members;
+    for (std::size_t k = 0; k < runs.size(); ++k) {
+        // A file where member 1's folder should be.
+        const std::filesystem::path dir =
+            k == 1 ? std::filesystem::path(testing::write_file("not-a-folder", "")) : testing::temp_dir();
+        members.push_back({&runs[k], dir / ("member-" + std::to_string(k) + ".h5"), "test", &logs[k]});
+    }
+    const auto outcomes = train_ensemble(members, lib, 2);
+    REQUIRE(outcomes.size() == 3);
+    REQUIRE(outcomes[1].error != nullptr);
+    CHECK_THROWS_AS(std::rethrow_exception(outcomes[1].error), input_error);
+    for (const std::size_t k: {0u, 2u}) {
+        CAPTURE(k);
+        CHECK(outcomes[k].error == nullptr);
+        CHECK(outcomes[k].result.steps == 3);
+        REQUIRE(outcomes[k].result.epochs.size() == 1);
+        CHECK(logs[k].str().find("epoch   1  presentations 3") != std::string::npos);
+    }
+    // Their circuits differ, so their runs do.
+    CHECK(outcomes[0].result.epochs[0].train_loss != outcomes[2].result.epochs[0].train_loss);
+}
