@@ -440,10 +440,11 @@ TEST_CASE("continuous points run as ensembles record bit for bit what they recor
             CAPTURE(outputs[k]);
             const auto together = numeric_datasets(outputs[k], point);
             CHECK(together.size() == alone.size());
-            for (const auto& [name, bytes]: alone) {
+            for (const auto& entry: alone) { // no structured binding: CAPTURE's lambda takes `name`
+                const std::string& name = entry.first;
                 CAPTURE(name);
                 REQUIRE(together.count(name) == 1);
-                CHECK(together.at(name) == bytes);
+                CHECK(together.at(name) == entry.second);
             }
         }
     }
@@ -458,10 +459,11 @@ TEST_CASE("continuous points run as ensembles record bit for bit what they recor
     const auto alone = numeric_datasets(alone_file, "/");
     const auto together = numeric_datasets(outputs[1], "/points/4");
     CHECK(alone.size() == together.size());
-    for (const auto& [name, bytes]: together) {
+    for (const auto& entry: together) {
+        const std::string& name = entry.first;
         CAPTURE(name);
         REQUIRE(alone.count(name) == 1);
-        CHECK(alone.at(name) == bytes);
+        CHECK(alone.at(name) == entry.second);
     }
 }
 
