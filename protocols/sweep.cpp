@@ -210,13 +210,15 @@ sweep_document load_sweep(const std::string& file, const std::vector<std::string
             p = std::filesystem::path(file).parent_path() / p;
         p = p.lexically_normal();
         std::error_code ec;
-        if (!std::filesystem::is_regular_file(p, ec))
-            rd.error(v["base"],
-                     "no such file '" + *b + "'" + (p.string() != *b ? " (looked for " + p.string() + ")" : ""));
+        const std::string looked = p.string() != *b ? " (looked for " + p.string() + ")" : "";
+        if (std::filesystem::is_directory(p, ec))
+            rd.error(v["base"], "'" + *b + "' is a folder, not a run document" + looked);
+        else if (!std::filesystem::is_regular_file(p, ec))
+            rd.error(v["base"], "no such file '" + *b + "'" + looked);
         else
             doc.base = p;
     }
-    if (auto t = rd.integer(v["threads"], 1, 1 << 16))
+    if (auto t = rd.integer(v["threads"], 1, 1024)) // the command line's --threads bound
         doc.threads = int(*t);
     if (auto e = rd.integer(v["ensemble"], 1, max_points))
         doc.ensemble = int(*e);
