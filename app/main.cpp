@@ -88,6 +88,18 @@ int exit_code(const cs::train_result& result) {
     return 0;
 }
 
+// Trains (or resumes) into `output` with a progress bar; the exit code.
+int train_command(const cs::run_document& doc, const cs::library& lib, const std::string& output,
+                  const std::string& command_line, int threads, bool resume) {
+    cs::train_options opt;
+    opt.output = output;
+    opt.command_line = command_line;
+    opt.progress = true;
+    opt.threads = threads;
+    opt.resume = resume;
+    return exit_code(cs::train(doc, lib, opt, std::cout));
+}
+
 int run_command(const std::string& file, const std::vector<std::string>& sets, std::string output,
                 const std::string& command_line, int threads, bool overwrite) {
     const auto lib = cs::models::standard_library();
@@ -98,13 +110,8 @@ int run_command(const std::string& file, const std::vector<std::string>& sets, s
     std::error_code ec;
     if (!overwrite && std::filesystem::exists(output, ec) && !std::filesystem::is_directory(output, ec))
         throw cs::input_error(output + ": exists (pass --overwrite to replace it)");
-    cs::train_options opt;
-    opt.output = output;
-    opt.command_line = command_line;
-    opt.progress = true;
-    opt.threads = threads;
     std::cout << "run " << file << " -> " << output << '\n' << std::flush;
-    return exit_code(cs::train(doc, lib, opt, std::cout));
+    return train_command(doc, lib, output, command_line, threads, false);
 }
 
 // Continues a recording from its checkpoint, rebuilt from its own /config.
@@ -117,14 +124,8 @@ int resume_command(const std::string& file, const std::string& command_line, int
     const auto doc = cs::load_run(file + ":/config", root, {}, lib);
     if (doc.protocol.mode == "continuous")
         throw cs::input_error(file + ": resume continues discrete-mode runs; continuous runs have no checkpoints yet");
-    cs::train_options opt;
-    opt.output = file;
-    opt.command_line = command_line;
-    opt.progress = true;
-    opt.threads = threads;
-    opt.resume = true;
     std::cout << "resume " << file << '\n' << std::flush;
-    return exit_code(cs::train(doc, lib, opt, std::cout));
+    return train_command(doc, lib, file, command_line, threads, true);
 }
 
 int expand_command(const std::string& file, const std::vector<std::string>& sets) {

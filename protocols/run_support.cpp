@@ -78,6 +78,7 @@ std::string guard_violation(const network& net, double max_norm) {
             return "weights of group '" + g.spec->name + "' have norm " + format_norm(norm);
     }
     for (const auto& p: net.populations()) {
+        if (p.spec->role == population_role::input) continue; // data, not state
         const double norm = p.rate.norm();
         if (!(norm <= max_norm)) return "rates of population '" + p.spec->name + "' have norm " + format_norm(norm);
     }

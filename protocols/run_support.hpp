@@ -32,8 +32,8 @@ struct stop_signals {
     stop_signals& operator=(const stop_signals&) = delete;
 };
 
-// The divergence guard: the first plastic weight or population rate that is
-// not finite or whose norm exceeds max_norm, as a message; empty when fine.
+// The divergence guard: the first plastic weight or (non-input) population
+// rate that is not finite or whose norm exceeds max_norm, as a message; empty when fine.
 std::string guard_violation(const network& net, double max_norm);
 // A norm or other value as a message shows it (4 significant digits).
 std::string format_norm(double x);

@@ -1,6 +1,7 @@
 // The train protocol in continuous time: each presentation shows `trials`
 // samples side by side for present_ms while Odeint integrates the rates and
 // the plasticity; rates go to SONATA reports, weights to timed snapshots.
+#include "protocols/continuous_support.hpp"
 #include "protocols/run_support.hpp"
 #include "sim/error.hpp"
 #include "sim/integrator.hpp"
@@ -22,31 +23,6 @@
 namespace counterstream {
 
 namespace {
-
-// Where integration pauses in [0, present]: the start of plasticity and
-// every sample time; each segment ends at one of them.
-struct segment_end {
-    double t;
-    bool sample; // record a frame here
-};
-
-std::vector<segment_end> segment_ends(const protocol_spec& p) {
-    std::vector<segment_end> ends;
-    if (p.learn_after_ms > 0) ends.push_back({p.learn_after_ms, false});
-    if (p.record.sample_every_ms > 0 && !p.record.populations.empty()) {
-        const auto n = std::llround(p.present_ms / p.record.sample_every_ms);
-        for (long long k = 1; k <= n; ++k) ends.push_back({p.present_ms * double(k) / double(n), true});
-    }
-    ends.push_back({p.present_ms, false});
-    std::sort(ends.begin(), ends.end(), [](const auto& a, const auto& b) { return a.t < b.t; });
-    std::vector<segment_end> merged;
-    for (const auto& e: ends) {
-        if (!merged.empty() && std::abs(merged.back().t - e.t) < 1e-9) merged.back().sample |= e.sample;
-        else
-            merged.push_back(e);
-    }
-    return merged;
-}
 
 struct rate_report {
     int population = -1;

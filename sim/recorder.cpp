@@ -184,7 +184,6 @@ struct recorder::impl {
         stored_config c;
         c.circuit_yaml = reader.read_string_dataset("/config/circuit");
         c.protocol_yaml = reader.read_string_dataset("/config/protocol");
-        c.command_line = reader.read_string_attribute(reader.file.get(), "command_line");
         return c;
     }
 

@@ -33,7 +33,7 @@ struct checkpoint {
 
 // The run's documents stored in /config, read back to resume it.
 struct stored_config {
-    std::string circuit_yaml, protocol_yaml, command_line;
+    std::string circuit_yaml, protocol_yaml;
 };
 
 class recorder {
