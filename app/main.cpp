@@ -121,9 +121,11 @@ int resume_command(const std::string& file, const std::string& command_line, int
     YAML::Node root;
     root["circuit"] = YAML::Load(config.circuit_yaml);
     root["protocol"] = YAML::Load(config.protocol_yaml);
+    // Files written before emit_protocol left batch_size out of continuous
+    // protocols hold one, which a continuous-mode document may not.
+    if (root["protocol"].IsMap() && root["protocol"]["mode"].as<std::string>("") == "continuous")
+        root["protocol"].remove("batch_size");
     const auto doc = cs::load_run(file + ":/config", root, {}, lib);
-    if (doc.protocol.mode == "continuous")
-        throw cs::input_error(file + ": resume continues discrete-mode runs; continuous runs have no checkpoints yet");
     std::cout << "resume " << file << '\n' << std::flush;
     return train_command(doc, lib, file, command_line, threads, true);
 }

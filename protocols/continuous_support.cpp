@@ -1,6 +1,7 @@
 #include "protocols/continuous_support.hpp"
 
 #include "protocols/run_support.hpp"
+#include "sim/error.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -91,28 +92,103 @@ std::int64_t snapshot_every(const protocol_spec& p) {
     return std::max<std::int64_t>(1, std::llround(p.record.weights_every_ms / p.present_ms));
 }
 
+checkpoint save_checkpoint(const run_cursor& c, const presentation_stream& stream, const instance_totals& t,
+                           const network& net) {
+    checkpoint cp;
+    cp.integers["step"] = {c.presentation};
+    cp.integers["epoch"] = {c.epoch};
+    cp.integers["position"] = {c.position};
+    stream.save(cp);
+    cp.integers["counts"] = {t.epoch.correct, t.window.correct, t.epoch.seen, t.window.seen};
+    cp.integers["flags"] = {t.snapshot_current, c.finished};
+    // No seconds: a checkpoint is the same bits in an ensemble as alone.
+    cp.reals["sums"] = {t.epoch.loss, t.window.loss};
+    cp.integers["threads"] = {net.threads()}; // results are bitwise the same only on as many threads
+    save_weights(net, cp);
+    for (const auto& p: net.populations())
+        if (p.state_offset >= 0)
+            cp.rates[p.spec->name] = p.rate;
+    return cp;
+}
+
+void restore_checkpoint(run_cursor& c, presentation_stream& stream, instance_totals& t, network& net,
+                        Eigen::VectorXf& x, const checkpoint& cp, const std::string& file) {
+    c.presentation = cp.integers_of("step", 1, file)[0];
+    c.epoch = int(cp.integers_of("epoch", 1, file)[0]);
+    c.position = cp.integers_of("position", 1, file)[0];
+    stream.restore(cp, file);
+    const auto& counts = cp.integers_of("counts", 4, file);
+    t.epoch.correct = counts[0];
+    t.window.correct = counts[1];
+    t.epoch.seen = counts[2];
+    t.window.seen = counts[3];
+    const auto& flags = cp.integers_of("flags", 2, file);
+    t.snapshot_current = flags[0] != 0;
+    c.finished = flags[1] != 0;
+    const auto& sums = cp.reals_of("sums", 2, file);
+    t.epoch.loss = sums[0];
+    t.window.loss = sums[1];
+    // Plastic weights are views into x: restoring them restores x's share.
+    restore_weights(net, cp, file);
+    for (const auto& p: net.populations()) {
+        if (p.state_offset < 0)
+            continue;
+        const auto it = cp.rates.find(p.spec->name);
+        if (it == cp.rates.end() || it->second.rows() != p.rate.rows() || it->second.cols() != p.rate.cols())
+            throw input_error(file + ": the checkpoint has no " + std::to_string(p.rate.rows()) + " x " +
+                              std::to_string(p.rate.cols()) + " rates for population '" + p.spec->name + "'");
+        network::view(x.data() + p.state_offset, p.rate.rows(), p.rate.cols()) = it->second;
+    }
+}
+
+continuous_recording::rate_report continuous_recording::report_of(const run_document& run,
+                                                                  const std::string& name) const {
+    rate_report r;
+    r.population = run.circuit.population_index(name);
+    const auto n = std::uint64_t(run.circuit.populations[r.population].size);
+    if (proto_.record.neurons.empty()) {
+        r.neurons.resize(n);
+        std::iota(r.neurons.begin(), r.neurons.end(), std::uint64_t(0));
+    } else {
+        r.neurons.assign(proto_.record.neurons.begin(), proto_.record.neurons.end());
+    }
+    r.frame.resize(r.neurons.size());
+    return r;
+}
+
 continuous_recording::continuous_recording(const std::filesystem::path& file, const run_info& info,
                                            const run_document& run)
     : proto_(run.protocol), rec_(file, info, std::chrono::duration<double>(run.protocol.record.flush_seconds)) {
     if (proto_.record.sample_every_ms <= 0)
         return;
     for (const auto& name: proto_.record.populations) {
-        rate_report r;
-        r.population = run.circuit.population_index(name);
-        const auto n = std::uint64_t(run.circuit.populations[r.population].size);
-        if (proto_.record.neurons.empty()) {
-            r.neurons.resize(n);
-            std::iota(r.neurons.begin(), r.neurons.end(), std::uint64_t(0));
-        } else {
-            r.neurons.assign(proto_.record.neurons.begin(), proto_.record.neurons.end());
-        }
-        r.frame.resize(r.neurons.size());
+        rate_report r = report_of(run, name);
         report_spec spec;
         spec.population = name;
         spec.node_ids = r.neurons;
         spec.start_ms = proto_.record.sample_every_ms;
         spec.step_ms = proto_.record.sample_every_ms;
         r.writer = std::make_unique<sonata_report>(hid_t(rec_.file_id()), spec);
+        reports_.push_back(std::move(r));
+    }
+}
+
+continuous_recording::continuous_recording(const std::filesystem::path& file, recorder::resume_tag tag,
+                                           const run_document& run)
+    : proto_(run.protocol), rec_(file, tag, std::chrono::duration<double>(run.protocol.record.flush_seconds)) {
+    if (proto_.record.sample_every_ms <= 0)
+        return;
+    const auto& frames = rec_.resumed_from().report_frames;
+    for (const auto& name: proto_.record.populations) {
+        const auto at = frames.find(name);
+        if (at == frames.end() || at->second < 0)
+            throw input_error(file.string() + ": damaged checkpoint (recording/reports/" + name + ")");
+        rate_report r = report_of(run, name);
+        r.writer = std::make_unique<sonata_report>(
+            sonata_report::reopen(hid_t(rec_.file_id()), name, std::uint64_t(at->second)));
+        if (r.writer->spec().node_ids != r.neurons)
+            throw input_error(file.string() + ": the report of '" + name +
+                              "' does not record the neurons its protocol names");
         reports_.push_back(std::move(r));
     }
 }
@@ -138,6 +214,14 @@ void continuous_recording::flush() {
     for (auto& r: reports_)
         r.writer->flush();
     rec_.flush();
+}
+
+void continuous_recording::write_checkpoint(checkpoint cp) {
+    for (auto& r: reports_) {
+        r.writer->flush();
+        cp.report_frames[r.writer->spec().population] = std::int64_t(r.writer->frames());
+    }
+    rec_.write_checkpoint(cp);
 }
 
 void continuous_recording::window_row(std::int64_t presentation, double epoch, const running_totals& window) {
@@ -179,9 +263,23 @@ void log_divergence(std::ostream& log, std::int64_t presentation, const std::str
         << "); raise the rules' tau or lower circuit.eta_scale\n";
 }
 
-void log_interrupted(std::ostream& log, std::int64_t presentation) {
-    log << "interrupted: recording closed at presentation " << presentation
-        << " (continuous runs have no checkpoints yet: it cannot be resumed)\n";
+void log_interrupted(std::ostream& log, const run_cursor& c, std::int64_t per_epoch,
+                     const std::filesystem::path& file) {
+    if (c.position == 0)
+        log << "interrupted after epoch " << c.epoch - 1 << " (presentation " << c.presentation << ")";
+    else
+        log << "interrupted at presentation " << c.presentation << " (epoch " << c.epoch << ", presentation "
+            << c.position << " of " << per_epoch << ")";
+    log << ": checkpoint written; continue with: counterstream resume " << file.string() << '\n';
+}
+
+void log_resumed(std::ostream& log, const run_cursor& c, std::int64_t per_epoch) {
+    if (c.finished)
+        log << "already complete at presentation " << c.presentation << " (epoch " << c.epoch
+            << "): nothing to resume\n";
+    else
+        log << "resumed at presentation " << c.presentation << " (epoch " << c.epoch << ", presentation "
+            << c.position << " of " << per_epoch << ")\n";
 }
 
 void log_epoch(std::ostream& log, const epoch_summary& s, std::int64_t presentations, double seconds) {

@@ -1,8 +1,8 @@
-// What a continuous-mode run does around the integration, for the trainers
-// of single runs and of ensembles (protocols/train_ensemble.hpp): where a
-// presentation's integration pauses, and what the run records (weight
+// What a continuous-mode run does around the integration, for its trainer
+// (protocols/train_ensemble.hpp, which runs single runs as ensembles of one):
+// where a presentation's integration pauses, what the run records (weight
 // snapshots at presentation times, SONATA rate frames at sample times,
-// metric rows, the log's lines).
+// metric rows, checkpoints, the log's lines).
 #pragma once
 
 #include "protocols/datasets/dataset.hpp"
@@ -42,6 +42,9 @@ public:
     void start_epoch();
     // Presentation k of the epoch: input [features x trials], one label per column.
     void read(std::int64_t k, Eigen::Ref<Eigen::MatrixXf> input, std::int32_t* labels) const;
+    // The epoch's order and the shuffler's state, into a checkpoint and back.
+    void save(checkpoint& cp) const { save_order(order_, shuffler_, cp); }
+    void restore(const checkpoint& cp, const std::string& file) { restore_order(order_, shuffler_, cp, file); }
 
 private:
     const datasets::split& train_;
@@ -66,12 +69,39 @@ struct running_totals {
     }
 };
 
+// Where a run stands between presentations (shared by an ensemble's instances).
+struct run_cursor {
+    std::int64_t presentation = 0;
+    int epoch = 1;             // the epoch in progress, from 1
+    std::int64_t position = 0; // presentations of the epoch done; 0 = its order not drawn yet
+    bool finished = false;
+};
+
+// What one instance carries from one presentation to the next besides its ODE state.
+struct instance_totals {
+    running_totals epoch, window; // both start afresh with every epoch
+    bool snapshot_current = true; // the last snapshot holds the weights now
+};
+
+// A checkpoint of one instance: the cursor, the stream, its totals, its
+// network's weights and thread count, and the rates of its ODE state x.
+checkpoint save_checkpoint(const run_cursor& c, const presentation_stream& stream, const instance_totals& t,
+                           const network& net);
+// The inverse (x is the instance's state, which the network's views read);
+// input_error naming `file` when the checkpoint does not fit the run.
+void restore_checkpoint(run_cursor& c, presentation_stream& stream, instance_totals& t, network& net,
+                        Eigen::VectorXf& x, const checkpoint& cp, const std::string& file);
+
 // A continuous run's HDF5 recording (sim/recorder.hpp) with its SONATA reports.
 class continuous_recording {
 public:
     // Creates the file (input_error if it cannot be) and a report for every
     // population protocol.record names.
     continuous_recording(const std::filesystem::path& file, const run_info& info, const run_document& run);
+    // Reopens the recording of a stopped run at its last checkpoint: metric
+    // rows, snapshots and report frames written after it are dropped.
+    continuous_recording(const std::filesystem::path& file, recorder::resume_tag, const run_document& run);
+    const checkpoint& resumed_from() const { return rec_.resumed_from(); }
 
     // One frame of every report from the network's rates now.
     void frame(const network& net);
@@ -81,6 +111,8 @@ public:
     void flush();
     // Whether protocol.record.flush_seconds have passed since the last flush.
     bool flush_due() const { return rec_.flush_due(); }
+    // `cp` with where the reports stand; flushes them and the file.
+    void write_checkpoint(checkpoint cp);
 
     // A /metrics row: training loss and accuracy over the last metrics_every presentations.
     void window_row(std::int64_t presentation, double epoch, const running_totals& window);
@@ -96,6 +128,8 @@ private:
         std::vector<float> frame;
         std::unique_ptr<sonata_report> writer;
     };
+    // The reported neurons of `name`, without a writer.
+    rate_report report_of(const run_document& run, const std::string& name) const;
     protocol_spec proto_;
     recorder rec_;
     std::vector<rate_report> reports_; // declared after rec_: they close before its file
@@ -113,9 +147,11 @@ loss_result present(network& net, integrator& integ, Eigen::VectorXf& x, Eigen::
 std::string divergence(const network& net, const loss_result& r, std::int64_t presentation, const guard_spec& guard);
 
 // The log's line for a run that diverged, its line for an epoch
-// (`presentations` of the epoch took `seconds`) and for a stop by a signal.
+// (`presentations` of the epoch took `seconds`), for a stop by a signal
+// (mid-epoch, or after the epoch before c's), and for a resume.
 void log_divergence(std::ostream& log, std::int64_t presentation, const std::string& why, const guard_spec& guard);
 void log_epoch(std::ostream& log, const epoch_summary& s, std::int64_t presentations, double seconds);
-void log_interrupted(std::ostream& log, std::int64_t presentation);
+void log_interrupted(std::ostream& log, const run_cursor& c, std::int64_t per_epoch, const std::filesystem::path& file);
+void log_resumed(std::ostream& log, const run_cursor& c, std::int64_t per_epoch);
 
 } // namespace counterstream

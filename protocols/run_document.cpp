@@ -208,7 +208,8 @@ std::string emit_protocol(const protocol_spec& p) {
     out << YAML::BeginMap;
     out << YAML::Key << "mode" << YAML::Value << p.mode;
     out << YAML::Key << "epochs" << YAML::Value << p.epochs;
-    out << YAML::Key << "batch_size" << YAML::Value << p.batch_size;
+    // Continuous mode shows `trials` samples at once and refuses batch_size.
+    if (p.mode != "continuous") out << YAML::Key << "batch_size" << YAML::Value << p.batch_size;
     out << YAML::Key << "shuffle" << YAML::Value << p.shuffle;
     out << YAML::Key << "seed" << YAML::Value << p.seed;
     out << YAML::Key << "max_steps" << YAML::Value << p.max_steps;

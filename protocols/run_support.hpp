@@ -45,7 +45,8 @@ void clear_progress();
 // population instantaneous), which is then resized back to `batch`.
 std::pair<double, double> evaluate(network& net, const datasets::split& data, int chunk, int batch);
 
-// The continuous-mode trainer (train() dispatches to it).
+// The continuous-mode trainer (train() dispatches to it): an ensemble of one,
+// defined in protocols/train_ensemble.cpp.
 train_result train_continuous(const run_document& run, const library& lib, const train_options& opt,
                               std::ostream& log);
 

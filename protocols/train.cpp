@@ -6,6 +6,7 @@
 #include "sim/recorder.hpp"
 #include "protocols/run_support.hpp"
 
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -46,53 +47,45 @@ checkpoint save(const loop_state& s, const network& net) {
     cp.integers["step"] = {s.step};
     cp.integers["epoch"] = {s.epoch};
     cp.integers["position"] = {s.position};
-    cp.integers["order"] = s.order;
-    const auto words = s.shuffler.state();
-    cp.integers["shuffler"].assign(words.begin(), words.end());
+    save_order(s.order, s.shuffler, cp);
     cp.integers["counts"] = {s.epoch_correct, s.window_correct, s.epoch_seen, s.window_seen};
     cp.integers["flags"] = {s.last_snapshot_is_current, s.finished};
     cp.reals["sums"] = {s.epoch_loss, s.window_loss, s.epoch_seconds};
     cp.integers["threads"] = {net.threads()}; // results are bitwise the same only on as many threads
-    for (const auto& g: net.groups())
-        if (g.tied_to < 0) cp.matrices[g.spec->name] = g.w;
+    save_weights(net, cp);
     return cp;
 }
 
 // The inverse of save(); a checkpoint that does not fit this circuit and
 // dataset is bad input, not something to continue from.
 void restore(loop_state& s, network& net, const checkpoint& cp, const std::string& file) {
-    auto ints = [&](const std::string& name, std::size_t n) -> const std::vector<std::int64_t>& {
-        const auto it = cp.integers.find(name);
-        if (it == cp.integers.end() || (n > 0 && it->second.size() != n))
-            throw input_error(file + ": damaged checkpoint (integers/" + name + ")");
-        return it->second;
-    };
-    s.step = ints("step", 1)[0];
-    s.epoch = int(ints("epoch", 1)[0]);
-    s.position = ints("position", 1)[0];
-    const auto& order = ints("order", 0);
-    if (order.size() != s.order.size())
-        throw input_error(file + ": the checkpoint's data order has " + std::to_string(order.size()) +
-                          " samples but the dataset now has " + std::to_string(s.order.size()) +
-                          " (the dataset changed since the run started)");
-    s.order = order;
-    const auto& words = ints("shuffler", 6);
-    std::array<std::uint64_t, 6> state{};
-    for (std::size_t i = 0; i < 6; ++i) state[i] = std::uint64_t(words[i]);
-    s.shuffler.set_state(state);
-    const auto& counts = ints("counts", 4);
+    s.step = cp.integers_of("step", 1, file)[0];
+    s.epoch = int(cp.integers_of("epoch", 1, file)[0]);
+    s.position = cp.integers_of("position", 1, file)[0];
+    restore_order(s.order, s.shuffler, cp, file);
+    const auto& counts = cp.integers_of("counts", 4, file);
     s.epoch_correct = counts[0];
     s.window_correct = counts[1];
     s.epoch_seen = counts[2];
     s.window_seen = counts[3];
-    const auto& flags = ints("flags", 2);
+    const auto& flags = cp.integers_of("flags", 2, file);
     s.last_snapshot_is_current = flags[0] != 0;
     s.finished = flags[1] != 0;
-    const auto sums = cp.reals.find("sums");
-    if (sums == cp.reals.end() || sums->second.size() != 3) throw input_error(file + ": damaged checkpoint (reals/sums)");
-    s.epoch_loss = sums->second[0];
-    s.window_loss = sums->second[1];
-    s.epoch_seconds = sums->second[2];
+    const auto& sums = cp.reals_of("sums", 3, file);
+    s.epoch_loss = sums[0];
+    s.window_loss = sums[1];
+    s.epoch_seconds = sums[2];
+    restore_weights(net, cp, file);
+}
+
+} // namespace
+
+void save_weights(const network& net, checkpoint& cp) {
+    for (const auto& g: net.groups())
+        if (g.tied_to < 0) cp.matrices[g.spec->name] = g.w; // the expanded circuit records ties
+}
+
+void restore_weights(network& net, const checkpoint& cp, const std::string& file) {
     for (auto& g: net.groups()) {
         if (g.tied_to >= 0) continue;
         const auto it = cp.matrices.find(g.spec->name);
@@ -103,7 +96,24 @@ void restore(loop_state& s, network& net, const checkpoint& cp, const std::strin
     }
 }
 
-} // namespace
+void save_order(const std::vector<std::int64_t>& order, const rng& shuffler, checkpoint& cp) {
+    cp.integers["order"] = order;
+    const auto words = shuffler.state();
+    cp.integers["shuffler"].assign(words.begin(), words.end());
+}
+
+void restore_order(std::vector<std::int64_t>& order, rng& shuffler, const checkpoint& cp, const std::string& file) {
+    const auto& saved = cp.integers_of("order", 0, file);
+    if (saved.size() != order.size())
+        throw input_error(file + ": the checkpoint's data order has " + std::to_string(saved.size()) +
+                          " samples but the dataset now has " + std::to_string(order.size()) +
+                          " (the dataset changed since the run started)");
+    order = saved;
+    const auto& words = cp.integers_of("shuffler", 6, file);
+    std::array<std::uint64_t, 6> state{};
+    for (std::size_t i = 0; i < 6; ++i) state[i] = std::uint64_t(words[i]);
+    shuffler.set_state(state);
+}
 
 train_result train(const run_document& run, const library& lib, const train_options& opt, std::ostream& log) {
     if (run.protocol.mode == "continuous") return train_continuous(run, lib, opt, log);

@@ -1,12 +1,18 @@
-// The loop of train_continuous() once for K instances: the shared parts (the
-// data stream, the schedule, max_steps, stops) once, and every instance's
-// presentation, records and evaluation as a call spread over the threads.
+// The loop of a continuous-mode run for K instances at once: the shared parts
+// (the data stream, the schedule, max_steps, stops, the moments of
+// checkpoints) once, and every instance's presentation, records, evaluation
+// and checkpoint as a call spread over the threads. A single run,
+// train_continuous(), is an ensemble of one whose network gets the run's
+// threads; it is the one that resumes.
 #include "protocols/train_ensemble.hpp"
 
 #include "protocols/continuous_support.hpp"
 #include "protocols/run_support.hpp"
 #include "sim/ensemble.hpp"
 #include "sim/error.hpp"
+
+#include <omp.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -21,16 +27,309 @@ namespace {
 
 using clock_type = std::chrono::steady_clock;
 
-// One member's run: its recording, its running totals and its outcome.
-struct member_run {
-    const ensemble_member* member = nullptr;
-    std::unique_ptr<continuous_recording> out;
-    Eigen::VectorXf settle;
-    running_totals epoch, window;
-    bool snapshot_current = true; // the last snapshot holds the weights now
-    bool active = true;
-    ensemble_outcome outcome;
+struct trainer_options {
+    int threads = 1;       // the instances are spread over these, one thread each
+    bool single = false;   // one run, its network on `threads` (0: OpenMP's maximum, or on resume the checkpoint's)
+    bool progress = false; // a progress bar on stderr, if it is a terminal
+    bool resume = false;   // continue the single run's recording from its checkpoint
 };
+
+// The protocol every member shares; internal_error when their data streams or schedules differ.
+const protocol_spec& shared_protocol(const std::vector<ensemble_member>& members) {
+    const std::string key = ensemble_key(*members.front().run);
+    for (const auto& m: members)
+        if (key.empty() || ensemble_key(*m.run) != key)
+            throw internal_error("train_ensemble: the members differ in their data stream or schedule");
+    return members.front().run->protocol;
+}
+
+std::vector<ensemble::instance> instances_of(const std::vector<ensemble_member>& members) {
+    std::vector<ensemble::instance> instances;
+    for (const auto& m: members)
+        instances.push_back({m.run->circuit, m.run->protocol.seed});
+    return instances;
+}
+
+class continuous_trainer {
+public:
+    // Loads the data and builds the instances; nothing is written yet.
+    continuous_trainer(const std::vector<ensemble_member>& members, const library& lib, const trainer_options& opt);
+    std::vector<ensemble_outcome> run();
+
+private:
+    // One member's run: its recording, its totals and its outcome.
+    struct member_run {
+        const ensemble_member* member = nullptr;
+        std::unique_ptr<continuous_recording> out;
+        Eigen::VectorXf settle;
+        instance_totals totals;
+        bool active = true;
+        ensemble_outcome outcome;
+    };
+
+    // fn for every member still running; an exception ends only its member.
+    void each(const std::function<void(member_run&, int)>& fn);
+    bool any_active() const;
+    bool reached_max() const { return proto_.max_steps > 0 && cursor_.presentation >= proto_.max_steps; }
+
+    void open(member_run& m, int k);
+    void resume(member_run& m, int k);
+    void present_next();
+    void present_to(member_run& m, int k);
+    bool present_epoch();
+    void end_epoch(double seconds, std::int64_t timed);
+    void record_epoch(member_run& m, int k, const run_cursor& next, double seconds, std::int64_t timed);
+    void interrupt();
+    void write_checkpoint(member_run& m, int k, const run_cursor& c);
+
+    const protocol_spec& proto_;
+    trainer_options opt_;
+    bool progress_; // draw the progress bar
+    // Data first: a missing or corrupt dataset must fail before any recording exists.
+    datasets::dataset data_;
+    ensemble ens_;
+    std::vector<member_run> runs_;
+    presentation_stream stream_;
+    matrix input_;
+    std::vector<std::int32_t> labels_;
+    std::vector<segment_end> ends_;
+    std::int64_t weights_every_;
+    run_cursor cursor_;
+};
+
+continuous_trainer::continuous_trainer(const std::vector<ensemble_member>& members, const library& lib,
+                                       const trainer_options& opt)
+    : proto_(shared_protocol(members)), opt_(opt), progress_(opt.progress && isatty(STDERR_FILENO)),
+      data_(load_matching_dataset(*members.front().run)),
+      ens_(instances_of(members), lib, proto_.trials, proto_.integrator), runs_(members.size()),
+      stream_(data_.train, proto_), input_(data_.n_features(), proto_.trials), labels_(std::size_t(proto_.trials)),
+      ends_(segment_ends(proto_)), weights_every_(snapshot_every(proto_)) {
+    if (opt.resume && !opt.single)
+        throw internal_error("train_ensemble: only a single run resumes");
+    for (std::size_t k = 0; k < members.size(); ++k)
+        runs_[k].member = &members[k];
+    if (opt.single) {
+        ens_.set_threads(1);
+        ens_.net(0).set_threads(opt.threads > 0 ? opt.threads : std::max(1, omp_get_max_threads()));
+    } else {
+        ens_.set_threads(opt.threads);
+    }
+}
+
+void continuous_trainer::each(const std::function<void(member_run&, int)>& fn) {
+    ens_.for_each([&](int k) {
+        member_run& m = runs_[std::size_t(k)];
+        if (!m.active)
+            return;
+        try {
+            fn(m, k);
+        } catch (...) {
+            m.outcome.error = std::current_exception();
+            m.active = false;
+        }
+    });
+}
+
+bool continuous_trainer::any_active() const {
+    return std::any_of(runs_.begin(), runs_.end(), [](const auto& m) { return m.active; });
+}
+
+void continuous_trainer::open(member_run& m, int k) {
+    const run_document& run = *m.member->run;
+    network& net = ens_.net(k);
+    if (net.input().rows() != data_.n_features())
+        throw input_error(run.file + ": circuit input has " + std::to_string(net.input().rows()) +
+                          " neurons but the ensemble's dataset has " + std::to_string(data_.n_features()) +
+                          " features");
+    m.settle.resize(net.state_size());
+    if (opt_.resume) {
+        resume(m, k);
+        return;
+    }
+    run_info info;
+    info.command_line = m.member->command_line;
+    info.seed = run.protocol.seed;
+    info.circuit_yaml = emit_circuit(run.circuit);
+    info.protocol_yaml = emit_protocol(run.protocol);
+    m.out = std::make_unique<continuous_recording>(m.member->output, info, run);
+    m.out->snapshot(net, 0);
+    // A run killed before its next checkpoint resumes from the start.
+    write_checkpoint(m, k, cursor_);
+}
+
+void continuous_trainer::resume(member_run& m, int k) {
+    m.out = std::make_unique<continuous_recording>(m.member->output, recorder::resume_tag{}, *m.member->run);
+    const checkpoint& cp = m.out->resumed_from();
+    const std::string file = m.member->output.string();
+    network& net = ens_.net(k);
+    restore_checkpoint(cursor_, stream_, m.totals, net, ens_.state(k), cp, file);
+    if (opt_.threads == 0) {
+        const std::int64_t threads = cp.integers_of("threads", 1, file)[0];
+        if (threads < 1)
+            throw input_error(file + ": damaged checkpoint (integers/threads)");
+        net.set_threads(int(threads));
+    }
+    log_resumed(*m.member->log, cursor_, stream_.per_epoch());
+    m.outcome.result.already_complete = cursor_.finished;
+}
+
+void continuous_trainer::write_checkpoint(member_run& m, int k, const run_cursor& c) {
+    m.out->write_checkpoint(save_checkpoint(c, stream_, m.totals, ens_.net(k)));
+}
+
+// The next presentation of the stream to every member.
+void continuous_trainer::present_next() {
+    stream_.read(cursor_.position, input_, labels_.data());
+    ++cursor_.presentation;
+    ++cursor_.position;
+    each([&](member_run& m, int k) { present_to(m, k); });
+}
+
+void continuous_trainer::present_to(member_run& m, int k) {
+    network& net = ens_.net(k);
+    net.input() = input_;
+    const loss_result r =
+        counterstream::present(net, ens_.integ(k), ens_.state(k), m.settle, ends_, proto_, labels_.data(), *m.out);
+    m.totals.snapshot_current = false;
+    const std::string why = divergence(net, r, cursor_.presentation, proto_.guard);
+    if (!why.empty()) {
+        m.outcome.result.diverged = true;
+        m.outcome.result.steps = cursor_.presentation;
+        log_divergence(*m.member->log, cursor_.presentation, why, proto_.guard);
+        m.out->diverged_row(cursor_.presentation, cursor_.epoch);
+        m.out->flush();
+        m.active = false;
+        return;
+    }
+    m.totals.epoch.add(r, proto_.trials);
+    m.totals.window.add(r, proto_.trials);
+    if (proto_.record.metrics_every > 0 && cursor_.presentation % proto_.record.metrics_every == 0) {
+        const double epoch = cursor_.epoch - 1 + double(cursor_.position) / double(stream_.per_epoch());
+        m.out->window_row(cursor_.presentation, epoch, m.totals.window);
+        m.totals.window = {};
+    }
+    if (weights_every_ > 0 && cursor_.presentation % weights_every_ == 0) {
+        m.out->snapshot(net, cursor_.presentation);
+        m.totals.snapshot_current = true;
+    }
+}
+
+// Evaluates the epoch that took `seconds` for its last `timed` presentations
+// (those since the run started or resumed), records it, and checkpoints
+// `next`, the state the run goes on from.
+void continuous_trainer::record_epoch(member_run& m, int k, const run_cursor& next, double seconds,
+                                      std::int64_t timed) {
+    network& net = ens_.net(k);
+    const auto [test_loss, test_acc] = evaluate(net, data_.test, proto_.eval_batch, proto_.trials);
+    net.bind_state(ens_.state(k).data());
+    const running_totals& e = m.totals.epoch;
+    epoch_summary s;
+    s.epoch = cursor_.epoch;
+    s.step = cursor_.presentation;
+    s.train_loss = e.loss / double(std::max<std::int64_t>(1, e.seen));
+    s.train_accuracy = double(e.correct) / double(std::max<std::int64_t>(1, e.seen));
+    s.test_loss = test_loss;
+    s.test_accuracy = test_acc;
+    s.samples_per_second = double(timed * proto_.trials) / std::max(seconds, 1e-9);
+    m.outcome.result.epochs.push_back(s);
+    m.out->epoch_row(s);
+    if (weights_every_ == 0) {
+        m.out->snapshot(net, cursor_.presentation);
+        m.totals.snapshot_current = true;
+    }
+    if (!next.finished)
+        m.totals.epoch = m.totals.window = {};
+    // The checkpoint (which flushes) comes before the line, so what the user
+    // has seen is in the file.
+    write_checkpoint(m, k, next);
+    log_epoch(*m.member->log, s, timed, seconds);
+}
+
+// Presents the rest of the epoch (to max_steps at most); false when a signal
+// stopped it mid-epoch, after a checkpoint.
+bool continuous_trainer::present_epoch() {
+    if (cursor_.position == 0)
+        stream_.start_epoch();
+    const std::int64_t per_epoch = stream_.per_epoch();
+    while (cursor_.position < per_epoch && any_active()) {
+        present_next();
+        if (progress_ && cursor_.presentation % 4 == 0)
+            draw_progress(cursor_.epoch, proto_.epochs, cursor_.position * proto_.trials, per_epoch * proto_.trials);
+        if (reached_max() || cursor_.position == per_epoch)
+            break;
+        // Mid-epoch checkpoints; the epoch's end writes its own after evaluating.
+        const bool every =
+            proto_.record.checkpoint_every > 0 && cursor_.presentation % proto_.record.checkpoint_every == 0;
+        const bool stopping = stop_requested;
+        each([&](member_run& m, int k) {
+            if (every || stopping || m.out->flush_due())
+                write_checkpoint(m, k, cursor_);
+        });
+        if (stopping)
+            return false;
+    }
+    return true;
+}
+
+// Every member's end of the epoch; the run goes on from the next one, or is finished.
+void continuous_trainer::end_epoch(double seconds, std::int64_t timed) {
+    run_cursor next = cursor_;
+    if (cursor_.epoch == proto_.epochs || reached_max()) {
+        next.finished = true;
+    } else {
+        ++next.epoch;
+        next.position = 0;
+    }
+    each([&](member_run& m, int k) { record_epoch(m, k, next, seconds, timed); });
+    cursor_ = next;
+}
+
+// Every member stopped by a signal, at the checkpoint just written.
+void continuous_trainer::interrupt() {
+    each([&](member_run& m, int) {
+        m.outcome.result.interrupted = true;
+        m.outcome.result.stop_signal = stop_signal;
+        log_interrupted(*m.member->log, cursor_, stream_.per_epoch(), m.member->output);
+    });
+}
+
+std::vector<ensemble_outcome> continuous_trainer::run() {
+    each([&](member_run& m, int k) { open(m, k); });
+    stop_signals signals;
+    while (!cursor_.finished && any_active()) {
+        const auto t0 = clock_type::now();
+        const std::int64_t first = cursor_.position;
+        const bool whole = present_epoch();
+        if (progress_)
+            clear_progress();
+        if (!whole) {
+            interrupt();
+            break;
+        }
+        end_epoch(std::chrono::duration<double>(clock_type::now() - t0).count(), cursor_.position - first);
+        if (!cursor_.finished && stop_requested) {
+            interrupt();
+            break;
+        }
+    }
+    // An epoch's last snapshot comes with its row; with weights_every_ms, the
+    // final weights are recorded here if the last presentation was not a multiple.
+    each([&](member_run& m, int k) {
+        if (cursor_.finished && !m.totals.snapshot_current) {
+            m.out->snapshot(ens_.net(k), cursor_.presentation);
+            m.totals.snapshot_current = true;
+            write_checkpoint(m, k, cursor_);
+        }
+        m.out->flush();
+        m.outcome.result.steps = cursor_.presentation;
+    });
+    std::vector<ensemble_outcome> outcomes;
+    for (auto& m: runs_) {
+        m.out.reset(); // closes the file
+        outcomes.push_back(std::move(m.outcome));
+    }
+    return outcomes;
+}
 
 } // namespace
 
@@ -48,155 +347,23 @@ std::vector<ensemble_outcome> train_ensemble(const std::vector<ensemble_member>&
                                              int threads) {
     if (members.empty())
         return {};
-    const std::string key = ensemble_key(*members.front().run);
-    for (const auto& m: members)
-        if (key.empty() || ensemble_key(*m.run) != key)
-            throw internal_error("train_ensemble: the members differ in their data stream or schedule");
-    const run_document& first = *members.front().run;
-    const protocol_spec& proto = first.protocol;
-    // Data first: a missing or corrupt dataset must fail before any recording exists.
-    const datasets::dataset data = load_matching_dataset(first);
-    const int B = proto.trials;
+    trainer_options opt;
+    opt.threads = threads;
+    return continuous_trainer(members, lib, opt).run();
+}
 
-    std::vector<ensemble::instance> instances;
-    for (const auto& m: members)
-        instances.push_back({m.run->circuit, m.run->protocol.seed});
-    ensemble ens(instances, lib, B, proto.integrator);
-    ens.set_threads(threads);
-
-    std::vector<member_run> runs(members.size());
-    for (std::size_t k = 0; k < members.size(); ++k)
-        runs[k].member = &members[k];
-    // fn for every member still running; an exception ends only its member.
-    const auto each = [&](const std::function<void(member_run&, int)>& fn) {
-        ens.for_each([&](int k) {
-            member_run& m = runs[std::size_t(k)];
-            if (!m.active)
-                return;
-            try {
-                fn(m, k);
-            } catch (...) {
-                m.outcome.error = std::current_exception();
-                m.active = false;
-            }
-        });
-    };
-    const auto any_active = [&] {
-        return std::any_of(runs.begin(), runs.end(), [](const auto& m) { return m.active; });
-    };
-
-    each([&](member_run& m, int k) {
-        const run_document& run = *m.member->run;
-        if (ens.net(k).input().rows() != data.n_features())
-            throw input_error(run.file + ": circuit input has " + std::to_string(ens.net(k).input().rows()) +
-                              " neurons but the ensemble's dataset has " + std::to_string(data.n_features()) +
-                              " features");
-        run_info info;
-        info.command_line = m.member->command_line;
-        info.seed = run.protocol.seed;
-        info.circuit_yaml = emit_circuit(run.circuit);
-        info.protocol_yaml = emit_protocol(run.protocol);
-        m.out = std::make_unique<continuous_recording>(m.member->output, info, run);
-        m.settle.resize(ens.net(k).state_size());
-        m.out->snapshot(ens.net(k), 0);
-        m.out->flush();
-    });
-
-    presentation_stream stream(data.train, proto);
-    matrix input(data.n_features(), B);
-    std::vector<std::int32_t> labels(B);
-    const std::vector<segment_end> ends = segment_ends(proto);
-    const std::int64_t per_epoch = stream.per_epoch();
-    const std::int64_t weights_every = snapshot_every(proto);
-    const auto reached_max = [&](std::int64_t n) { return proto.max_steps > 0 && n >= proto.max_steps; };
-
-    stop_signals signals;
-    std::int64_t presentation = 0;
-    for (int epoch = 1; epoch <= proto.epochs && any_active(); ++epoch) {
-        stream.start_epoch();
-        for (auto& m: runs)
-            m.epoch = m.window = {};
-        const auto t0 = clock_type::now();
-        for (std::int64_t k = 0; k < per_epoch; ++k) {
-            stream.read(k, input, labels.data());
-            ++presentation;
-            const double epoch_fraction = epoch - 1 + double(k + 1) / double(per_epoch);
-            each([&](member_run& m, int i) {
-                network& net = ens.net(i);
-                Eigen::VectorXf& x = ens.state(i);
-                net.input() = input;
-                const loss_result r = present(net, ens.integ(i), x, m.settle, ends, proto, labels.data(), *m.out);
-                m.snapshot_current = false;
-                const std::string why = divergence(net, r, presentation, proto.guard);
-                if (!why.empty()) {
-                    m.outcome.result.diverged = true;
-                    m.outcome.result.steps = presentation;
-                    log_divergence(*m.member->log, presentation, why, proto.guard);
-                    m.out->diverged_row(presentation, epoch);
-                    m.out->flush();
-                    m.active = false;
-                    return;
-                }
-                m.epoch.add(r, B);
-                m.window.add(r, B);
-                if (proto.record.metrics_every > 0 && presentation % proto.record.metrics_every == 0) {
-                    m.out->window_row(presentation, epoch_fraction, m.window);
-                    m.window = {};
-                }
-                if (weights_every > 0 && presentation % weights_every == 0) {
-                    m.out->snapshot(net, presentation);
-                    m.snapshot_current = true;
-                }
-                if (m.out->flush_due())
-                    m.out->flush();
-            });
-            if (!any_active() || reached_max(presentation) || stop_requested)
-                break;
-        }
-        const double seconds = std::chrono::duration<double>(clock_type::now() - t0).count();
-        const bool stopping = stop_requested;
-        each([&](member_run& m, int i) {
-            network& net = ens.net(i);
-            const auto [test_loss, test_acc] = evaluate(net, data.test, proto.eval_batch, B);
-            net.bind_state(ens.state(i).data());
-            epoch_summary s;
-            s.epoch = epoch;
-            s.step = presentation;
-            s.train_loss = m.epoch.loss / double(std::max<std::int64_t>(1, m.epoch.seen));
-            s.train_accuracy = double(m.epoch.correct) / double(std::max<std::int64_t>(1, m.epoch.seen));
-            s.test_loss = test_loss;
-            s.test_accuracy = test_acc;
-            s.samples_per_second = double(m.epoch.seen) / std::max(seconds, 1e-9);
-            m.outcome.result.epochs.push_back(s);
-            m.out->epoch_row(s);
-            if (weights_every == 0) {
-                m.out->snapshot(net, presentation);
-                m.snapshot_current = true;
-            }
-            m.out->flush();
-            log_epoch(*m.member->log, s, m.epoch.seen / B, seconds);
-            if (stopping) {
-                m.outcome.result.interrupted = true;
-                m.outcome.result.stop_signal = stop_signal;
-                log_interrupted(*m.member->log, presentation);
-            }
-        });
-        if (stopping || reached_max(presentation))
-            break;
-    }
-    each([&](member_run& m, int i) {
-        if (!m.snapshot_current)
-            m.out->snapshot(ens.net(i), presentation);
-        m.out->flush();
-        m.outcome.result.steps = presentation;
-    });
-
-    std::vector<ensemble_outcome> outcomes;
-    for (auto& m: runs) {
-        m.out.reset(); // closes the file
-        outcomes.push_back(std::move(m.outcome));
-    }
-    return outcomes;
+train_result train_continuous(const run_document& run, const library& lib, const train_options& opt,
+                              std::ostream& log) {
+    const std::vector<ensemble_member> members = {{&run, opt.output, opt.command_line, &log}};
+    trainer_options t;
+    t.threads = opt.threads;
+    t.single = true;
+    t.progress = opt.progress;
+    t.resume = opt.resume;
+    ensemble_outcome outcome = std::move(continuous_trainer(members, lib, t).run().front());
+    if (outcome.error)
+        std::rethrow_exception(outcome.error);
+    return outcome.result;
 }
 
 } // namespace counterstream

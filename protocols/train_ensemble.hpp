@@ -2,7 +2,9 @@
 // (taus, gamma, rates, init seeds) as one lockstep ensemble
 // (sim/ensemble.hpp): one data stream feeds every instance, and each records
 // to its own file what train() records for it alone with one thread, bit for
-// bit. An instance that diverges or fails stops alone; the others go on.
+// bit, checkpoints included. An instance that diverges or fails stops alone;
+// the others go on. A single continuous run (train_continuous() in
+// protocols/run_support.hpp) is the same loop for an ensemble of one.
 #pragma once
 
 #include "protocols/run_document.hpp"

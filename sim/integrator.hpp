@@ -28,8 +28,10 @@ public:
 
     // Advances x from t0 to t1 [ms] with the network's current input;
     // learning switches plasticity on. Fixed-step methods take
-    // ceil((t1 - t0) / dt) equal steps, so the segment ends exactly at t1.
-    // Afterwards the network's views read x.
+    // ceil((t1 - t0) / dt) equal steps, so the segment ends exactly at t1;
+    // dopri5 starts every segment afresh at its first trial step, so nothing
+    // carries from one call to the next (a checkpoint between segments needs
+    // only x). Afterwards the network's views read x.
     void advance(Eigen::VectorXf& x, double t0, double t1, const std::int32_t* labels, bool learning);
 
     std::int64_t steps() const { return steps_; }

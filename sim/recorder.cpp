@@ -309,6 +309,17 @@ struct recorder::impl {
         check(H5Dwrite(d.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), "H5Dwrite '", name, "'");
     }
 
+    void write_matrices(hid_t parent, const std::map<std::string, Eigen::MatrixXf>& matrices) {
+        std::vector<float> row_major;
+        for (const auto& [name, m]: matrices) {
+            row_major.resize(std::size_t(m.size()));
+            Eigen::Map<Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(row_major.data(),
+                                                                                          m.rows(), m.cols()) = m;
+            write_array(parent, name, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, {hsize_t(m.rows()), hsize_t(m.cols())},
+                        row_major.data());
+        }
+    }
+
     h5_handle open_or_create_group(hid_t parent, const std::string& name) const {
         return exists(parent, name) ? open_group(parent, name) : create_group(parent, name);
     }
@@ -328,13 +339,11 @@ struct recorder::impl {
             write_array(ints.get(), name, H5T_STD_I64LE, H5T_NATIVE_INT64, {hsize_t(v.size())}, v.data());
         for (const auto& [name, v]: cp.reals)
             write_array(reals.get(), name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, {hsize_t(v.size())}, v.data());
-        std::vector<float> row_major;
-        for (const auto& [name, m]: cp.matrices) {
-            row_major.resize(std::size_t(m.size()));
-            Eigen::Map<Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(row_major.data(),
-                                                                                          m.rows(), m.cols()) = m;
-            write_array(mats.get(), name, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, {hsize_t(m.rows()), hsize_t(m.cols())},
-                        row_major.data());
+        write_matrices(mats.get(), cp.matrices);
+        // Discrete runs have no rates and no reports, and get no group for them.
+        if (!cp.rates.empty()) {
+            h5_handle rates = open_or_create_group(g.get(), "rates");
+            write_matrices(rates.get(), cp.rates);
         }
         // Where the recording stood, so a resume drops what came after.
         h5_handle rec = open_or_create_group(g.get(), "recording");
@@ -344,6 +353,11 @@ struct recorder::impl {
         for (const auto& [name, w]: weights) {
             const std::int64_t n = std::int64_t(w.n_snapshots);
             write_array(snaps.get(), name, H5T_STD_I64LE, H5T_NATIVE_INT64, {1}, &n);
+        }
+        if (!cp.report_frames.empty()) {
+            h5_handle reports = open_or_create_group(rec.get(), "reports");
+            for (const auto& [name, n]: cp.report_frames)
+                write_array(reports.get(), name, H5T_STD_I64LE, H5T_NATIVE_INT64, {1}, &n);
         }
         flush();
         // Only a complete slot becomes the current one.
@@ -362,6 +376,19 @@ struct recorder::impl {
         for (auto x: dims) n *= x;
         std::vector<T> out(n);
         if (n > 0) check(H5Dread(d.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()), "H5Dread '", name, "'");
+        return out;
+    }
+
+    std::map<std::string, Eigen::MatrixXf> read_matrices(hid_t parent) const {
+        std::map<std::string, Eigen::MatrixXf> out;
+        for (const auto& name: members(parent)) {
+            h5_handle d = open_dataset(parent, name);
+            const auto dims = dims_of(d.get());
+            if (dims.size() != 2) throw input_error(path + ": damaged checkpoint matrix '" + name + "'");
+            const auto values = read_vector<float>(parent, name, H5T_NATIVE_FLOAT);
+            out[name] = Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
+                values.data(), Eigen::Index(dims[0]), Eigen::Index(dims[1]));
+        }
         return out;
     }
 
@@ -386,20 +413,21 @@ struct recorder::impl {
         for (const auto& name: members(reals.get()))
             resumed.reals[name] = read_vector<double>(reals.get(), name, H5T_NATIVE_DOUBLE);
         h5_handle mats = open_group(g.get(), "matrices");
-        for (const auto& name: members(mats.get())) {
-            h5_handle d = open_dataset(mats.get(), name);
-            const auto dims = dims_of(d.get());
-            if (dims.size() != 2) throw input_error(path + ": damaged checkpoint matrix '" + name + "'");
-            const auto values = read_vector<float>(mats.get(), name, H5T_NATIVE_FLOAT);
-            resumed.matrices[name] =
-                Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
-                    values.data(), Eigen::Index(dims[0]), Eigen::Index(dims[1]));
+        resumed.matrices = read_matrices(mats.get());
+        if (exists(g.get(), "rates")) {
+            h5_handle rates = open_group(g.get(), "rates");
+            resumed.rates = read_matrices(rates.get());
         }
         h5_handle rec = open_group(g.get(), "recording");
         const auto rows = read_vector<std::int64_t>(rec.get(), "metric_rows", H5T_NATIVE_INT64);
         h5_handle snaps = open_group(rec.get(), "snapshots");
         for (const auto& name: members(snaps.get()))
             snapshots_at_checkpoint[name] = hsize_t(read_vector<std::int64_t>(snaps.get(), name, H5T_NATIVE_INT64).at(0));
+        if (exists(rec.get(), "reports")) {
+            h5_handle reports = open_group(rec.get(), "reports");
+            for (const auto& name: members(reports.get()))
+                resumed.report_frames[name] = read_vector<std::int64_t>(reports.get(), name, H5T_NATIVE_INT64).at(0);
+        }
         return hsize_t(rows.at(0));
     }
     std::map<std::string, hsize_t> snapshots_at_checkpoint;
@@ -698,6 +726,21 @@ struct recorder::impl {
         last_flush = std::chrono::steady_clock::now();
     }
 };
+
+const std::vector<std::int64_t>& checkpoint::integers_of(const std::string& name, std::size_t n,
+                                                      const std::string& file) const {
+    const auto it = integers.find(name);
+    if (it == integers.end() || (n > 0 && it->second.size() != n))
+        throw input_error(file + ": damaged checkpoint (integers/" + name + ")");
+    return it->second;
+}
+
+const std::vector<double>& checkpoint::reals_of(const std::string& name, std::size_t n, const std::string& file) const {
+    const auto it = reals.find(name);
+    if (it == reals.end() || (n > 0 && it->second.size() != n))
+        throw input_error(file + ": damaged checkpoint (reals/" + name + ")");
+    return it->second;
+}
 
 recorder::recorder(const std::filesystem::path& file, const run_info& info,
                    std::chrono::duration<double> flush_interval)

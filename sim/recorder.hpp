@@ -24,11 +24,23 @@ struct run_info {
 
 // What a run needs to continue where it stopped, as named arrays the trainer
 // defines (step, data cursor, shuffle order, RNG states, weights). Stored in
-// /checkpoint/<slot>/{integers,reals,matrices}/<name>; matrices row-major.
+// /checkpoint/<slot>/{integers,reals,matrices,rates}/<name>; matrices and
+// rates row-major.
 struct checkpoint {
     std::map<std::string, std::vector<std::int64_t>> integers;
     std::map<std::string, std::vector<double>> reals;
     std::map<std::string, Eigen::MatrixXf> matrices;
+    // Continuous runs: the rates the ODE integrates, [neurons x trials] by population.
+    std::map<std::string, Eigen::MatrixXf> rates;
+    // The SONATA reports in the file (sim/sonata_report.hpp): frames each
+    // had, by population. Their writer fills it in; a resume cuts them back.
+    std::map<std::string, std::int64_t> report_frames;
+
+    // The named array with n values (any number when n is 0); input_error
+    // naming `file` when it is missing or of another size.
+    const std::vector<std::int64_t>& integers_of(const std::string& name, std::size_t n,
+                                                 const std::string& file) const;
+    const std::vector<double>& reals_of(const std::string& name, std::size_t n, const std::string& file) const;
 };
 
 // The run's documents stored in /config, read back to resume it.

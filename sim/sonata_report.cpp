@@ -377,7 +377,7 @@ struct sonata_report::impl {
         return values;
     }
 
-    void open(hid_t location, const std::string& population) {
+    void open(hid_t location, const std::string& population, std::optional<std::uint64_t> frames) {
         spec.population = population;
         where = file_name_of(location) + ": /report/" + population;
         if (population.empty() || population.find('/') != std::string::npos)
@@ -442,11 +442,19 @@ struct sonata_report::impl {
             bad_layout("time_ms is not [unlimited frames]");
 
         // Rows past mapping/time's stop were written by a run cut off before
-        // it recorded them; they are dropped, as the run's resumption will
-        // compute those frames again.
+        // it recorded them, and rows past a checkpoint by a run that went on
+        // after it; they are dropped, as the run's resumption will compute
+        // those frames again.
         written = hsize_t(committed);
         if (dims[0] < written || time_dims[0] < written)
             bad_layout("mapping/time's stop is past the frames in data or time_ms");
+        if (frames && *frames > written)
+            bad_layout("it has " + std::to_string(written) + " frames, fewer than the " + std::to_string(*frames) +
+                       " its checkpoint counted");
+        if (frames && *frames < written) {
+            written = *frames;
+            write_stop();
+        }
         if (dims[0] > written) {
             const std::array<hsize_t, 2> kept = {written, n};
             check(H5Dset_extent(data.get(), kept.data()), "H5Dset_extent 'data'");
@@ -486,6 +494,11 @@ struct sonata_report::impl {
               "H5Dwrite 'time_ms'");
 
         written = total;
+        write_stop();
+    }
+
+    // mapping/time's stop after the frames written.
+    void write_stop() {
         const std::array<double, 3> t = {spec.start_ms, spec.start_ms + double(written) * spec.step_ms, spec.step_ms};
         check(H5Dwrite(time.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, t.data()),
               "H5Dwrite 'mapping/time'");
@@ -529,10 +542,11 @@ sonata_report::sonata_report(hid_t location, const report_spec& spec) : impl_(st
     impl_->create(location, spec);
 }
 
-sonata_report sonata_report::reopen(hid_t location, const std::string& population) {
+sonata_report sonata_report::reopen(hid_t location, const std::string& population,
+                                    std::optional<std::uint64_t> frames) {
     hdf5_guard lock(hdf5_mutex());
     auto state = std::make_unique<impl>();
-    state->open(location, population);
+    state->open(location, population, frames);
     return sonata_report(std::move(state));
 }
 

@@ -29,6 +29,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -53,9 +54,12 @@ public:
 
     // Continues a report written earlier (e.g. to resume a run). Frames past
     // mapping/time's stop, written by a run that was cut off before it could
-    // record them, are dropped. Throws input_error if there is no such report
-    // or it does not have the layout above.
-    static sonata_report reopen(hid_t location, const std::string& population);
+    // record them, are dropped, and with `frames` (where a checkpoint found
+    // the report) every frame after the first `frames`. Throws input_error if
+    // there is no such report, it does not have the layout above, or it has
+    // fewer than `frames` frames.
+    static sonata_report reopen(hid_t location, const std::string& population,
+                                std::optional<std::uint64_t> frames = std::nullopt);
 
     ~sonata_report(); // flushes; never throws (failures are lost)
     sonata_report(sonata_report&&) noexcept;

@@ -1,7 +1,8 @@
 // Continuous-mode runs end to end on the teacher task: SAL learns with rk4
 // and with dopri5, the recording holds SONATA rate reports (checked with the
-// HDF5 C API and, where installed, h5py) and timed weight snapshots, and the
-// section 2.3 feedback lowers the loss on a sample while it is presented.
+// HDF5 C API and, where installed, h5py), timed weight snapshots and a
+// checkpoint of the ODE state, and the section 2.3 feedback lowers the loss
+// on a sample while it is presented.
 #include "models/library.hpp"
 #include "protocols/run_document.hpp"
 #include "protocols/train.hpp"
@@ -48,6 +49,9 @@ train_result run(const run_document& doc, const std::string& out) {
     train_options opt;
     opt.output = testing::temp_dir() / out;
     opt.command_line = "test";
+    // One thread: these tiny networks gain nothing from more, and on a busy
+    // machine OpenMP's spinning over their many small regions took minutes.
+    opt.threads = 1;
     std::ostringstream log;
     return train(doc, models::standard_library(), opt, log);
 }
@@ -159,4 +163,34 @@ TEST_CASE("section 2.3: apical feedback lowers the loss on a sample while it is 
     int lower = 0;
     for (int k = 0; k < 20; ++k) lower += with[k * 20 + 16] < without[k * 20 + 16];
     CHECK(lower >= 18);
+}
+
+TEST_CASE("a continuous run's checkpoint holds its ODE rates, its weights and where its reports stood") {
+    const auto lib = models::standard_library();
+    const auto doc = load_run(circuits("sal_continuous"),
+                              {"circuit.sizes=[20, 16, 4]", "protocol.dataset={name: teacher}", "protocol.max_steps=6",
+                               "protocol.trials=4", "protocol.present_ms=10", "protocol.learn_after_ms=5",
+                               "protocol.record.sample_every_ms=2", "protocol.record.populations=[h2, e]"},
+                              lib);
+    REQUIRE(run(doc, "continuous-checkpoint.h5").steps == 6);
+    const auto path = (testing::temp_dir() / "continuous-checkpoint.h5").string();
+    const hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+    REQUIRE(f >= 0);
+    int slot = -1;
+    const hid_t a = H5Aopen_by_name(f, "/checkpoint", "slot", H5P_DEFAULT, H5P_DEFAULT);
+    REQUIRE(H5Aread(a, H5T_NATIVE_INT, &slot) >= 0);
+    H5Aclose(a);
+    const std::string cp = "/checkpoint/" + std::to_string(slot);
+    CHECK(read_floats(f, cp + "/integers/step") == std::vector<float>{6});
+    CHECK(read_floats(f, cp + "/integers/flags") == std::vector<float>{1, 1}); // last snapshot current, finished
+    // The rates of populations with tau > 0, [neurons x trials]; instantaneous
+    // ones (the output h3) follow from the state.
+    CHECK(dims_of(f, cp + "/rates/h2") == std::vector<hsize_t>{16, 4});
+    CHECK(dims_of(f, cp + "/rates/hbar2") == std::vector<hsize_t>{16, 4});
+    CHECK(H5Lexists(f, (cp + "/rates/h3").c_str(), H5P_DEFAULT) == 0);
+    CHECK(dims_of(f, cp + "/matrices/W1") == std::vector<hsize_t>{16, 20});
+    // 6 presentations of 10 ms, a frame every 2 ms.
+    for (const char* p: {"h2", "e"})
+        CHECK(read_floats(f, cp + "/recording/reports/" + p) == std::vector<float>{30});
+    H5Fclose(f);
 }
