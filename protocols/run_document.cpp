@@ -38,7 +38,7 @@ protocol_spec parse_protocol(const view& v, reader& rd) {
     protocol_spec p;
     if (!rd.expect_map(v)) return p;
     rd.check_keys(v, {"mode", "epochs", "batch_size", "shuffle", "seed", "max_steps", "eval_batch", "dataset",
-                      "record", "present_ms", "learn_after_ms", "trials", "integrator", "guard"});
+                      "record", "present_ms", "learn_after_ms", "trials", "integrator", "guard", "mirror"});
     if (auto m = rd.choice(v["mode"], {"discrete", "continuous"})) p.mode = *m;
     const bool continuous = p.mode == "continuous";
     // Keys of the other mode are mistakes, not silently ignored settings.
@@ -127,6 +127,15 @@ protocol_spec parse_protocol(const view& v, reader& rd) {
         if (auto m = rd.number(g["max_norm"], 1e-30, 1e300)) p.guard.max_norm = *m;
         if (auto e = rd.integer(g["every"], 1, INT64_MAX)) p.guard.every = *e;
     }
+    const view m = v["mirror"];
+    if (rd.expect_map(m)) {
+        rd.check_keys(m, {"every", "batches", "batch_size", "sigma"});
+        if (continuous) rd.error(m, "mirror batches apply to mode: discrete");
+        if (auto e = rd.integer(m["every"], 1, INT64_MAX)) p.mirror.every = *e;
+        if (auto b = rd.integer(m["batches"], 1, 1 << 20)) p.mirror.batches = int(*b);
+        if (auto b = rd.integer(m["batch_size"], 1, 1 << 20)) p.mirror.batch_size = int(*b);
+        if (auto s = rd.number(m["sigma"], 1e-30, 1e30)) p.mirror.sigma = *s;
+    }
     return p;
 }
 
@@ -165,6 +174,10 @@ void check_protocol(const run_document& run, const view& v, reader& rd) {
             rd.error(v["mode"].defined() ? v["mode"] : v,
                      "synapse group '" + s.name + "' gives tau [ms]; discrete mode needs rule.eta");
     }
+    for (const auto& s: run.circuit.synapses)
+        if (continuous && s.mirror)
+            rd.diag().error(s.where, "circuit.synapses." + s.name + ".mirror",
+                            "mirror batches need protocol.mode: discrete");
     if (!continuous)
         for (const auto& p: run.circuit.populations)
             if (p.tau != 0)
@@ -262,6 +275,14 @@ std::string emit_protocol(const protocol_spec& p) {
     out << YAML::Key << "max_norm" << YAML::Value << format_number(p.guard.max_norm);
     out << YAML::Key << "every" << YAML::Value << p.guard.every;
     out << YAML::EndMap;
+    if (p.mode != "continuous") {
+        out << YAML::Key << "mirror" << YAML::Value << YAML::Flow << YAML::BeginMap;
+        out << YAML::Key << "every" << YAML::Value << p.mirror.every;
+        out << YAML::Key << "batches" << YAML::Value << p.mirror.batches;
+        if (p.mirror.batch_size > 0) out << YAML::Key << "batch_size" << YAML::Value << p.mirror.batch_size;
+        out << YAML::Key << "sigma" << YAML::Value << format_number(p.mirror.sigma);
+        out << YAML::EndMap;
+    }
     out << YAML::EndMap;
     return std::string(out.c_str()) + "\n";
 }

@@ -36,6 +36,16 @@ struct guard_spec {
     std::int64_t every = 1; // [steps] between checks of the norms (the loss is checked every step)
 };
 
+// Weight-mirror batches (groups with `mirror:` in the circuit): after every
+// `every` training steps, `batches` batches of `batch_size` noise samples of
+// standard deviation `sigma` (sim/network.hpp, network::mirror).
+struct mirror_protocol {
+    std::int64_t every = 1; // [training steps]
+    int batches = 1;
+    int batch_size = 0; // 0: the training batch_size
+    double sigma = 1;
+};
+
 struct protocol_spec {
     std::string mode = "discrete"; // discrete | continuous
     int epochs = 1;
@@ -54,6 +64,7 @@ struct protocol_spec {
     datasets::dataset_spec dataset;
     record_spec record;
     guard_spec guard;
+    mirror_protocol mirror;
 };
 
 struct run_document {

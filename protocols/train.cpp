@@ -30,6 +30,7 @@ struct loop_state {
     std::int64_t position = 0;  // samples of this epoch done; 0 = its order not drawn yet
     std::vector<std::int64_t> order;
     rng shuffler;
+    rng mirror_noise; // circuits with mirroring groups
     double epoch_loss = 0, window_loss = 0, epoch_seconds = 0;
     std::int64_t epoch_correct = 0, window_correct = 0, epoch_seen = 0, window_seen = 0;
     bool last_snapshot_is_current = true;
@@ -42,6 +43,19 @@ struct loop_state {
     }
 };
 
+// A generator's whole state as six integers of a checkpoint, and back.
+void save_rng(const rng& r, const std::string& name, checkpoint& cp) {
+    const auto words = r.state();
+    cp.integers[name].assign(words.begin(), words.end());
+}
+
+void restore_rng(rng& r, const std::string& name, const checkpoint& cp, const std::string& file) {
+    const auto& words = cp.integers_of(name, 6, file);
+    std::array<std::uint64_t, 6> state{};
+    for (std::size_t i = 0; i < 6; ++i) state[i] = std::uint64_t(words[i]);
+    r.set_state(state);
+}
+
 checkpoint save(const loop_state& s, const network& net) {
     checkpoint cp;
     cp.integers["step"] = {s.step};
@@ -52,6 +66,7 @@ checkpoint save(const loop_state& s, const network& net) {
     cp.integers["flags"] = {s.last_snapshot_is_current, s.finished};
     cp.reals["sums"] = {s.epoch_loss, s.window_loss, s.epoch_seconds};
     cp.integers["threads"] = {net.threads()}; // results are bitwise the same only on as many threads
+    if (net.mirrors()) save_rng(s.mirror_noise, "mirror_noise", cp);
     save_weights(net, cp);
     return cp;
 }
@@ -75,6 +90,7 @@ void restore(loop_state& s, network& net, const checkpoint& cp, const std::strin
     s.epoch_loss = sums[0];
     s.window_loss = sums[1];
     s.epoch_seconds = sums[2];
+    if (net.mirrors()) restore_rng(s.mirror_noise, "mirror_noise", cp, file);
     restore_weights(net, cp, file);
 }
 
@@ -98,8 +114,7 @@ void restore_weights(network& net, const checkpoint& cp, const std::string& file
 
 void save_order(const std::vector<std::int64_t>& order, const rng& shuffler, checkpoint& cp) {
     cp.integers["order"] = order;
-    const auto words = shuffler.state();
-    cp.integers["shuffler"].assign(words.begin(), words.end());
+    save_rng(shuffler, "shuffler", cp);
 }
 
 void restore_order(std::vector<std::int64_t>& order, rng& shuffler, const checkpoint& cp, const std::string& file) {
@@ -109,10 +124,7 @@ void restore_order(std::vector<std::int64_t>& order, rng& shuffler, const checkp
                           " samples but the dataset now has " + std::to_string(order.size()) +
                           " (the dataset changed since the run started)");
     order = saved;
-    const auto& words = cp.integers_of("shuffler", 6, file);
-    std::array<std::uint64_t, 6> state{};
-    for (std::size_t i = 0; i < 6; ++i) state[i] = std::uint64_t(words[i]);
-    shuffler.set_state(state);
+    restore_rng(shuffler, "shuffler", cp, file);
 }
 
 train_result train(const run_document& run, const library& lib, const train_options& opt, std::ostream& log) {
@@ -131,6 +143,9 @@ train_result train(const run_document& run, const library& lib, const train_opti
     std::iota(s.order.begin(), s.order.end(), 0);
     std::uint64_t shuffle_seed = proto.seed ^ 0x5eedULL;
     s.shuffler = rng(splitmix64(shuffle_seed));
+    std::uint64_t mirror_seed = proto.seed ^ 0x3177a0ULL;
+    s.mirror_noise = rng(splitmix64(mirror_seed));
+    const int mirror_batch = proto.mirror.batch_size > 0 ? proto.mirror.batch_size : B;
 
     const std::chrono::duration<double> flush_interval(proto.record.flush_seconds);
     std::unique_ptr<recorder> recording;
@@ -204,6 +219,9 @@ train_result train(const run_document& run, const library& lib, const train_opti
             net.learn();
             ++s.step;
             s.position += n;
+            if (net.mirrors() && s.step % proto.mirror.every == 0)
+                for (int k = 0; k < proto.mirror.batches; ++k)
+                    net.mirror(s.mirror_noise, mirror_batch, proto.mirror.sigma);
             if (s.step % proto.guard.every == 0) {
                 if (auto what = guard_violation(net, proto.guard.max_norm); !what.empty()) {
                     diverge(what);

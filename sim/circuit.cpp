@@ -65,7 +65,8 @@ namespace {
 
 const std::vector<std::string> population_keys = {"size", "activation", "gate", "apical_gain",
                                                   "tau", "role", "loss", "of"};
-const std::vector<std::string> synapse_keys = {"from", "to", "target", "init", "plastic", "tie", "rule"};
+const std::vector<std::string> synapse_keys = {"from", "to", "target", "init", "plastic", "tie", "rule", "mirror"};
+const std::vector<std::string> mirror_keys = {"of", "eta", "gamma"};
 const std::vector<std::string> rule_keys = {"post", "pre", "eta", "tau", "decay", "gamma"};
 const std::vector<std::string> init_keys = {"kind", "gain", "seed", "path", "dataset"};
 const std::vector<std::string> tie_keys = {"to", "transpose"};
@@ -199,6 +200,20 @@ synapse_spec parse_synapse(const std::string& name, const view& v, reader& rd, c
     if (!s.tie && s.plastic && !v["rule"].defined())
         rd.error(v, "a plastic group needs a rule: (or plastic: false)");
     if (!s.plastic) s.rule.reset();
+    const view mirror = v["mirror"];
+    if (rd.expect_map(mirror)) {
+        rd.check_keys(mirror, mirror_keys);
+        mirror_spec m;
+        if (auto of = rd.text(mirror["of"])) m.of = *of;
+        else
+            rd.error(mirror, "missing of: (the forward group this one mirrors)");
+        if (auto e = rd.number(mirror["eta"], 0, 1e6)) m.eta = *e;
+        else if (!mirror["eta"].defined())
+            rd.error(mirror, "missing eta: (the mirror batches' learning rate)");
+        if (auto g = rd.number(mirror["gamma"], 0, 1e6)) m.gamma = *g;
+        s.mirror = m;
+        if (s.tie) rd.error(mirror, "a tied group copies its weights and cannot mirror");
+    }
     return s;
 }
 
@@ -293,6 +308,19 @@ void check_circuit(const circuit_spec& c, diagnostics& d, bool discrete, const s
                                 " (" + std::to_string(rows) + "x" + std::to_string(cols) + ")");
                 }
             }
+        }
+        if (s.mirror) {
+            const auto* of = c.synapse(s.mirror->of);
+            const auto* opre = of ? c.population(of->from) : nullptr;
+            const auto* opost = of ? c.population(of->to) : nullptr;
+            if (!of) err(s.where, path + ".mirror.of", "no synapse group '" + s.mirror->of + "'");
+            else if (of->mirror)
+                err(s.where, path + ".mirror.of", "'" + s.mirror->of + "' itself mirrors another group");
+            else if (pre && post && opre && opost && (post->size != opre->size || pre->size != opost->size))
+                err(s.where, path + ".mirror.of",
+                    "shape " + std::to_string(post->size) + "x" + std::to_string(pre->size) +
+                        " is not that of '" + s.mirror->of + "' transposed (" + std::to_string(opre->size) + "x" +
+                        std::to_string(opost->size) + ")");
         }
         if (s.rule && post && pre) {
             auto check_side = [&](const std::vector<factor>& fs, const population_spec& p, const char* side) {
@@ -420,6 +448,13 @@ std::string emit_circuit(const circuit_spec& c) {
             if (r.tau) out << YAML::Key << "tau" << YAML::Value << format_number(*r.tau);
             out << YAML::Key << "decay" << YAML::Value << r.decay;
             out << YAML::Key << "gamma" << YAML::Value << format_number(r.gamma);
+            out << YAML::EndMap;
+        }
+        if (s.mirror) {
+            out << YAML::Key << "mirror" << YAML::Value << YAML::BeginMap;
+            out << YAML::Key << "of" << YAML::Value << s.mirror->of;
+            out << YAML::Key << "eta" << YAML::Value << format_number(s.mirror->eta);
+            out << YAML::Key << "gamma" << YAML::Value << format_number(s.mirror->gamma);
             out << YAML::EndMap;
         }
         out << YAML::EndMap;

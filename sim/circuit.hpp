@@ -58,6 +58,16 @@ struct tie_spec {
     bool transpose = true;
 };
 
+// Weight mirroring (Akrout et al. 2019): in the protocol's mirror batches,
+// zero-mean noise X drives the presynaptic population of group `of`, which
+// answers Y = W_of X, and this group learns S <- S + eta (mean(X Y^T) -
+// gamma S), so that S tends to (var(X) / gamma) W_of^T.
+struct mirror_spec {
+    std::string of;
+    double eta = 0;
+    double gamma = 0;
+};
+
 struct synapse_spec {
     std::string name;
     std::string from, to;
@@ -66,6 +76,7 @@ struct synapse_spec {
     bool plastic = true;
     std::optional<tie_spec> tie;   // a copy of another group (weight transport)
     std::optional<rule_spec> rule; // plastic, untied groups
+    std::optional<mirror_spec> mirror; // learns in mirror batches (whether plastic or not)
     location where;
 };
 

@@ -78,6 +78,16 @@ network::network(const circuit_spec& spec, const library& lib, std::uint64_t see
         p.needed = p.drives;
     }
 
+    for (auto& g: groups_) {
+        if (!g.spec->mirror) continue;
+        g.mirror_of = spec_.synapse_index(g.spec->mirror->of);
+        if (g.mirror_of < 0 || g.spec->tie)
+            throw internal_error("network: group '" + g.spec->name + "' mirrors what check_circuit refuses");
+        g.mirror_eta = float(g.spec->mirror->eta * spec_.eta_scale);
+        g.mirror_gamma = float(g.spec->mirror->gamma);
+        mirrors_ = true;
+    }
+
     // Resolve every rule's factors to the buffers they read.
     for (auto& g: groups_) {
         const auto& s = *g.spec;
@@ -427,6 +437,23 @@ void network::learn() {
     // weights, so updating groups one after another is still simultaneous.
 #pragma omp parallel for num_threads(threads_) schedule(static, 1)
     for (int t = 0; t < threads_; ++t) learn_rows(t, threads_, nullptr, true);
+}
+
+bool network::mirror(rng& noise, int batch, double sigma) {
+    const float half_width = float(sigma * std::sqrt(3.0)); // U(-a, a) has variance a^2 / 3
+    for (auto& g: groups_) {
+        if (g.mirror_of < 0) continue;
+        const auto& w = groups_[g.mirror_of].w; // [n_post x n_pre] of the mirrored group
+        mirror_x_.resize(w.cols(), batch);
+        for (Eigen::Index j = 0; j < mirror_x_.cols(); ++j)
+            for (Eigen::Index i = 0; i < mirror_x_.rows(); ++i)
+                mirror_x_(i, j) = half_width * float(2.0 * noise.uniform() - 1.0);
+        mirror_y_.resize(w.rows(), batch);
+        cpu::gemm(1.0f, w, cpu::op::none, mirror_x_, cpu::op::none, 0.0f, mirror_y_);
+        cpu::gemm(g.mirror_eta / float(batch), mirror_x_, cpu::op::none, mirror_y_, cpu::op::transpose,
+                  1.0f - g.mirror_eta * g.mirror_gamma, g.w);
+    }
+    return mirrors_;
 }
 
 void network::write_state(float* x) const {

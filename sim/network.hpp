@@ -81,6 +81,10 @@ public:
         float gamma = 0;
         enum class decay_kind { l2, l1, none } decay = decay_kind::l2;
         std::int64_t state_offset = -1; // continuous, plastic: where the weights sit in the state
+        // Weight mirroring (synapse_spec::mirror), resolved at assembly.
+        int mirror_of = -1;
+        float mirror_eta = 0; // eta * eta_scale
+        float mirror_gamma = 0;
     };
 
     // seed: the run seed; a group's init seed is derived from it and the
@@ -105,6 +109,12 @@ public:
     loss_result infer(const std::int32_t* labels);
     // Discrete plasticity step from the rates of the last forward().
     void learn();
+    // One mirror batch: for every mirroring group S (of W), noise X [n_pre(W)
+    // x batch], zero-mean uniform of standard deviation sigma, and S <- (1 -
+    // eta gamma) S + (eta / batch) X (W X)^T. The other groups, the rates and
+    // the forward batch are untouched. Returns whether the circuit has any.
+    bool mirror(rng& noise, int batch, double sigma);
+    bool mirrors() const { return mirrors_; }
 
     // Continuous mode. The state: rates of populations with tau > 0, then plastic weights.
     std::int64_t state_size() const { return state_size_; }
@@ -158,6 +168,8 @@ private:
     std::int64_t state_size_ = 0;
     int state_batch_ = 0; // the trials the state holds rates for
     std::vector<loss_result> partial_; // one per thread, reused every step
+    bool mirrors_ = false;
+    matrix mirror_x_, mirror_y_; // the mirror batch's noise and response, reused
 };
 
 } // namespace counterstream

@@ -658,6 +658,29 @@ TEST_CASE("bad inputs: continuous and discrete mode") {
          {"doc.yaml:10:9: protocol.mode: unknown value 'continous'", "did you mean 'continuous'?"}},
     });
 }
+TEST_CASE("bad inputs: weight mirror") {
+    const std::string mirror = "  synapses:\n    Wbar{l}: {mirror: MIRROR}\n";
+    auto mirrored = [&](const std::string& spec) {
+        return stacked("two_stream", "[20, 8, 6, 4]", replace(mirror, "MIRROR", spec));
+    };
+    check_all({
+        {"mirror-unknown-group", doc(mirrored("{of: \"X{l}\", eta: 0.1, gamma: 1}")), run, 2,
+         {"doc.yaml:", "circuit.synapses.Wbar2.mirror.of: no synapse group 'X2'", "Wbar3.mirror.of"}, {}, 2},
+        {"mirror-missing-eta", doc(mirrored("{of: \"W{l}\", gamma: 1}")), run, 2,
+         {"doc.yaml:", "mirror: missing eta:"}},
+        {"mirror-unknown-key", doc(mirrored("{of: \"W{l}\", eta: 0.1, gama: 1}")), run, 2,
+         {"doc.yaml:", "gama", "did you mean 'gamma'?"}},
+        {"mirror-shape", doc(mirrored("{of: \"V{l}\", eta: 0.1, gamma: 1}")), run, 2,
+         {"doc.yaml:", "circuit.synapses.Wbar2.mirror.of: shape 8x6 is not that of 'V2' transposed (8x8)",
+          "Wbar3.mirror.of: shape 6x4 is not that of 'V3' transposed (6x6)"},
+         {}, 2},
+        {"mirror-protocol-in-continuous", doc(replace(continuous, "trials: 4", "trials: 4\n  mirror: {every: 2}")), run,
+         2, {"doc.yaml:17:11: protocol.mirror: mirror batches apply to mode: discrete"}},
+        {"mirror-sigma-zero",
+         doc(replace(discrete, "max_steps: 2", "max_steps: 2\n  mirror: {sigma: 0}")), run, 2,
+         {"doc.yaml:13:", "protocol.mirror.sigma"}},
+    });
+}
 // clang-format on
 
 // The usage errors above are one line; asking for help is not an error.
