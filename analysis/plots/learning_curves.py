@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Learning curves: a metric (default test_accuracy) against epoch for several
-recordings on one axis, labelled by file name.
+recordings on one axis, labelled by file name; a sweep file gives one curve
+per point (/points/<i>), labelled by its swept values, or by --labels.
 
     learning_curves.py runs/sal.h5 runs/sgd.h5 -o curves.png [--metric test_loss]
+    learning_curves.py runs/figure4.h5 -o figure4.png --labels "SAL;Wbar frozen;..."
 """
 import argparse
 import os
@@ -17,24 +19,46 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 
+def read(group, metric, where):
+    """(epoch, y) of a recording's /metrics, or (None, None) with a note."""
+    if f"metrics/{metric}" not in group or "metrics/epoch" not in group:
+        print(f"{where}: no /metrics/{metric} or /metrics/epoch, skipped")
+        return None, None
+    return group["metrics/epoch"][()], group[f"metrics/{metric}"][()]
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("files", nargs="+", help="counterstream recordings (HDF5)")
     ap.add_argument("-o", "--output", required=True, help="PNG to write")
     ap.add_argument("--metric", default="test_accuracy", help="a dataset under /metrics")
+    ap.add_argument("--labels", help="the curves' labels, separated by ';' (default: file names, swept values)")
+    ap.add_argument("--title", help="the plot's title")
     args = ap.parse_args()
 
-    fig, ax = plt.subplots(figsize=(6, 4))
+    curves = []  # (label, epoch, y)
     for path in args.files:
         with h5py.File(path, "r") as f:
-            if f"metrics/{args.metric}" not in f or "metrics/epoch" not in f:
-                print(f"{path}: no /metrics/{args.metric} or /metrics/epoch, skipped")
-                continue
-            epoch = f["metrics/epoch"][()]
-            y = f[f"metrics/{args.metric}"][()]
+            if "points" in f:  # a sweep: every point's own recording
+                table = f["sweep/table"]
+                params = [p.decode() if isinstance(p, bytes) else str(p) for p in table.attrs["parameters"]]
+                for i in sorted(f["points"], key=int):
+                    values = [table[p][int(i)] for p in params]
+                    text = [v.decode() if isinstance(v, bytes) else f"{v:g}" for v in values]
+                    label = " ".join(f"{p}={v}" for p, v in zip(params, text))
+                    curves.append((label,) + read(f[f"points/{i}"], args.metric, f"{path}:/points/{i}"))
+            else:
+                curves.append((pathlib.Path(path).stem,) + read(f, args.metric, path))
+    labels = args.labels.split(";") if args.labels else []
+    fig, ax = plt.subplots(figsize=(6, 4))
+    scale = 100.0 if args.metric.endswith("accuracy") else 1.0
+    for k, (label, epoch, y) in enumerate(curves):
+        if epoch is None:
+            continue
         keep = np.isfinite(epoch) & np.isfinite(y)
-        scale = 100.0 if args.metric.endswith("accuracy") else 1.0
-        ax.plot(epoch[keep], scale * y[keep], marker="o", ms=3, label=pathlib.Path(path).stem)
+        ax.plot(epoch[keep], scale * y[keep], marker="o", ms=3, label=labels[k] if k < len(labels) else label)
+    if args.title:
+        ax.set_title(args.title)
     ax.set_xlabel("epoch")
     ax.set_ylabel(args.metric.replace("_", " ") + (" [%]" if args.metric.endswith("accuracy") else ""))
     ax.grid(alpha=0.3)

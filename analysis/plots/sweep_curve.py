@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
-"""A 1-D sweep as a curve (the paper's Figure 2 panel): a /sweep/table metric
-(default final_test_accuracy) against the swept path, one line per sweep file.
+"""A sweep as curves (the paper's Figure 2): a /sweep/table metric (default
+final_test_accuracy) against a swept path, one line per sweep file, or per
+value of another swept path with --by.
 
     sweep_curve.py runs/feedback_ratio.h5 [more.h5 ...] -o ratio.png [--x circuit.feedback_ratio]
+    sweep_curve.py runs/figure2-mnist.h5 --by circuit.populations.downstream -o figure2.png
 """
 import argparse
 import os
@@ -23,19 +25,29 @@ def main():
     ap.add_argument("-o", "--output", required=True, help="PNG to write")
     ap.add_argument("--x", help="the swept path on the x axis (default: the first)")
     ap.add_argument("--metric", default="final_test_accuracy", help="a column of /sweep/table")
+    ap.add_argument("--by", help="a swept path: one line per value")
+    ap.add_argument("--title", help="the plot's title")
     args = ap.parse_args()
     fig, ax = plt.subplots(figsize=(6, 4))
     for path in args.files:
         with h5py.File(path, "r") as f:
             t = f["sweep/table"]
             params = [p.decode() if isinstance(p, bytes) else str(p) for p in t.attrs["parameters"]]
-            xname = args.x or params[0]
+            xname = args.x or next(p for p in params if p != args.by)
             x, z = t[xname][...].astype(float), t[args.metric][...].astype(float)
-        order = np.argsort(x)
+            groups = [t[args.by][...]] if args.by else [np.zeros(len(x))]
+        keys = [k.decode() if isinstance(k, bytes) else str(k) for k in groups[0]]
         scale = 100 if "accuracy" in args.metric else 1
-        ax.plot(x[order], z[order] * scale, "o-", label=pathlib.Path(path).stem)
+        for key in dict.fromkeys(keys):  # in table order
+            rows = np.array([k == key for k in keys])
+            order = np.argsort(x[rows])
+            stem = pathlib.Path(path).stem
+            label = (key if len(args.files) == 1 else f"{stem} {key}") if args.by else stem
+            ax.plot(x[rows][order], z[rows][order] * scale, "o-", label=label)
         ax.set_xlabel(xname)
     ax.set_ylabel(args.metric + (" [%]" if "accuracy" in args.metric else ""))
+    if args.title:
+        ax.set_title(args.title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
