@@ -2,6 +2,7 @@
 #include "analysis/analyze.hpp"
 #include "models/library.hpp"
 #include "protocols/bench.hpp"
+#include "protocols/benchmark.hpp"
 #include "protocols/run_document.hpp"
 #include "protocols/sweep.hpp"
 #include "protocols/train.hpp"
@@ -205,6 +206,17 @@ int main(int argc, char** argv) {
     sweep->add_option("--ensemble", sweep_opt.ensemble, "points per lockstep ensemble (1: each point alone)")
         ->check(integer_in(1, 100000));
 
+    cs::sweep_options benchmark_opt;
+    auto* benchmark_cmd = app.add_subcommand("benchmark", "train methods x datasets x seeds as sweep points and report "
+                                                          "the test accuracy per cell as a markdown table");
+    benchmark_cmd->add_option("file", benchmark_opt.file, "benchmark document (YAML with methods:, datasets:, seeds:)")
+        ->required();
+    benchmark_cmd->add_option("-o,--output", benchmark_opt.output, "HDF5 output (default runs/<file stem>.h5)");
+    benchmark_cmd->add_option("--set", benchmark_opt.sets, "override a key of every run: dotted.path=VALUE");
+    benchmark_cmd->add_option("--threads", benchmark_opt.threads, "runs at once per process (default: its cores)")
+        ->check(integer_in(1, max_threads));
+    benchmark_cmd->add_flag("--overwrite", benchmark_opt.overwrite, "replace an existing output file");
+
     cs::analysis::analyze_options analyze_opt;
     bool no_theorem1 = false;
     auto* analyze_cmd =
@@ -236,6 +248,11 @@ int main(int argc, char** argv) {
             check_not_input(sweep_opt.output, sweep_opt.file);
             sweep_opt.command_line = joined_command_line(argc, argv);
             return cs::sweep(sweep_opt, cs::models::standard_library(), std::cout);
+        }
+        if (*benchmark_cmd) {
+            check_not_input(benchmark_opt.output, benchmark_opt.file);
+            benchmark_opt.command_line = joined_command_line(argc, argv);
+            return cs::benchmark(benchmark_opt, cs::models::standard_library(), std::cout);
         }
         if (*analyze_cmd) {
             check_not_input(analyze_opt.output, analyze_opt.input);

@@ -2,6 +2,7 @@
 // merging their recordings into one file (the layout is in sweep.hpp).
 #include "protocols/sweep.hpp"
 
+#include "protocols/run_support.hpp"
 #include "protocols/train.hpp"
 #include "protocols/train_ensemble.hpp"
 #include "sim/error.hpp"
@@ -80,13 +81,6 @@ bool is_dotted_path(const std::string& p) {
 // A map key as text; a key that is itself a list or map becomes its flow YAML
 // (and then fails the dotted-path check) instead of throwing.
 std::string key_text(const YAML::Node& key) { return key.IsScalar() ? key.Scalar() : flow_yaml(key); }
-
-location key_location(const YAML::Node& map, const std::string& key, const std::string& file) {
-    for (const auto& kv: map)
-        if (key_text(kv.first) == key)
-            return locate(kv.first, file);
-    return locate(map, file);
-}
 
 std::string join(const std::vector<std::string>& parts, const std::string& sep) {
     std::string out;
@@ -173,13 +167,109 @@ private:
     std::map<std::string, shape> seen_;
 };
 
-// One override of a point's document and the sweep key it came from.
-struct override_origin {
-    std::string label;  // as load_run names the layer: "--set path=VALUE"
-    std::string prefix; // "sweep.yaml:4:3: grid.circuit.eta_scale"
-};
-
 } // namespace
+
+location key_location(const YAML::Node& map, const std::string& key, const std::string& file) {
+    for (const auto& kv: map)
+        if (key_text(kv.first) == key)
+            return locate(kv.first, file);
+    return locate(map, file);
+}
+
+std::optional<std::filesystem::path> run_document_path(const view& v, reader& rd, const std::string& file) {
+    const auto b = rd.text(v);
+    if (!b)
+        return std::nullopt;
+    std::filesystem::path p = *b;
+    if (p.is_relative())
+        p = std::filesystem::path(file).parent_path() / p;
+    p = p.lexically_normal();
+    std::error_code ec;
+    const std::string looked = p.string() != *b ? " (looked for " + p.string() + ")" : "";
+    if (std::filesystem::is_directory(p, ec))
+        rd.error(v, "'" + *b + "' is a folder, not a run document" + looked);
+    else if (!std::filesystem::is_regular_file(p, ec))
+        rd.error(v, "no such file '" + *b + "'" + looked);
+    else
+        return p;
+    return std::nullopt;
+}
+
+std::vector<document_override> read_overrides(const YAML::Node& node, const std::string& file, const std::string& key,
+                                              diagnostics& diag) {
+    std::vector<document_override> out;
+    if (!node.IsDefined() || node.IsNull())
+        return out;
+    if (!node.IsMap()) {
+        diag.error(locate(node, file), key, "expected a map of dotted.path: VALUE");
+        return out;
+    }
+    for (const auto& kv: node) {
+        const auto path = key_text(kv.first);
+        const location at = locate(kv.first, file);
+        if (!is_dotted_path(path))
+            diag.error(at, key + "." + path, "not a dotted path into the run document (like protocol.epochs)");
+        else
+            out.push_back({path, flow_yaml(kv.second), at, key + "." + path});
+    }
+    return out;
+}
+
+void load_points(sweep_document& doc, const std::vector<point_source>& sources, const library& lib) {
+    problem_list problems;
+    std::vector<std::pair<std::string, std::vector<int>>> unattributed; // line, the points that have it
+    dataset_check data;
+    // load_run names a --set layer "--set path=VALUE".
+    const auto label = [](const document_override& o) { return "--set " + o.set() + ": "; };
+    for (auto& p: doc.points) {
+        const auto& own = sources[std::size_t(p.index)].overrides;
+        std::vector<std::string> lines;
+        try {
+            p.run = load_run(p.base.string(), p.sets, lib);
+            lines = data.problems(p.run);
+        } catch (const input_error& e) {
+            lines = e.lines();
+        }
+        for (const auto& line: lines) {
+            const auto o = std::find_if(own.begin(), own.end(),
+                                        [&](const document_override& o) { return line.rfind(label(o), 0) == 0; });
+            if (o != own.end()) {
+                problems.add(o->at.str() + ": " + o->key + ": rejected by " + p.base.filename().string() + ": " +
+                             line.substr(label(*o).size()));
+                continue;
+            }
+            auto u =
+                std::find_if(unattributed.begin(), unattributed.end(), [&](const auto& x) { return x.first == line; });
+            if (u == unattributed.end())
+                u = unattributed.insert(unattributed.end(), {line, {}});
+            u->second.push_back(p.index);
+        }
+    }
+    std::map<std::string, std::size_t> group_size;
+    for (const auto& s: sources)
+        for (const auto& g: s.groups)
+            ++group_size[g];
+    for (const auto& [line, indices]: unattributed) {
+        std::map<std::string, std::size_t> having;
+        for (const int i: indices)
+            for (const auto& g: sources[std::size_t(i)].groups)
+                ++having[g];
+        for (const int i: indices) {
+            const auto& s = sources[std::size_t(i)];
+            // Every point of a group has it: the group's source (or --set) itself.
+            const auto g = std::find_if(s.groups.begin(), s.groups.end(), [&](const std::string& key) {
+                return having[key] == group_size[key] && group_size[key] > 1;
+            });
+            if (g != s.groups.end())
+                problems.add(line.rfind("--set ", 0) == 0 ? line : *g + ": " + line);
+            else
+                problems.add(s.at.str() + ": point " + std::to_string(i) + " (" +
+                             point_label(doc, doc.points[std::size_t(i)]) + "): " + line);
+        }
+    }
+    if (!problems.empty())
+        problems.raise();
+}
 
 sweep_document load_sweep(const std::string& file, const std::vector<std::string>& cli_sets, const library& lib) {
     sweep_document doc;
@@ -202,47 +292,16 @@ sweep_document load_sweep(const std::string& file, const std::vector<std::string
     }
     rd.check_keys(v, {"base", "set", "grid", "list", "threads", "ensemble"});
 
-    if (!v["base"].defined()) {
+    if (!v["base"].defined())
         rd.error(v, "missing base: (the run document every point starts from)");
-    } else if (auto b = rd.text(v["base"])) {
-        std::filesystem::path p = *b;
-        if (p.is_relative())
-            p = std::filesystem::path(file).parent_path() / p;
-        p = p.lexically_normal();
-        std::error_code ec;
-        const std::string looked = p.string() != *b ? " (looked for " + p.string() + ")" : "";
-        if (std::filesystem::is_directory(p, ec))
-            rd.error(v["base"], "'" + *b + "' is a folder, not a run document" + looked);
-        else if (!std::filesystem::is_regular_file(p, ec))
-            rd.error(v["base"], "no such file '" + *b + "'" + looked);
-        else
-            doc.base = p;
-    }
+    else if (auto p = run_document_path(v["base"], rd, file))
+        doc.base = *p;
     if (auto t = rd.integer(v["threads"], 1, 1024)) // the command line's --threads bound
         doc.threads = int(*t);
     if (auto e = rd.integer(v["ensemble"], 1, max_points))
         doc.ensemble = int(*e);
 
-    // set: fixed overrides.
-    struct fixed_entry {
-        std::string path, text, prefix;
-    };
-    std::vector<fixed_entry> fixed;
-    const YAML::Node set_node = root["set"];
-    if (set_node.IsDefined() && !set_node.IsNull()) {
-        if (!set_node.IsMap()) {
-            diag.error(locate(set_node, file), "set", "expected a map of dotted.path: VALUE");
-        } else {
-            for (const auto& kv: set_node) {
-                const auto path = key_text(kv.first);
-                const location at = locate(kv.first, file);
-                if (!is_dotted_path(path))
-                    diag.error(at, "set." + path, "not a dotted path into the run document (like protocol.epochs)");
-                else
-                    fixed.push_back({path, flow_yaml(kv.second), at.str() + ": set." + path});
-            }
-        }
-    }
+    const std::vector<document_override> fixed = read_overrides(root["set"], file, "set", diag);
 
     // grid: or list: the swept paths and their values.
     const YAML::Node grid = root["grid"], list = root["list"];
@@ -367,8 +426,9 @@ sweep_document load_sweep(const std::string& file, const std::vector<std::string
     const auto add_point = [&](std::vector<YAML::Node> nodes) {
         sweep_point p;
         p.index = int(doc.points.size());
+        p.base = doc.base;
         for (const auto& f: fixed)
-            p.sets.push_back(f.path + "=" + f.text);
+            p.sets.push_back(f.set());
         for (const auto& s: cli_sets)
             p.sets.push_back(s);
         for (std::size_t c = 0; c < nodes.size(); ++c) {
@@ -404,60 +464,21 @@ sweep_document load_sweep(const std::string& file, const std::vector<std::string
         doc.numeric.push_back(numeric);
     }
 
-    // Every point's document must load, and its data fit its circuit. A
-    // problem is named by the sweep key that caused it when load_run names
-    // that key's layer; otherwise by the point.
-    std::vector<override_origin> origins;
-    for (const auto& f: fixed)
-        origins.push_back({"--set " + f.path + "=" + f.text, f.prefix});
-    const std::string base_name = std::filesystem::path(doc.base).filename().string();
-    problem_list problems;
-    std::vector<std::pair<std::string, std::vector<int>>> unattributed; // line, the points that have it
-    dataset_check data;
-    for (auto& p: doc.points) {
-        std::vector<override_origin> own = origins;
+    // A problem is named by the sweep key that caused it when load_run names
+    // that key's layer; otherwise by the base document or the point.
+    const std::string base_key = key_location(root, "base", file).str() + ": base";
+    std::vector<point_source> sources;
+    for (const auto& p: doc.points) {
+        const auto i = std::size_t(p.index);
+        point_source s{fixed, {base_key}, axis_nodes.empty() ? list_at[i] : key_location(root, "grid", file)};
         for (std::size_t c = 0; c < doc.columns.size(); ++c) {
-            const std::string key = axis_nodes.empty() ? "list[" + std::to_string(p.index) + "]." + doc.columns[c]
-                                                       : "grid." + doc.columns[c];
-            const location at = axis_nodes.empty() ? list_at[std::size_t(p.index)] : column_at[c];
-            own.push_back({"--set " + doc.columns[c] + "=" + p.values[c], at.str() + ": " + key});
+            const std::string key =
+                axis_nodes.empty() ? "list[" + std::to_string(i) + "]." + doc.columns[c] : "grid." + doc.columns[c];
+            s.overrides.push_back({doc.columns[c], p.values[c], axis_nodes.empty() ? list_at[i] : column_at[c], key});
         }
-        std::vector<std::string> lines;
-        try {
-            p.run = load_run(doc.base.string(), p.sets, lib);
-            lines = data.problems(p.run);
-        } catch (const input_error& e) {
-            lines = e.lines();
-        }
-        for (const auto& line: lines) {
-            const auto o = std::find_if(own.begin(), own.end(),
-                                        [&](const override_origin& o) { return line.rfind(o.label + ": ", 0) == 0; });
-            if (o != own.end()) {
-                problems.add(o->prefix + ": rejected by " + base_name + ": " + line.substr(o->label.size() + 2));
-                continue;
-            }
-            auto u =
-                std::find_if(unattributed.begin(), unattributed.end(), [&](const auto& x) { return x.first == line; });
-            if (u == unattributed.end())
-                u = unattributed.insert(unattributed.end(), {line, {}});
-            u->second.push_back(p.index);
-        }
+        sources.push_back(std::move(s));
     }
-    for (const auto& [line, indices]: unattributed) {
-        // Every point has it: the base document (or --set) itself.
-        if (indices.size() == doc.points.size() && doc.points.size() > 1) {
-            problems.add(line.rfind("--set ", 0) == 0 ? line
-                                                      : key_location(root, "base", file).str() + ": base: " + line);
-            continue;
-        }
-        for (const int i: indices) {
-            const auto& p = doc.points[std::size_t(i)];
-            const location at = axis_nodes.empty() ? list_at[std::size_t(i)] : key_location(root, "grid", file);
-            problems.add(at.str() + ": point " + std::to_string(i) + " (" + point_label(doc, p) + "): " + line);
-        }
-    }
-    if (!problems.empty())
-        problems.raise();
+    load_points(doc, sources, lib);
     return doc;
 }
 
@@ -707,8 +728,8 @@ std::string shell_quote(const std::string& s) {
 }
 
 // The `counterstream run` command that reproduces one point.
-std::string run_command_line(const sweep_document& doc, const sweep_point& p) {
-    std::string out = "counterstream run " + shell_quote(doc.base.string());
+std::string run_command_line(const sweep_point& p) {
+    std::string out = "counterstream run " + shell_quote(p.base.string());
     for (const auto& s: p.sets)
         out += " --set " + shell_quote(s);
     return out;
@@ -755,14 +776,13 @@ void take_failure(point_result& r, const std::exception_ptr& error) {
     }
 }
 
-point_result run_point(const sweep_document& doc, const sweep_point& p, const library& lib,
-                       const std::filesystem::path& file, int rank) {
+point_result run_point(const sweep_point& p, const library& lib, const std::filesystem::path& file, int rank) {
     point_result r;
     r.index = p.index;
     r.rank = rank;
     train_options opt;
     opt.output = file;
-    opt.command_line = run_command_line(doc, p);
+    opt.command_line = run_command_line(p);
     opt.progress = false;
     opt.threads = 1; // a point's result must not depend on how the sweep is spread
     std::ostringstream log;
@@ -815,11 +835,11 @@ std::vector<sweep_job> plan_jobs(const sweep_document& doc, int size, int ranks)
 }
 
 // Runs a job's points, an ensemble's spread over `threads`.
-std::vector<point_result> run_job(const sweep_document& doc, const sweep_job& job, const library& lib,
-                                  const std::filesystem::path& dir, int rank, int threads) {
+std::vector<point_result> run_job(const sweep_job& job, const library& lib, const std::filesystem::path& dir, int rank,
+                                  int threads) {
     std::vector<point_result> results;
     if (job.points.size() == 1) {
-        results.push_back(run_point(doc, *job.points.front(), lib, point_file(dir, job.points.front()->index), rank));
+        results.push_back(run_point(*job.points.front(), lib, point_file(dir, job.points.front()->index), rank));
         return results;
     }
     const std::size_t n = job.points.size();
@@ -827,7 +847,7 @@ std::vector<point_result> run_job(const sweep_document& doc, const sweep_job& jo
     std::vector<ensemble_member> members(n);
     for (std::size_t i = 0; i < n; ++i) {
         const sweep_point& p = *job.points[i];
-        members[i] = {&p.run, point_file(dir, p.index), run_command_line(doc, p), &logs[i]};
+        members[i] = {&p.run, point_file(dir, p.index), run_command_line(p), &logs[i]};
     }
     const auto t0 = std::chrono::steady_clock::now();
     std::vector<ensemble_outcome> outcomes;
@@ -837,7 +857,7 @@ std::vector<point_result> run_job(const sweep_document& doc, const sweep_job& jo
         // Nothing ran (the data or a network could not be made): each point
         // alone reports what is wrong with it.
         for (const auto* p: job.points)
-            results.push_back(run_point(doc, *p, lib, point_file(dir, p->index), rank));
+            results.push_back(run_point(*p, lib, point_file(dir, p->index), rank));
         return results;
     }
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -1059,48 +1079,33 @@ void reattach_dimension_scales(hid_t src, hid_t copy) {
     }
 }
 
-struct merge_info {
-    std::string command_line;
-    int ranks = 1, threads = 1;
-};
-
-void write_sweep_file(const std::filesystem::path& path, const std::filesystem::path& points_dir,
-                      const sweep_document& doc, const std::vector<point_result>& results, const merge_info& info) {
-    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
-    const h5 fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose, "H5Pcreate");
-    h5::check(H5Pset_fclose_degree(fapl.get(), H5F_CLOSE_STRONG), "H5Pset_fclose_degree");
-    const h5 file(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()), H5Fclose,
-                  "H5Fcreate '" + path.string() + "'");
-    const hid_t root = file.get();
-    const auto n = hsize_t(results.size());
-    string_attribute(root, "format", "counterstream-sweep");
-    scalar_attribute(root, "format_version", H5T_STD_I32LE, H5T_NATIVE_INT, 1);
-    string_attribute(root, "software_version", COUNTERSTREAM_VERSION);
-    string_attribute(root, "created", utc_now_iso8601());
-    string_attribute(root, "command_line", info.command_line);
-    scalar_attribute(root, "points", H5T_STD_I64LE, H5T_NATIVE_INT64, std::int64_t(n));
-    scalar_attribute(root, "ranks", H5T_STD_I32LE, H5T_NATIVE_INT, info.ranks);
-    scalar_attribute(root, "threads", H5T_STD_I32LE, H5T_NATIVE_INT, info.threads);
-
-    const h5 sweep(H5Gcreate2(root, "sweep", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose, "H5Gcreate2 'sweep'");
-    string_dataset(sweep.get(), "config", doc.text);
-    {
-        std::ifstream in(doc.base);
-        std::ostringstream text;
-        text << in.rdbuf();
-        string_dataset(sweep.get(), "base", text.str());
-    }
-
-    const h5 table = ordered_group(sweep.get(), "table");
+// A group of 1-D datasets, one per column, listed in order by its attribute `columns`.
+h5 write_table(hid_t parent, const std::string& name, const std::vector<table_column>& columns) {
+    h5 table = ordered_group(parent, name);
     std::vector<std::string> names;
-    const auto f64 = [&](const std::string& name, const std::vector<double>& v) {
-        column(table.get(), name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, n, v.data());
-        names.push_back(name);
-    };
-    const auto i64 = [&](const std::string& name, const std::vector<std::int64_t>& v) {
-        column(table.get(), name, H5T_STD_I64LE, H5T_NATIVE_INT64, n, v.data());
-        names.push_back(name);
-    };
+    for (const auto& c: columns) {
+        if (const auto* v = std::get_if<std::vector<double>>(&c.values)) {
+            column(table.get(), c.name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, v->size(), v->data());
+        } else if (const auto* v = std::get_if<std::vector<std::int64_t>>(&c.values)) {
+            column(table.get(), c.name, H5T_STD_I64LE, H5T_NATIVE_INT64, v->size(), v->data());
+        } else if (const auto* v = std::get_if<std::vector<std::uint8_t>>(&c.values)) {
+            column(table.get(), c.name, H5T_STD_U8LE, H5T_NATIVE_UINT8, v->size(), v->data());
+        } else {
+            const h5 type = string_type();
+            std::vector<const char*> texts;
+            for (const auto& t: std::get<std::vector<std::string>>(c.values))
+                texts.push_back(t.c_str());
+            column(table.get(), c.name, type.get(), type.get(), texts.size(), texts.data());
+        }
+        names.push_back(c.name);
+    }
+    strings_attribute(table.get(), "columns", names);
+    return table;
+}
+
+// The swept values, then the final metrics of every point.
+std::vector<table_column> points_table(const sweep_document& doc, const std::vector<point_result>& results) {
+    std::vector<table_column> table;
     for (std::size_t c = 0; c < doc.columns.size(); ++c) {
         if (doc.numeric[c]) {
             std::vector<double> v;
@@ -1109,18 +1114,16 @@ void write_sweep_file(const std::filesystem::path& path, const std::filesystem::
                 std::from_chars(p.values[c].data(), p.values[c].data() + p.values[c].size(), x);
                 v.push_back(x);
             }
-            f64(doc.columns[c], v);
+            table.push_back({doc.columns[c], v});
         } else {
-            const h5 type = string_type();
-            std::vector<const char*> v;
+            std::vector<std::string> v;
             for (const auto& p: doc.points)
-                v.push_back(p.values[c].c_str());
-            column(table.get(), doc.columns[c], type.get(), type.get(), n, v.data());
-            names.push_back(doc.columns[c]);
+                v.push_back(p.values[c]);
+            table.push_back({doc.columns[c], v});
         }
     }
     std::vector<std::int64_t> index, steps;
-    std::vector<double> test_acc, test_loss, train_loss, train_acc, seconds;
+    std::vector<double> test_acc, test_loss, train_loss, train_acc;
     std::vector<std::uint8_t> diverged;
     for (const auto& r: results) {
         index.push_back(r.index);
@@ -1130,19 +1133,58 @@ void write_sweep_file(const std::filesystem::path& path, const std::filesystem::
         train_acc.push_back(r.train_accuracy);
         diverged.push_back(r.status == point_status::diverged ? 1 : 0);
         steps.push_back(r.steps);
-        seconds.push_back(r.seconds);
     }
-    i64("point", index);
-    f64("final_test_accuracy", test_acc);
-    f64("final_test_loss", test_loss);
-    f64("final_train_loss", train_loss);
-    f64("final_train_accuracy", train_acc);
-    column(table.get(), "diverged", H5T_STD_U8LE, H5T_NATIVE_UINT8, n, diverged.data());
-    names.push_back("diverged");
-    i64("steps", steps);
-    strings_attribute(table.get(), "columns", names);
+    table.push_back({"point", index});
+    table.push_back({"final_test_accuracy", test_acc});
+    table.push_back({"final_test_loss", test_loss});
+    table.push_back({"final_train_loss", train_loss});
+    table.push_back({"final_train_accuracy", train_acc});
+    table.push_back({"diverged", diverged});
+    table.push_back({"steps", steps});
+    return table;
+}
+
+struct merge_info {
+    std::string command_line;
+    int ranks = 1, threads = 1;
+};
+
+void write_sweep_file(const std::filesystem::path& path, const std::filesystem::path& points_dir,
+                      const sweep_document& doc, const std::vector<point_result>& results, const merge_info& info,
+                      const sweep_command& command, const std::vector<table_column>& summary) {
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+    const h5 fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose, "H5Pcreate");
+    h5::check(H5Pset_fclose_degree(fapl.get(), H5F_CLOSE_STRONG), "H5Pset_fclose_degree");
+    const h5 file(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()), H5Fclose,
+                  "H5Fcreate '" + path.string() + "'");
+    const hid_t root = file.get();
+    const auto n = hsize_t(results.size());
+    string_attribute(root, "format", command.format);
+    scalar_attribute(root, "format_version", H5T_STD_I32LE, H5T_NATIVE_INT, 1);
+    string_attribute(root, "software_version", COUNTERSTREAM_VERSION);
+    string_attribute(root, "created", utc_now_iso8601());
+    string_attribute(root, "command_line", info.command_line);
+    scalar_attribute(root, "points", H5T_STD_I64LE, H5T_NATIVE_INT64, std::int64_t(n));
+    scalar_attribute(root, "ranks", H5T_STD_I32LE, H5T_NATIVE_INT, info.ranks);
+    scalar_attribute(root, "threads", H5T_STD_I32LE, H5T_NATIVE_INT, info.threads);
+
+    const h5 sweep(H5Gcreate2(root, command.group.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose,
+                   "H5Gcreate2 '" + command.group + "'");
+    string_dataset(sweep.get(), "config", doc.text);
+    if (!doc.base.empty()) {
+        std::ifstream in(doc.base);
+        std::ostringstream text;
+        text << in.rdbuf();
+        string_dataset(sweep.get(), "base", text.str());
+    }
+    if (!summary.empty())
+        write_table(sweep.get(), "table", summary);
+    const h5 table = write_table(sweep.get(), command.points_table, points_table(doc, results));
     strings_attribute(table.get(), "parameters", doc.columns);
 
+    std::vector<double> seconds;
+    for (const auto& r: results)
+        seconds.push_back(r.seconds);
     {
         const h5 space(H5Screate_simple(1, &n, nullptr), H5Sclose, "H5Screate_simple");
         const h5 d(
@@ -1174,17 +1216,17 @@ void write_sweep_file(const std::filesystem::path& path, const std::filesystem::
 
 // ---------------------------------------------------------------- printing
 
-void print_table(const sweep_document& doc, const std::vector<point_result>& results, std::ostream& out) {
+void print_table(const sweep_document& doc, const std::vector<point_outcome>& outcomes, std::ostream& out) {
     std::vector<std::string> header = {"point"};
     for (const auto& c: doc.columns)
         header.push_back(c);
     header.push_back("test_acc");
     std::vector<std::vector<std::string>> rows;
-    for (const auto& r: results) {
-        std::vector<std::string> row = {std::to_string(r.index)};
-        for (const auto& v: doc.points[std::size_t(r.index)].values)
+    for (std::size_t i = 0; i < outcomes.size(); ++i) {
+        std::vector<std::string> row = {std::to_string(i)};
+        for (const auto& v: doc.points[i].values)
             row.push_back(v);
-        row.push_back(r.status == point_status::diverged ? "diverged" : percent(r.test_accuracy));
+        row.push_back(outcomes[i].diverged ? "diverged" : percent(outcomes[i].test_accuracy));
         rows.push_back(row);
     }
     std::vector<std::size_t> width(header.size());
@@ -1222,10 +1264,10 @@ void print_table(const sweep_document& doc, const std::vector<point_result>& res
     for (std::size_t i = 0; i < ra.size(); ++i) {
         std::string s = std::string(w0 - ra[i].size(), ' ') + ra[i];
         for (std::size_t j = 0; j < ca.size(); ++j) {
-            const auto& r = results[i * ca.size() + j];
-            const std::string cell = r.status == point_status::diverged ? "diverged"
-                                     : std::isnan(r.test_accuracy)      ? "-"
-                                                                        : decimals(100 * r.test_accuracy, 2);
+            const auto& r = outcomes[i * ca.size() + j];
+            const std::string cell = r.diverged                    ? "diverged"
+                                     : std::isnan(r.test_accuracy) ? "-"
+                                                                   : decimals(100 * r.test_accuracy, 2);
             s += "  " + std::string(wc - cell.size(), ' ') + cell;
         }
         out << s << '\n';
@@ -1251,6 +1293,21 @@ bool sweep_built_with_mpi() {
 }
 
 int sweep(const sweep_options& opt, const library& lib, std::ostream& out) {
+    sweep_command command;
+    command.name = "sweep";
+    command.format = "counterstream-sweep";
+    command.group = "sweep";
+    command.points_table = "table";
+    command.load = [&] { return load_sweep(opt.file, opt.sets, lib); };
+    command.summarize = [](const sweep_document& doc, const std::vector<point_outcome>& outcomes) {
+        std::ostringstream text;
+        print_table(doc, outcomes, text);
+        return sweep_summary{{}, text.str()};
+    };
+    return run_sweep(command, opt, lib, out);
+}
+
+int run_sweep(const sweep_command& command, const sweep_options& opt, const library& lib, std::ostream& out) {
     const process_group world;
     if (world.unsupported_launch()) {
         if (world.rank() != 0)
@@ -1267,7 +1324,7 @@ int sweep(const sweep_options& opt, const library& lib, std::ostream& out) {
     std::filesystem::path points_dir;
     std::exception_ptr failure;
     try {
-        doc = load_sweep(opt.file, opt.sets, lib);
+        doc = command.load();
         if (output.empty())
             output = "runs/" + std::filesystem::path(opt.file).stem().string() + ".h5";
         std::error_code ec;
@@ -1286,7 +1343,8 @@ int sweep(const sweep_options& opt, const library& lib, std::ostream& out) {
             return 2;
         if (failure)
             std::rethrow_exception(failure);
-        throw input_error(opt.file + ": another MPI rank could not read the sweep or create " + points_dir.string());
+        throw input_error(opt.file + ": another MPI rank could not read the " + command.name + " or create " +
+                          points_dir.string());
     }
 
     int ensemble_size = 16;
@@ -1333,7 +1391,7 @@ int sweep(const sweep_options& opt, const library& lib, std::ostream& out) {
             if (alone > 0)
                 shape += " and " + std::to_string(alone) + (alone == 1 ? " single run" : " single runs");
         }
-        out << "sweep " << opt.file << ": " << shape << " on ";
+        out << command.name << " " << opt.file << ": " << shape << " on ";
         if (world.size() > 1)
             out << world.size() << " ranks x ";
         out << threads << (threads == 1 ? " thread" : " threads") << " -> " << output.string() << '\n';
@@ -1347,11 +1405,11 @@ int sweep(const sweep_options& opt, const library& lib, std::ostream& out) {
     std::atomic<bool> stop{false};
     const int digits = int(std::to_string(total).size());
     const auto worker = [&] {
-        while (!stop) {
+        while (!stop && !stop_requested) {
             const std::size_t k = next++;
             if (k >= mine.size())
                 break;
-            std::vector<point_result> rs = run_job(doc, *mine[k], lib, points_dir, world.rank(), ensemble_threads);
+            std::vector<point_result> rs = run_job(*mine[k], lib, points_dir, world.rank(), ensemble_threads);
             const auto pad = [&](const std::string& x) { return std::string(std::size_t(digits) - x.size(), ' ') + x; };
             const std::lock_guard<std::mutex> lock(done_mutex);
             for (auto& r: rs) {
@@ -1373,6 +1431,9 @@ int sweep(const sweep_options& opt, const library& lib, std::ostream& out) {
         }
     };
     {
+        // Installed for the whole pool, so that a signal between two points
+        // stops the sweep as one during a point does.
+        const stop_signals signals;
         std::vector<std::thread> pool;
         for (int t = 0; t < used_threads; ++t)
             pool.emplace_back(worker);
@@ -1428,8 +1489,13 @@ int sweep(const sweep_options& opt, const library& lib, std::ostream& out) {
                     << " points finished; the recordings so far stay in " << points_dir.string() << " (not merged)\n";
                 code = 130;
             } else {
+                std::vector<point_outcome> outcomes;
+                for (const auto& r: results)
+                    outcomes.push_back({r.status == point_status::diverged, r.test_accuracy});
+                const sweep_summary summary = command.summarize(doc, outcomes);
                 const auto merged = points_dir / "merged.h5";
-                write_sweep_file(merged, points_dir, doc, results, {opt.command_line, world.size(), threads});
+                write_sweep_file(merged, points_dir, doc, results, {opt.command_line, world.size(), threads}, command,
+                                 summary.table);
                 if (std::filesystem::exists(output, ec) && !opt.overwrite)
                     throw input_error(output.string() + ": appeared during the sweep; the merged file is " +
                                       merged.string());
@@ -1438,8 +1504,7 @@ int sweep(const sweep_options& opt, const library& lib, std::ostream& out) {
                     std::filesystem::remove(point_file(points_dir, r.index), ec);
                 std::filesystem::remove(points_dir, ec);
 
-                out << '\n';
-                print_table(doc, results, out);
+                out << '\n' << summary.text;
                 double point_seconds = 0;
                 for (const auto& r: results)
                     point_seconds += r.seconds;

@@ -41,10 +41,15 @@
 
 #include "protocols/run_document.hpp"
 #include "sim/library.hpp"
+#include "sim/yaml_view.hpp"
 
+#include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <iosfwd>
+#include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 namespace counterstream {
@@ -52,6 +57,7 @@ namespace counterstream {
 struct sweep_point {
     int index = 0;
     std::vector<std::string> values; // per swept path, the value as flow YAML
+    std::filesystem::path base;      // its run document, resolved
     std::vector<std::string> sets;   // "path=VALUE" layers of its run document, lowest first
     run_document run;                // checked
 };
@@ -59,7 +65,7 @@ struct sweep_point {
 struct sweep_document {
     std::string file;                           // the sweep YAML
     std::string text;                           // its contents
-    std::filesystem::path base;                 // the base run document, resolved
+    std::filesystem::path base;                 // the base run document, resolved; empty when points differ
     std::vector<std::string> columns;           // the swept dotted paths, in table order
     std::vector<bool> numeric;                  // per column: every value is a number
     std::vector<std::vector<std::string>> axes; // grid: each column's values; empty for a list
@@ -93,5 +99,81 @@ int sweep(const sweep_options& opt, const library& lib, std::ostream& out);
 
 // Whether this build spreads sweeps over MPI ranks.
 bool sweep_built_with_mpi();
+
+// ---------------------------------------------------------------- commands built on sweeps
+// `benchmark` (protocols/benchmark.hpp) runs its runs as the points of a
+// sweep: it reads its document with the pieces load_sweep uses, and
+// run_sweep runs, merges and reports its points as `sweep` does.
+
+// Where `key` of `map` is given (the map's own place when it is absent).
+location key_location(const YAML::Node& map, const std::string& key, const std::string& file);
+
+// The run document named at `v`, relative to `file`; nullopt after reporting
+// a missing file or a folder.
+std::optional<std::filesystem::path> run_document_path(const view& v, reader& rd, const std::string& file);
+
+// An override a document gives its points: a dotted path and its value as
+// flow YAML, given at `at` under `key` ("set.protocol.epochs").
+struct document_override {
+    std::string path, value;
+    location at;
+    std::string key;
+    std::string set() const { return path + "=" + value; } // as --set gives it
+};
+
+// The overrides of the map of dotted.path: VALUE at `node` (none when absent
+// or null), named `key` in messages.
+std::vector<document_override> read_overrides(const YAML::Node& node, const std::string& file, const std::string& key,
+                                              diagnostics& diag);
+
+// Where a point's run document comes from, to name what caused a problem.
+struct point_source {
+    std::vector<document_override> overrides; // the layers of its sets the document gave
+    // Keys ("sweep.yaml:1:1: base") of groups of points that share a source
+    // (a run document, a dataset), most general first.
+    std::vector<std::string> groups;
+    location at; // where the point is given
+};
+
+// Loads and checks every point's run document (its base with its sets, one
+// source per point) and data before anything runs. Throws input_error with
+// every problem, each named by the override that caused it, else by the
+// first group all of whose points (more than one) have it, else by the point.
+void load_points(sweep_document& doc, const std::vector<point_source>& sources, const library& lib);
+
+// A finished point, as the command that ran it sees it.
+struct point_outcome {
+    bool diverged = false;
+    double test_accuracy = 0; // of the last epoch; NaN when diverged
+};
+
+// A column of a table in the output: a 1-D dataset, one row per entry.
+struct table_column {
+    std::string name;
+    std::variant<std::vector<double>, std::vector<std::int64_t>, std::vector<std::uint8_t>, std::vector<std::string>>
+        values;
+};
+
+// What a command writes and prints once every point has finished.
+struct sweep_summary {
+    std::vector<table_column> table; // written as /<group>/table; empty: none
+    std::string text;                // printed after the points
+};
+
+// How a command built on sweeps differs from `sweep` itself.
+struct sweep_command {
+    std::string name;                     // the first word it prints
+    std::string format;                   // the output's root attribute `format`
+    std::string group;                    // the output's group holding config, the points' table and seconds
+    std::string points_table;             // the name of the points' table (sweep's /sweep/table) in it
+    std::function<sweep_document()> load; // reads and checks everything, on every rank
+    // On rank 0, with the outcomes in point order.
+    std::function<sweep_summary(const sweep_document&, const std::vector<point_outcome>&)> summarize;
+};
+
+// What sweep() does with another document, table and printout: runs the
+// points of command.load() and merges them into opt.output (default
+// runs/<file stem>.h5). Returns and throws as sweep() does.
+int run_sweep(const sweep_command& command, const sweep_options& opt, const library& lib, std::ostream& out);
 
 } // namespace counterstream

@@ -4,16 +4,15 @@
 // writes), and bad sweep documents fail before anything runs.
 #include "models/library.hpp"
 #include "protocols/sweep.hpp"
+#include "tests/support/cli.hpp"
+#include "tests/support/h5_tables.hpp"
 #include "tests/support/yaml_files.hpp"
 
 #include <doctest/doctest.h>
 #include <hdf5.h>
-#include <sys/wait.h>
 
 #include <cstdint>
-#include <cstdlib>
-#include <cstring>
-#include <fstream>
+#include <filesystem>
 #include <map>
 #include <sstream>
 #include <string>
@@ -22,6 +21,16 @@
 using namespace counterstream;
 
 namespace {
+
+using testing::check_same_table;
+using testing::column;
+using testing::fresh_output;
+using testing::mpirun_available;
+using testing::read_doubles;
+using testing::read_table;
+using testing::run_cli;
+using testing::string_attribute;
+using testing::values;
 
 const std::string sgd = std::string(COUNTERSTREAM_SOURCE_DIR) + "/models/circuits/sgd.yaml";
 
@@ -37,68 +46,6 @@ grid:
   circuit.eta_scale: [0.5, 1]
   protocol.seed: [1, 2]
 )");
-}
-
-struct column {
-    hid_t type_class = -1;
-    std::size_t element_size = 0;
-    std::vector<unsigned char> bytes; // raw, in the file's type
-};
-
-// Every dataset of /sweep/table, in the order of its `columns` attribute.
-std::vector<std::pair<std::string, column>> read_table(const std::string& file) {
-    std::vector<std::pair<std::string, column>> out;
-    const hid_t f = H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
-    REQUIRE(f >= 0);
-    const hid_t a = H5Aopen_by_name(f, "/sweep/table", "columns", H5P_DEFAULT, H5P_DEFAULT);
-    REQUIRE(a >= 0);
-    const hid_t space = H5Aget_space(a);
-    std::vector<char*> names(std::size_t(H5Sget_simple_extent_npoints(space)));
-    const hid_t str = H5Tcopy(H5T_C_S1);
-    H5Tset_size(str, H5T_VARIABLE);
-    H5Tset_cset(str, H5T_CSET_UTF8);
-    REQUIRE(H5Aread(a, str, names.data()) >= 0);
-    for (char* name: names) {
-        column c;
-        const hid_t d = H5Dopen2(f, (std::string("/sweep/table/") + name).c_str(), H5P_DEFAULT);
-        REQUIRE(d >= 0);
-        const hid_t t = H5Dget_type(d);
-        c.type_class = H5Tget_class(t);
-        c.element_size = H5Tget_size(t);
-        REQUIRE(c.type_class != H5T_STRING); // the sweeps here have numeric parameters only
-        const hid_t s = H5Dget_space(d);
-        c.bytes.resize(std::size_t(H5Sget_simple_extent_npoints(s)) * c.element_size);
-        REQUIRE(H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, c.bytes.data()) >= 0);
-        H5Sclose(s);
-        H5Tclose(t);
-        H5Dclose(d);
-        out.emplace_back(name, c);
-        std::free(name);
-    }
-    H5Tclose(str);
-    H5Sclose(space);
-    H5Aclose(a);
-    H5Fclose(f);
-    return out;
-}
-
-template <class T> std::vector<T> values(const column& c) {
-    REQUIRE(c.element_size == sizeof(T));
-    std::vector<T> out(c.bytes.size() / sizeof(T));
-    std::memcpy(out.data(), c.bytes.data(), c.bytes.size());
-    return out;
-}
-
-std::vector<double> read_doubles(hid_t file, const std::string& path) {
-    const hid_t d = H5Dopen2(file, path.c_str(), H5P_DEFAULT);
-    if (d < 0)
-        return {};
-    const hid_t s = H5Dget_space(d);
-    std::vector<double> out(std::size_t(H5Sget_simple_extent_npoints(s)));
-    H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data());
-    H5Sclose(s);
-    H5Dclose(d);
-    return out;
 }
 
 // Every numeric dataset below `group`, by path relative to it, as raw bytes in
@@ -138,80 +85,6 @@ std::map<std::string, std::vector<unsigned char>> numeric_datasets(const std::st
     return out;
 }
 
-std::string string_attribute(const std::string& file, const std::string& object, const std::string& name) {
-    const hid_t f = H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
-    REQUIRE(f >= 0);
-    const hid_t a = H5Aopen_by_name(f, object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT);
-    REQUIRE(a >= 0);
-    const hid_t str = H5Tcopy(H5T_C_S1);
-    H5Tset_size(str, H5T_VARIABLE);
-    H5Tset_cset(str, H5T_CSET_UTF8);
-    char* text = nullptr;
-    REQUIRE(H5Aread(a, str, &text) >= 0);
-    std::string out = text;
-    H5free_memory(text);
-    H5Tclose(str);
-    H5Aclose(a);
-    H5Fclose(f);
-    return out;
-}
-
-struct cli_result {
-    int code = -1;
-    std::string out, err;
-};
-
-std::string slurp(const std::filesystem::path& p) {
-    std::ifstream in(p);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
-// Runs the counterstream binary; `tag` names its captured output (test cases may run at once).
-cli_result run_cli(const std::string& tag, const std::string& args, const std::string& launcher = "") {
-    const auto dir = testing::temp_dir();
-    const auto out = dir / (tag + ".out"), err = dir / (tag + ".err");
-    const std::string cmd =
-        launcher + std::string(COUNTERSTREAM_BINARY) + " " + args + " >" + out.string() + " 2>" + err.string();
-    const int status = std::system(cmd.c_str());
-    cli_result r;
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    r.out = slurp(out);
-    r.err = slurp(err);
-    return r;
-}
-
-std::string sweep_output(const std::string& name) {
-    const auto path = testing::temp_dir() / name;
-    std::filesystem::remove(path);
-    return path.string();
-}
-
-// Two /sweep/tables have the same columns, byte for byte.
-void check_same_table(const std::vector<std::pair<std::string, column>>& a,
-                      const std::vector<std::pair<std::string, column>>& b) {
-    REQUIRE(b.size() == a.size());
-    for (std::size_t c = 0; c < a.size(); ++c) {
-        CAPTURE(a[c].first);
-        CHECK(b[c].first == a[c].first);
-        CHECK(b[c].second.bytes == a[c].second.bytes);
-    }
-}
-
-// Whether this build and machine can run a sweep under mpirun (says why not).
-bool mpirun_available() {
-    if (!sweep_built_with_mpi()) {
-        MESSAGE("skipped: counterstream was built without MPI");
-        return false;
-    }
-    if (std::system("command -v mpirun >/dev/null 2>&1") != 0) {
-        MESSAGE("skipped: mpirun is not installed");
-        return false;
-    }
-    return true;
-}
-
 // Runs the sweep `file` here on one thread with ensembles off, then under
 // `mpirun -n 2` with one thread a rank; checks that both ranks had work, that
 // the first line says `says`, and that the tables are equal. Returns the
@@ -221,18 +94,14 @@ std::pair<std::string, std::string> serial_and_mpi(const std::string& tag, const
     const auto lib = models::standard_library();
     sweep_options opt;
     opt.file = file;
-    opt.output = sweep_output(tag + "-serial.h5");
+    opt.output = fresh_output(tag + "-serial.h5");
     opt.threads = 1;
     opt.ensemble = 1;
     std::ostringstream out;
     REQUIRE(sweep(opt, lib, out) == 0);
 
-    const auto mpi_output = sweep_output(tag + "-mpi.h5");
-    const auto r = run_cli(tag, "sweep " + file + " -o " + mpi_output + " --threads 1",
-                           // Containers often forbid the cross-memory attach Open MPI's
-                           // shared-memory transport would use for large messages.
-                           "OMPI_MCA_btl_vader_single_copy_mechanism=none "
-                           "mpirun --allow-run-as-root --oversubscribe -n 2 ");
+    const auto mpi_output = fresh_output(tag + "-mpi.h5");
+    const auto r = run_cli(tag, "sweep " + file + " -o " + mpi_output + " --threads 1", testing::mpirun_two_ranks);
     INFO("stdout: " << r.out);
     INFO("stderr: " << r.err);
     REQUIRE(r.code == 0);
@@ -274,7 +143,7 @@ TEST_CASE("a sweep's table is the same with 1 and 2 threads, and every point kee
         CAPTURE(threads);
         sweep_options opt;
         opt.file = file;
-        opt.output = sweep_output("teacher-sweep-" + std::to_string(threads) + ".h5");
+        opt.output = fresh_output("teacher-sweep-" + std::to_string(threads) + ".h5");
         opt.threads = threads;
         std::ostringstream out;
         REQUIRE(sweep(opt, lib, out) == 0);
@@ -376,7 +245,7 @@ TEST_CASE("bad sweep documents exit 2 before anything runs, naming the file, lin
     for (const auto& c: cases) {
         CAPTURE(c.name);
         const auto file = testing::write_file(c.name, c.text);
-        const auto output = sweep_output(c.name + ".h5");
+        const auto output = fresh_output(c.name + ".h5");
         const auto r = run_cli(c.name, "sweep " + file + " -o " + output);
         INFO("stderr: " << r.err);
         CHECK(r.code == 2);
@@ -406,7 +275,7 @@ TEST_CASE("continuous points run as ensembles record bit for bit what they recor
         CAPTURE(s.ensemble);
         sweep_options opt;
         opt.file = file;
-        opt.output = sweep_output("continuous-sweep-" + std::to_string(s.ensemble) + ".h5");
+        opt.output = fresh_output("continuous-sweep-" + std::to_string(s.ensemble) + ".h5");
         opt.threads = s.threads;
         opt.ensemble = s.ensemble;
         std::ostringstream out;
@@ -451,7 +320,7 @@ TEST_CASE("continuous points run as ensembles record bit for bit what they recor
     // The command line a point records reruns it alone, into the same numbers.
     const std::string command = string_attribute(outputs[1], "/points/4", "command_line");
     REQUIRE(command.rfind("counterstream run ", 0) == 0);
-    const auto alone_file = sweep_output("continuous-point-4.h5");
+    const auto alone_file = fresh_output("continuous-point-4.h5");
     const auto r = run_cli("continuous-point-4",
                            command.substr(std::string("counterstream ").size()) + " --threads 1 -o " + alone_file);
     INFO("stderr: " << r.err);

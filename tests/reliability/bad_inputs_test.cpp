@@ -103,6 +103,19 @@ std::vector<file> doc(const std::string& text) { return {{"doc.yaml", text}}; }
 // The discrete run as doc.yaml and a sweep over it.
 std::vector<file> with_sweep(const std::string& sweep) { return {{"doc.yaml", discrete}, {"sweep.yaml", sweep}}; }
 
+// A benchmark of the discrete run: two methods, two teacher tasks, two seeds.
+const std::string benchmark = R"(methods:
+  A: doc.yaml
+  B: doc.yaml
+datasets:
+  T1: {protocol.dataset.teacher.seed: 1}
+  T2: {protocol.dataset.teacher.seed: 2}
+seeds: [1, 2]
+)";
+
+// The discrete run as doc.yaml and a benchmark of it as bench.yaml.
+std::vector<file> with_benchmark(const std::string& text) { return {{"doc.yaml", discrete}, {"bench.yaml", text}}; }
+
 // ---- IDX files ----
 
 std::string big_endian(std::uint32_t v) { return {char(v >> 24), char(v >> 16), char(v >> 8), char(v)}; }
@@ -557,6 +570,61 @@ TEST_CASE("bad inputs: sweeps") {
     });
 }
 
+TEST_CASE("bad inputs: benchmarks") {
+    const std::string bench = "benchmark bench.yaml -o out.h5";
+    check_all({
+        {"benchmark-unknown-key", with_benchmark(benchmark + "thread: 2\n"), bench, 2,
+         {"bench.yaml:8:1: thread: unknown key 'thread' (did you mean 'threads'?)"}},
+        {"benchmark-missing-method-file", with_benchmark(replace(benchmark, "B: doc.yaml", "B: nowhere.yaml")), bench,
+         2,
+         {"bench.yaml:3:6: methods.B: no such file 'nowhere.yaml'"}},
+        {"benchmark-no-methods", with_benchmark("methods: {}\n" + benchmark.substr(benchmark.find("datasets:"))), bench,
+         2,
+         {"bench.yaml:1:1: methods: is empty: give at least one method"}},
+        {"benchmark-no-datasets", with_benchmark(benchmark.substr(0, benchmark.find("datasets:")) + "seeds: [1]\n"),
+         bench, 2, {"bench.yaml:1:1: missing datasets:"}},
+        {"benchmark-no-seeds", with_benchmark(replace(benchmark, "seeds: [1, 2]", "seeds: []")), bench, 2,
+         {"bench.yaml:7:1: seeds: is empty: give at least one seed"}},
+        {"benchmark-seed-twice", with_benchmark(replace(benchmark, "seeds: [1, 2]", "seeds: [1, 1]")), bench, 2,
+         {"bench.yaml:7:12: seeds[1]: seed 1 appears twice"}},
+        {"benchmark-paper-unknown-method", with_benchmark(benchmark + "paper:\n  C: {T1: [98, 0.1]}\n"), bench, 2,
+         {"bench.yaml:9:3: paper.C: unknown method 'C'", "(known: A, B)"}},
+        {"benchmark-paper-unknown-dataset", with_benchmark(benchmark + "paper:\n  A: {T3: [98, 0.1]}\n"), bench, 2,
+         {"bench.yaml:9:7: paper.A.T3: unknown dataset 'T3' (did you mean 'T1'?)"}},
+        {"benchmark-paper-not-a-pair", with_benchmark(benchmark + "paper:\n  A: {T1: [98]}\n"), bench, 2,
+         {"bench.yaml:9:11: paper.A.T1: expected [mean, std] in percent"}},
+        {"benchmark-seed-under-set", with_benchmark(benchmark + "set: {protocol.seed: 3}\n"), bench, 2,
+         {"bench.yaml:8:7: set.protocol.seed: protocol.seed comes from seeds:"}},
+        {"benchmark-cell-repeats-dataset",
+         with_benchmark(benchmark + "cells:\n  A: {T1: {protocol.dataset.teacher.seed: 5}}\n"), bench, 2,
+         {"bench.yaml:9:12: cells.A.T1.protocol.dataset.teacher.seed: is also under datasets.T1"}},
+        {"benchmark-dataset-rejected",
+         with_benchmark(replace(benchmark, "T2: {protocol.dataset.teacher.seed", "T2: {protocol.dataset.teacher.sed")),
+         bench, 2,
+         {"bench.yaml:6:8: datasets.T2.protocol.dataset.teacher.sed: rejected by doc.yaml: "
+          "protocol.dataset.teacher.sed: unknown key 'sed' (did you mean 'seed'?)"}},
+        {"benchmark-dataset-misfit",
+         with_benchmark(replace(benchmark, "T2: {protocol.dataset.teacher.seed: 2}",
+                                "T2: {protocol.dataset.teacher.inputs: 10}")),
+         bench, 2,
+         {"bench.yaml:6:3: datasets.T2: circuit input has 20 neurons but dataset 'teacher' has 10 features"}},
+        {"benchmark-set-seed", with_benchmark(benchmark), bench + " --set protocol.seed=3", 2,
+         {"--set protocol.seed=3: protocol.seed is set per run by bench.yaml"}},
+        {"benchmark-all-problems-together",
+         with_benchmark(replace(benchmark, "B: doc.yaml", "B: nowhere.yaml") +
+                        "thread: 2\npaper:\n  C: {T1: [98, 0.1]}\n"),
+         bench, 2,
+         {"bench.yaml:8:1: thread: unknown key", "bench.yaml:3:6: methods.B: no such file",
+          "bench.yaml:10:3: paper.C: unknown method 'C'"},
+         {}, 3},
+        {"benchmark-output-exists", {{"doc.yaml", discrete}, {"bench.yaml", benchmark}, {"out.h5", "an older file\n"}},
+         bench, 2, {"error: out.h5: exists (pass --overwrite to replace it)"}},
+        {"benchmark-output-is-the-document", with_benchmark(benchmark),
+         "benchmark bench.yaml -o bench.yaml --overwrite", 2, {"error: bench.yaml: is the input file itself"}},
+        {"benchmark-without-file", {}, "benchmark", 2, {"error: benchmark: file is required"}},
+    });
+}
+
 TEST_CASE("bad inputs: analyze") {
     check_all({
         {"analyze-text-file", {{"notes.h5", "not an HDF5 file\n"}}, "analyze notes.h5", 2,
@@ -574,7 +642,8 @@ TEST_CASE("bad inputs: analyze") {
 TEST_CASE("bad inputs: command-line usage") {
     check_all({
         {"no-subcommand", {}, "", 2,
-         {"error: a command is required: run, resume, expand, bench, sweep, analyze (see counterstream --help)"}},
+         {"error: a command is required: run, resume, expand, bench, sweep, benchmark, analyze "
+          "(see counterstream --help)"}},
         {"unknown-subcommand", doc(discrete), "rnu doc.yaml", 2,
          {"error: unknown command 'rnu' (did you mean 'run'?) (known: run, "}},
         {"run-without-file", {}, "run", 2, {"error: run: file is required (see counterstream run --help)"}},
