@@ -170,6 +170,9 @@ int main(int argc, char** argv) {
     run->add_option("--threads", threads, "engine threads (default: all cores)")->check(integer_in(0, max_threads));
     bool overwrite = false;
     run->add_flag("--overwrite", overwrite, "replace an existing output file");
+    std::string backend;
+    const auto backend_check = CLI::IsMember({"cpu", "cuda"});
+    run->add_option("--backend", backend, "cpu or cuda (protocol.backend)")->check(backend_check);
 
     std::string resume_file;
     int resume_threads = 0;
@@ -190,6 +193,8 @@ int main(int argc, char** argv) {
     bench->add_option("--batch", bench_opt.batch, "batch size")->check(CLI::PositiveNumber);
     bench->add_option("--ensemble", bench_opt.ensemble, "instances in the ensemble case (0 skips it)")
         ->check(CLI::NonNegativeNumber);
+    bench->add_option("--backend", bench_opt.backend, "cuda: also time the discrete steps on the GPU, side by side")
+        ->check(CLI::IsMember({"cpu", "cuda"}));
     bench->add_flag("--peer", bench_opt.peer, "also time PyTorch doing the same steps (bench/peer_torch.py)");
     bench->add_option("--circuits", bench_opt.circuits_dir, "folder with sal.yaml and sgd.yaml");
     bench->add_option("--peer-script", bench_opt.peer_script, "the PyTorch peer");
@@ -202,6 +207,9 @@ int main(int argc, char** argv) {
     sweep->add_option("--threads", sweep_opt.threads, "points run at once per process (default: its cores)")
         ->check(integer_in(1, max_threads));
     sweep->add_option("--set", sweep_opt.sets, "override a key of every point: dotted.path=VALUE");
+    std::string sweep_backend;
+    sweep->add_option("--backend", sweep_backend, "cpu or cuda (protocol.backend of every point)")
+        ->check(backend_check);
     sweep->add_flag("--overwrite", sweep_opt.overwrite, "replace an existing output file");
     sweep->add_option("--ensemble", sweep_opt.ensemble, "points per lockstep ensemble (1: each point alone)")
         ->check(integer_in(1, 100000));
@@ -213,6 +221,9 @@ int main(int argc, char** argv) {
         ->required();
     benchmark_cmd->add_option("-o,--output", benchmark_opt.output, "HDF5 output (default runs/<file stem>.h5)");
     benchmark_cmd->add_option("--set", benchmark_opt.sets, "override a key of every run: dotted.path=VALUE");
+    std::string benchmark_backend;
+    benchmark_cmd->add_option("--backend", benchmark_backend, "cpu or cuda (protocol.backend of every run)")
+        ->check(backend_check);
     benchmark_cmd->add_option("--threads", benchmark_opt.threads, "runs at once per process (default: its cores)")
         ->check(integer_in(1, max_threads));
     benchmark_cmd->add_flag("--overwrite", benchmark_opt.overwrite, "replace an existing output file");
@@ -238,6 +249,13 @@ int main(int argc, char** argv) {
         return usage_error(app, e, argc, argv);
     }
     try {
+        // --backend is the last --set of protocol.backend.
+        const auto with_backend = [](std::vector<std::string>& to, const std::string& value) {
+            if (!value.empty()) to.push_back("protocol.backend=" + value);
+        };
+        with_backend(sets, backend);
+        with_backend(sweep_opt.sets, sweep_backend);
+        with_backend(benchmark_opt.sets, benchmark_backend);
         if (*run)
             return run_command(file, sets, output, joined_command_line(argc, argv), threads, overwrite);
         if (*resume)

@@ -1,6 +1,7 @@
 #include "protocols/bench.hpp"
 
 #include "protocols/run_document.hpp"
+#include "sim/backends/cuda/device_network.hpp"
 #include "sim/ensemble.hpp"
 #include "sim/error.hpp"
 #include "sim/integrator.hpp"
@@ -16,6 +17,7 @@
 #include <dlfcn.h>
 #include <filesystem>
 #include <iomanip>
+#include <memory>
 #include <sstream>
 #include <sys/resource.h>
 #include <thread>
@@ -65,11 +67,15 @@ struct case_result {
     double samples_per_s = 0;
     double gflops = 0;
     double peer_samples_per_s = 0; // 0: not measured
+    double cuda_samples_per_s = 0; // 0: not measured
     std::string note;
 };
 
+// One discrete step (forward and learn) of the circuit at `ratio` on the
+// engine's threads, or on the CUDA device (the batch copied in every step,
+// as training does).
 case_result discrete_case(const std::string& name, const std::string& file, double ratio, const bench_options& opt,
-                          const library& lib) {
+                          const library& lib, bool on_device = false) {
     std::ostringstream r;
     r << "circuit.feedback_ratio=" << ratio;
     const auto doc = load_run(file, {r.str(), "protocol.batch_size=" + std::to_string(opt.batch)}, lib);
@@ -84,10 +90,17 @@ case_result discrete_case(const std::string& name, const std::string& file, doub
     for (auto& y: labels)
         y = std::int32_t(data_rng.below(10));
     loss_result last;
+    std::unique_ptr<cuda::device_network> gpu;
+    if (on_device) gpu = std::make_unique<cuda::device_network>(net);
     const double sps = steps_per_second(
         [&] {
-            last = net.forward(labels.data());
-            net.learn();
+            if (gpu) {
+                last = gpu->forward(labels.data());
+                gpu->learn();
+            } else {
+                last = net.forward(labels.data());
+                net.learn();
+            }
         },
         opt.seconds);
     case_result out;
@@ -262,12 +275,15 @@ int bench(const bench_options& opt, const library& lib, std::ostream& out) {
         if (!fs::exists(fs::path(opt.circuits_dir) / f))
             throw input_error("bench: " + (fs::path(opt.circuits_dir) / f).string() +
                               " not found (give --circuits DIR, the repository's models/circuits)");
+    const bool cuda = opt.backend == "cuda";
+    if (std::string why; cuda && !cuda::usable(&why)) throw input_error("bench --backend cuda: " + why);
     if (opt.peer && !fs::exists(opt.peer_script))
         throw input_error("bench: peer script " + opt.peer_script + " not found (give --peer-script)");
 
     out << "counterstream bench: " << std::thread::hardware_concurrency() << " cores, Eigen on " << Eigen::nbThreads()
-        << " threads, batch " << opt.batch << ", " << opt.seconds << " s per case\n"
-        << std::flush;
+        << " threads, batch " << opt.batch << ", " << opt.seconds << " s per case\n";
+    if (cuda) out << "CUDA device: " << cuda::device_description() << '\n';
+    out << std::flush;
     const fs::path dir(opt.circuits_dir);
     struct spec {
         std::string name, circuit;
@@ -279,6 +295,9 @@ int bench(const bench_options& opt, const library& lib, std::ostream& out) {
         rows.push_back(discrete_case(c.name, (dir / (c.circuit + ".yaml")).string(), c.ratio, opt, lib));
         if (opt.peer)
             rows.back().peer_samples_per_s = run_peer(opt, c.circuit, c.ratio, rows.back().note);
+        if (cuda)
+            rows.back().cuda_samples_per_s =
+                discrete_case(c.name, (dir / (c.circuit + ".yaml")).string(), c.ratio, opt, lib, true).samples_per_s;
     }
     const auto c = continuous_case((dir / "sal_continuous.yaml").string(), opt, lib);
     ensemble_result e;
@@ -301,6 +320,8 @@ int bench(const bench_options& opt, const library& lib, std::ostream& out) {
         << "GFLOP/s" << std::setw(8) << "%peak";
     if (opt.peer)
         out << std::setw(14) << "torch samp/s" << std::setw(8) << "ratio";
+    if (cuda)
+        out << std::setw(14) << "cuda samp/s" << std::setw(10) << "cuda/cpu";
     out << '\n';
     for (const auto& r: rows) {
         out << std::left << std::setw(14) << r.name << std::right << std::setprecision(0) << std::setw(12)
@@ -313,6 +334,9 @@ int bench(const bench_options& opt, const library& lib, std::ostream& out) {
             else
                 out << std::setw(14) << "-" << std::setw(8) << "-";
         }
+        if (cuda)
+            out << std::setprecision(0) << std::setw(14) << r.cuda_samples_per_s << std::setprecision(2)
+                << std::setw(9) << r.cuda_samples_per_s / r.samples_per_s << 'x';
         if (!r.note.empty())
             out << "  (" << r.note << ")";
         out << '\n';
@@ -326,6 +350,8 @@ int bench(const bench_options& opt, const library& lib, std::ostream& out) {
             << " single runs " << std::setprecision(1) << e.single_per_s << " presentations/s, one ensemble "
             << e.ensemble_per_s << " presentations/s: " << std::setprecision(2)
             << e.ensemble_per_s / e.single_per_s << "x\n";
+    if (cuda)
+        out << "cuda        continuous mode and ensembles run on the CPU backend only (not built on the device yet)\n";
     out << "\npeak RSS " << std::setprecision(1) << peak_rss_mb() << " MB\n" << std::defaultfloat;
     return 0;
 }

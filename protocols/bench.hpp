@@ -19,6 +19,7 @@ struct bench_options {
     bool peer = false;
     int gemm_size = 2048; // the square SGEMM that measures the machine's peak
     int ensemble = 64;    // instances in the ensemble case; 0 skips it
+    std::string backend = "cpu"; // cuda: also time the discrete cases on the CUDA backend, side by side
 };
 
 // Prints the table; returns the process exit code.

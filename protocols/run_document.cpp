@@ -37,10 +37,13 @@ view document_view(const std::string& file, const YAML::Node& root,
 protocol_spec parse_protocol(const view& v, reader& rd) {
     protocol_spec p;
     if (!rd.expect_map(v)) return p;
-    rd.check_keys(v, {"mode", "epochs", "batch_size", "shuffle", "seed", "max_steps", "eval_batch", "dataset",
+    rd.check_keys(v, {"mode", "backend", "epochs", "batch_size", "shuffle", "seed", "max_steps", "eval_batch", "dataset",
                       "record", "present_ms", "learn_after_ms", "trials", "integrator", "guard", "mirror"});
     if (auto m = rd.choice(v["mode"], {"discrete", "continuous"})) p.mode = *m;
     const bool continuous = p.mode == "continuous";
+    if (auto b = rd.choice(v["backend"], {"cpu", "cuda"})) p.backend = *b;
+    if (continuous && p.backend == "cuda")
+        rd.error(v["backend"], "the CUDA backend runs mode: discrete so far; continuous mode runs on backend: cpu");
     // Keys of the other mode are mistakes, not silently ignored settings.
     for (const char* k: {"present_ms", "learn_after_ms", "trials", "integrator"})
         if (!continuous && v[k].defined()) rd.error(v[k], std::string(k) + " applies to mode: continuous");
@@ -220,6 +223,7 @@ std::string emit_protocol(const protocol_spec& p) {
     YAML::Emitter out;
     out << YAML::BeginMap;
     out << YAML::Key << "mode" << YAML::Value << p.mode;
+    if (p.backend != "cpu") out << YAML::Key << "backend" << YAML::Value << p.backend;
     out << YAML::Key << "epochs" << YAML::Value << p.epochs;
     // Continuous mode shows `trials` samples at once and refuses batch_size.
     if (p.mode != "continuous") out << YAML::Key << "batch_size" << YAML::Value << p.batch_size;

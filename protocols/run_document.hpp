@@ -48,6 +48,7 @@ struct mirror_protocol {
 
 struct protocol_spec {
     std::string mode = "discrete"; // discrete | continuous
+    std::string backend = "cpu";   // cpu | cuda (sim/backends/cuda: discrete mode)
     int epochs = 1;
     int batch_size = 256;
     bool shuffle = true;

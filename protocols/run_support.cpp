@@ -70,16 +70,20 @@ std::string format_norm(double x) {
     return out.str();
 }
 
-std::string guard_violation(const network& net, double max_norm) {
-    for (const auto& g: net.groups()) {
+std::string guard_violation(const network& net, double max_norm, cuda::device_network* gpu) {
+    const auto& groups = net.groups();
+    for (std::size_t i = 0; i < groups.size(); ++i) {
+        const auto& g = groups[i];
         if (!g.learns || g.tied_to >= 0) continue;
-        const double norm = g.w.norm();
+        const double norm = gpu ? gpu->weight_norm(int(i)) : double(g.w.norm());
         if (!(norm <= max_norm))
             return "weights of group '" + g.spec->name + "' have norm " + format_norm(norm);
     }
-    for (const auto& p: net.populations()) {
+    const auto& pops = net.populations();
+    for (std::size_t i = 0; i < pops.size(); ++i) {
+        const auto& p = pops[i];
         if (p.spec->role == population_role::input) continue; // data, not state
-        const double norm = p.rate.norm();
+        const double norm = gpu ? gpu->rate_norm(int(i)) : double(p.rate.norm());
         if (!(norm <= max_norm)) return "rates of population '" + p.spec->name + "' have norm " + format_norm(norm);
     }
     return {};
@@ -98,14 +102,15 @@ void clear_progress() {
     std::fflush(stderr);
 }
 
-std::pair<double, double> evaluate(network& net, const datasets::split& data, int chunk, int batch) {
+std::pair<double, double> evaluate(network& net, const datasets::split& data, int chunk, int batch,
+                                   cuda::device_network* gpu) {
     double loss = 0;
     std::int64_t correct = 0;
     for (std::int64_t start = 0; start < data.size(); start += chunk) {
         const int n = int(std::min<std::int64_t>(chunk, data.size() - start));
         if (net.batch() != n) net.resize_batch(n);
         data.copy(start, n, net.input());
-        const auto r = net.infer(data.y.data() + start);
+        const auto r = gpu ? gpu->infer(data.y.data() + start) : net.infer(data.y.data() + start);
         loss += r.loss_sum;
         correct += r.correct;
     }

@@ -6,6 +6,7 @@
 #include "protocols/datasets/dataset.hpp"
 #include "protocols/run_document.hpp"
 #include "protocols/train.hpp"
+#include "sim/backends/cuda/device_network.hpp"
 #include "sim/network.hpp"
 
 #include <atomic>
@@ -34,7 +35,8 @@ struct stop_signals {
 
 // The divergence guard: the first plastic weight or (non-input) population
 // rate that is not finite or whose norm exceeds max_norm, as a message; empty when fine.
-std::string guard_violation(const network& net, double max_norm);
+// With `gpu`, the norms are those of its device buffers.
+std::string guard_violation(const network& net, double max_norm, cuda::device_network* gpu = nullptr);
 // A norm or other value as a message shows it (4 significant digits).
 std::string format_norm(double x);
 
@@ -42,8 +44,10 @@ void draw_progress(int epoch, int epochs, std::int64_t done, std::int64_t total)
 void clear_progress();
 
 // Test-set loss and accuracy, evaluated in chunks on the same network (every
-// population instantaneous), which is then resized back to `batch`.
-std::pair<double, double> evaluate(network& net, const datasets::split& data, int chunk, int batch);
+// population instantaneous), which is then resized back to `batch`; with
+// `gpu`, on its device.
+std::pair<double, double> evaluate(network& net, const datasets::split& data, int chunk, int batch,
+                                   cuda::device_network* gpu = nullptr);
 
 // The continuous-mode trainer (train() dispatches to it): an ensemble of one,
 // defined in protocols/train_ensemble.cpp.

@@ -133,6 +133,10 @@ train_result train(const run_document& run, const library& lib, const train_opti
     // Data first: a missing or corrupt dataset must fail before the recording exists.
     const datasets::dataset data = load_matching_dataset(run);
 
+    // As bad input: no device must fail before the recording exists.
+    if (std::string why; proto.backend == "cuda" && !cuda::usable(&why))
+        throw input_error(run.file + ": protocol.backend: cuda: " + why);
+
     const int B = proto.batch_size;
     network net(run.circuit, lib, proto.seed, B);
     if (opt.threads > 0) net.set_threads(opt.threads);
@@ -164,8 +168,20 @@ train_result train(const run_document& run, const library& lib, const train_opti
         recording = std::make_unique<recorder>(opt.output, info, flush_interval);
     }
     recorder& rec = *recording;
+    // The CUDA backend runs the steps on the device; the host network keeps
+    // the structure and receives the weights whenever they are recorded.
+    std::unique_ptr<cuda::device_network> gpu;
+    if (proto.backend == "cuda") gpu = std::make_unique<cuda::device_network>(net);
+    auto to_host = [&] {
+        if (gpu) gpu->download();
+    };
+    auto save_state = [&] {
+        to_host();
+        return save(s, net);
+    };
 
     auto snapshot = [&](std::int64_t step) {
+        to_host();
         for (const auto& grp: net.groups())
             if (grp.tied_to < 0) rec.snapshot(grp.spec->name, grp.w, step); // the expanded circuit records ties
         s.last_snapshot_is_current = true;
@@ -182,7 +198,7 @@ train_result train(const run_document& run, const library& lib, const train_opti
             << n_train << ")\n";
     } else {
         snapshot(0);
-        rec.write_checkpoint(save(s, net));
+        rec.write_checkpoint(save_state());
     }
 
     std::vector<std::int32_t> labels(B);
@@ -211,19 +227,22 @@ train_result train(const run_document& run, const library& lib, const train_opti
             labels.resize(n);
             data.train.gather(s.order.data() + start, n, net.input());
             for (int j = 0; j < n; ++j) labels[j] = data.train.y[s.order[start + j]];
-            const auto r = net.forward(labels.data());
+            const auto r = gpu ? gpu->forward(labels.data()) : net.forward(labels.data());
             if (!std::isfinite(r.loss_sum)) {
                 diverge("the loss is " + format_norm(r.loss_sum));
                 break;
             }
-            net.learn();
+            if (gpu) gpu->learn();
+            else
+                net.learn();
             ++s.step;
             s.position += n;
             if (net.mirrors() && s.step % proto.mirror.every == 0)
                 for (int k = 0; k < proto.mirror.batches; ++k)
-                    net.mirror(s.mirror_noise, mirror_batch, proto.mirror.sigma);
+                    gpu ? gpu->mirror(s.mirror_noise, mirror_batch, proto.mirror.sigma)
+                        : net.mirror(s.mirror_noise, mirror_batch, proto.mirror.sigma);
             if (s.step % proto.guard.every == 0) {
-                if (auto what = guard_violation(net, proto.guard.max_norm); !what.empty()) {
+                if (auto what = guard_violation(net, proto.guard.max_norm, gpu.get()); !what.empty()) {
                     diverge(what);
                     break;
                 }
@@ -253,7 +272,7 @@ train_result train(const run_document& run, const library& lib, const train_opti
             if (s.position < n_train && (every || stop_requested || rec.flush_due())) {
                 const double elapsed = seconds_so_far();
                 s.epoch_seconds = elapsed;
-                rec.write_checkpoint(save(s, net));
+                rec.write_checkpoint(save_state());
                 t0 = std::chrono::steady_clock::now();
             }
             if (stop_requested && s.position < n_train) break;
@@ -269,7 +288,7 @@ train_result train(const run_document& run, const library& lib, const train_opti
             break;
         }
         const double seconds = seconds_so_far();
-        const auto [test_loss, test_acc] = evaluate(net, data.test, proto.eval_batch, B);
+        const auto [test_loss, test_acc] = evaluate(net, data.test, proto.eval_batch, B, gpu.get());
         epoch_summary sum;
         sum.epoch = s.epoch;
         sum.step = s.step;
@@ -292,12 +311,12 @@ train_result train(const run_document& run, const library& lib, const train_opti
         const bool last = s.epoch == proto.epochs || max_steps_reached();
         if (last) {
             s.finished = true;
-            rec.write_checkpoint(save(s, net));
+            rec.write_checkpoint(save_state());
         } else {
             // The next epoch's state, so a resume from here starts it afresh.
             ++s.epoch;
             s.start_epoch();
-            rec.write_checkpoint(save(s, net));
+            rec.write_checkpoint(save_state());
         }
         log << "epoch " << std::setw(3) << sum.epoch << "  train_loss " << std::fixed << std::setprecision(4)
             << sum.train_loss << "  train_acc " << std::setprecision(2) << 100 * sum.train_accuracy << "%  test_acc "
@@ -316,7 +335,7 @@ train_result train(const run_document& run, const library& lib, const train_opti
     // final weights are recorded here if the last step was not a multiple.
     if (s.finished && !s.last_snapshot_is_current) {
         snapshot(s.step);
-        rec.write_checkpoint(save(s, net));
+        rec.write_checkpoint(save_state());
     }
     rec.flush();
     result.steps = s.step;

@@ -28,16 +28,19 @@ ensure_packages() {
 BUILD_PACKAGES=(build-essential cmake libeigen3-dev libboost-dev libhdf5-dev hdf5-tools libyaml-cpp-dev
     doctest-dev libcli11-dev zlib1g-dev libopenblas-dev libbenchmark-dev libopenmpi-dev openmpi-bin python3-h5py python3-numpy)
 
-# Configures (once) and builds build/ in Release with -march=native.
+# Configures (once) and builds a tree in Release with -march=native:
+#   build_tree [DIR [extra cmake arguments...]]   (default DIR: build)
 build_tree() {
+    local dir=${1:-build}
+    [ $# -gt 0 ] && shift
     ensure_packages "${BUILD_PACKAGES[@]}"
     local jobs
     jobs=$(nproc 2> /dev/null || echo 2)
-    if [ ! -f build/CMakeCache.txt ]; then
-        say "configuring build/ (Release, -march=native)"
-        cmake -S . -B build -DCMAKE_BUILD_TYPE=Release > /dev/null
+    if [ ! -f "$dir/CMakeCache.txt" ]; then
+        say "configuring $dir/ (Release, -march=native${*:+, $*})"
+        cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Release "$@" > /dev/null
     fi
-    say "building"
-    cmake --build build -j "$jobs" -- --no-print-directory | grep -v -E '^\[|^Consolidate|^Scanning' || true
+    say "building $dir/"
+    cmake --build "$dir" -j "$jobs" -- --no-print-directory | grep -v -E '^\[|^Consolidate|^Scanning' || true
     [ "${PIPESTATUS[0]}" = 0 ] || die "build failed"
 }

@@ -128,6 +128,13 @@ public:
 
     const circuit_spec& spec() const { return spec_; }
     const std::vector<population>& populations() const { return pops_; }
+    std::vector<population>& populations() { return pops_; }
+    // Evaluation order of forward() and infer() (inputs excluded), and the
+    // input and error populations (-1: none), for backends that replay them.
+    const std::vector<int>& order() const { return order_; }
+    const std::vector<int>& infer_order() const { return infer_order_; }
+    int input_population() const { return input_; }
+    int error_population() const { return error_; }
     const std::vector<group>& groups() const { return groups_; }
     std::vector<group>& groups() { return groups_; }
     const population& pop(const std::string& name) const;

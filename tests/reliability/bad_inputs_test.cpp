@@ -4,6 +4,7 @@
 // "internal error", no recording left behind and no file changed. Every case writes its files
 // into a folder of its own and runs the binary there, so messages show the
 // short relative names. The valid parts use the synthetic teacher dataset.
+#include "sim/backends/cuda/device_network.hpp"
 #include "tests/support/yaml_files.hpp"
 
 #include <doctest/doctest.h>
@@ -523,7 +524,7 @@ TEST_CASE("bad inputs: --set") {
         {"set-into-a-value", doc(discrete), run + " --set protocol.epochs.x=3", 2,
          {"--set protocol.epochs.x=3: protocol.epochs: expected a single value"}},
         {"expand-set-unknown-protocol-path", doc(discrete), "expand doc.yaml --set protocol.typo=1", 2,
-         {"--set protocol.typo=1: protocol.typo: unknown key 'typo' (known: mode, epochs"}},
+         {"--set protocol.typo=1: protocol.typo: unknown key 'typo' (known: mode, backend, epochs"}},
         {"expand-set-misspelled-protocol-path", doc(discrete), "expand doc.yaml --set protocol.epochz=1", 2,
          {"--set protocol.epochz=1: protocol.epochz: unknown key 'epochz'", "did you mean 'epochs'?"}},
         {"expand-set-unknown-section", doc(discrete), "expand doc.yaml --set protocl.epochs=1", 2,
@@ -748,6 +749,25 @@ TEST_CASE("bad inputs: weight mirror") {
         {"mirror-sigma-zero",
          doc(replace(discrete, "max_steps: 2", "max_steps: 2\n  mirror: {sigma: 0}")), run, 2,
          {"doc.yaml:13:", "protocol.mirror.sigma"}},
+    });
+}
+TEST_CASE("bad inputs: backends") {
+    check_all({
+        {"unknown-backend", doc(replace(discrete, "epochs: 1", "backend: gpu\n  epochs: 1")), run, 2,
+         {"doc.yaml:10:12: protocol.backend: unknown value 'gpu'", "cpu", "cuda"}},
+        {"cuda-in-continuous", doc(replace(continuous, "trials: 4", "trials: 4\n  backend: cuda")), run, 2,
+         {"doc.yaml:17:12: protocol.backend: the CUDA backend runs mode: discrete so far"}},
+        {"backend-flag-unknown", doc(discrete), run + " --backend gpu", 2, {"--backend", "gpu"}},
+    });
+}
+
+// Where the CUDA backend cannot run (no device, or a build without it),
+// asking for it is bad input: one line, exit 2, no recording.
+TEST_CASE("bad inputs: --backend cuda without a usable device" * doctest::skip(counterstream::cuda::usable())) {
+    check_all({
+        {"cuda-without-device", doc(discrete), run + " --backend cuda", 2, {"doc.yaml: protocol.backend: cuda: "}},
+        {"cuda-without-device-in-document", doc(replace(discrete, "epochs: 1", "backend: cuda\n  epochs: 1")), run,
+         2, {"doc.yaml: protocol.backend: cuda: "}},
     });
 }
 // clang-format on

@@ -1,0 +1,71 @@
+// The CUDA backend (discrete-step mode): the circuit a CPU `network`
+// assembled (evaluation order, compartments, rule factors, ties) run in
+// device buffers. Rates, currents and weights live on the device; cuBLAS
+// does every product (a rate pass is W R, a plasticity step is the single
+// GEMM S <- beta S + (eta / B) POST PRE^T) and kernels the elementwise rate
+// laws, gates, derivatives, losses and decays.
+//
+// The host network stays the source of the structure and the place data
+// meets the device: forward() and infer() read the batch gathered into
+// host.input(); download() copies the device's weights (and the rates of the
+// last pass) into the host network, where the recorder, the checkpoints and
+// the divergence guard read them; upload() sends restored weights back.
+//
+// Arithmetic is float32 throughout (cuBLAS's default math mode: no TF32), so
+// a device run agrees with the CPU run of the same seed to float rounding.
+//
+// Builds without the CUDA toolkit compile a stand-in whose usable() says why
+// and whose constructor throws input_error with that line.
+#pragma once
+
+#include "sim/network.hpp"
+#include "sim/random.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace counterstream::cuda {
+
+// Whether this build has the CUDA backend and a device to run it on; when
+// not, `why` (if given) gets one line saying why.
+bool usable(std::string* why = nullptr);
+// Whether this build compiled the CUDA backend at all.
+bool compiled();
+// The device's name and compute capability ("NVIDIA H200 (sm_90)"), or why there is none.
+std::string device_description();
+
+class device_network {
+public:
+    // Mirrors `host` (discrete mode) on the current device and uploads its
+    // weights. Throws input_error (one line) without a usable device, and for
+    // a law the device has no kernel for.
+    explicit device_network(network& host);
+    ~device_network();
+    device_network(const device_network&) = delete;
+    device_network& operator=(const device_network&) = delete;
+
+    // network::forward(), learn(), infer() and mirror() on the device, for
+    // the batch in host.input() (its column count is the batch).
+    loss_result forward(const std::int32_t* labels);
+    void learn();
+    loss_result infer(const std::int32_t* labels);
+    // The mirror noise is drawn on the host from `noise`, as the CPU does.
+    bool mirror(rng& noise, int batch, double sigma);
+
+    // Euclidean norms, computed on the device, of a group's own weights and
+    // of a population's rates from the last pass (the divergence guard).
+    double weight_norm(int group);
+    double rate_norm(int population);
+
+    // Device weights and last rates -> host network (waits for the device).
+    void download();
+    // Host weights -> device (after restoring a checkpoint into the host).
+    void upload();
+
+private:
+    struct impl;
+    std::unique_ptr<impl> impl_;
+};
+
+} // namespace counterstream::cuda

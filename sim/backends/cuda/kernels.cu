@@ -1,0 +1,140 @@
+// The CUDA backend's elementwise kernels (kernels.hpp): the laws of
+// models/neurons/activations.cpp and models/losses/losses.cpp, one thread per
+// element (per column for the losses).
+#include "sim/backends/cuda/kernels.hpp"
+
+namespace counterstream::cuda {
+
+namespace {
+
+constexpr int block_size = 256;
+
+unsigned grid(std::int64_t n) { return unsigned((n + block_size - 1) / block_size); }
+
+__device__ std::int64_t element() { return std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x; }
+
+__device__ float sigmoid_of(float x) { return 1.0f / (1.0f + expf(-x)); }
+
+__device__ float apply_law(law f, float x) {
+    switch (f) {
+    case law::none:
+    case law::linear: return x;
+    case law::relu: return fmaxf(x, 0.0f);
+    case law::step: return x > 0.0f ? 1.0f : 0.0f;
+    case law::tanh: return tanhf(x);
+    case law::sigmoid: return sigmoid_of(x);
+    case law::softplus: return fmaxf(x, 0.0f) + log1pf(expf(-fabsf(x))); // finite for large |x|
+    }
+    return x;
+}
+
+__device__ float law_derivative(law f, float x) {
+    switch (f) {
+    case law::none:
+    case law::linear: return 1.0f;
+    case law::relu: return x > 0.0f ? 1.0f : 0.0f;
+    case law::step: return 0.0f;
+    case law::tanh: {
+        const float t = tanhf(x);
+        return 1.0f - t * t;
+    }
+    case law::sigmoid: {
+        const float s = sigmoid_of(x);
+        return s * (1.0f - s);
+    }
+    case law::softplus: return sigmoid_of(x);
+    }
+    return 1.0f;
+}
+
+__global__ void rate_law_kernel(std::int64_t n, law f, const float* basal, law g, const float* gate, float alpha,
+                                const float* apical, float* out) {
+    const std::int64_t i = element();
+    if (i >= n) return;
+    float r = apply_law(f, basal[i]);
+    if (gate) r *= apply_law(g, gate[i]);
+    if (apical) r += alpha * apical[i];
+    out[i] = r;
+}
+
+__global__ void derivative_kernel(std::int64_t n, law f, const float* in, float* out) {
+    const std::int64_t i = element();
+    if (i < n) out[i] = law_derivative(f, in[i]);
+}
+
+__global__ void add_kernel(std::int64_t n, const float* a, float* out) {
+    const std::int64_t i = element();
+    if (i < n) out[i] += a[i];
+}
+
+__global__ void multiply_kernel(std::int64_t n, const float* a, float* out) {
+    const std::int64_t i = element();
+    if (i < n) out[i] *= a[i];
+}
+
+__global__ void l1_decay_kernel(std::int64_t n, float decay, float* w) {
+    const std::int64_t i = element();
+    if (i >= n) return;
+    const float x = w[i];
+    w[i] = x - decay * float((x > 0.0f) - (x < 0.0f));
+}
+
+__global__ void loss_kernel(loss_law kind, int classes, int batch, const float* y, const std::int32_t* labels,
+                            float* e, double* loss, int* correct) {
+    const std::int64_t j = element();
+    if (j >= batch) return;
+    const float* col = y + j * classes;
+    const int label = labels[j];
+    int best = 0;
+    for (int i = 1; i < classes; ++i)
+        if (col[i] > col[best]) best = i;
+    correct[j] = best == label;
+    if (kind == loss_law::cross_entropy) {
+        // e = onehot - softmax(y); loss = log sum exp(y - m) + m - y_label
+        const float m = col[best];
+        float z = 0;
+        for (int i = 0; i < classes; ++i) z += expf(col[i] - m);
+        if (e)
+            for (int i = 0; i < classes; ++i) e[j * classes + i] = expf(col[i] - m) / -z + (i == label ? 1.0f : 0.0f);
+        loss[j] = double(logf(z)) + double(m) - double(col[label]);
+    } else {
+        // e = onehot - y; loss = |e|^2 / 2
+        double sum = 0;
+        for (int i = 0; i < classes; ++i) {
+            const float d = (i == label ? 1.0f : 0.0f) - col[i];
+            if (e) e[j * classes + i] = d;
+            sum += double(d) * double(d);
+        }
+        loss[j] = 0.5 * sum;
+    }
+}
+
+} // namespace
+
+void rate_law(cudaStream_t s, std::int64_t n, law f, const float* basal, law g, const float* gate, float alpha,
+              const float* apical, float* out) {
+    if (n > 0) rate_law_kernel<<<grid(n), block_size, 0, s>>>(n, f, basal, g, gate, alpha, apical, out);
+}
+
+void derivative(cudaStream_t s, std::int64_t n, law f, const float* in, float* out) {
+    if (n > 0) derivative_kernel<<<grid(n), block_size, 0, s>>>(n, f, in, out);
+}
+
+void add(cudaStream_t s, std::int64_t n, const float* a, float* out) {
+    if (n > 0) add_kernel<<<grid(n), block_size, 0, s>>>(n, a, out);
+}
+
+void multiply(cudaStream_t s, std::int64_t n, const float* a, float* out) {
+    if (n > 0) multiply_kernel<<<grid(n), block_size, 0, s>>>(n, a, out);
+}
+
+void l1_decay(cudaStream_t s, std::int64_t n, float decay, float* w) {
+    if (n > 0) l1_decay_kernel<<<grid(n), block_size, 0, s>>>(n, decay, w);
+}
+
+void loss_columns(cudaStream_t s, loss_law kind, int classes, int batch, const float* y, const std::int32_t* labels,
+                  float* e, double* loss, int* correct) {
+    if (batch > 0) loss_kernel<<<grid(batch), block_size, 0, s>>>(kind, classes, batch, y, labels, e, loss, correct);
+}
+
+} // namespace counterstream::cuda

@@ -1,0 +1,32 @@
+// The CUDA backend's elementwise kernels (kernels.cu), launched on a stream;
+// device_network.cpp does the products with cuBLAS. Every [n x batch] buffer
+// is column-major with leading dimension n, as Eigen's and cuBLAS's.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+
+namespace counterstream::cuda {
+
+// The library's activation laws (models/neurons/activations.cpp); none: no gate.
+enum class law : int { none, linear, relu, step, tanh, sigmoid, softplus };
+enum class loss_law : int { cross_entropy, mse };
+
+// out = f(basal) g(gate) + alpha apical; gate and apical null when absent.
+void rate_law(cudaStream_t s, std::int64_t n, law f, const float* basal, law g, const float* gate, float alpha,
+              const float* apical, float* out);
+// out = f'(in)
+void derivative(cudaStream_t s, std::int64_t n, law f, const float* in, float* out);
+// out += a
+void add(cudaStream_t s, std::int64_t n, const float* a, float* out);
+// out *= a (elementwise)
+void multiply(cudaStream_t s, std::int64_t n, const float* a, float* out);
+// w -= decay sign(w)
+void l1_decay(cudaStream_t s, std::int64_t n, float decay, float* w);
+// Per column j of y [classes x batch]: loss[j], correct[j] (argmax, ties to
+// the lowest index, equals labels[j]) and, when e is given, e = -dF/dy.
+void loss_columns(cudaStream_t s, loss_law kind, int classes, int batch, const float* y, const std::int32_t* labels,
+                  float* e, double* loss, int* correct);
+
+} // namespace counterstream::cuda

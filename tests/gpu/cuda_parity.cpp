@@ -1,0 +1,128 @@
+// The CUDA backend against the CPU backend: the same circuit, seed and
+// batches give the same weights to float rounding (cuBLAS and the CPU GEMM
+// sum in different orders; both are float32).
+#include "models/library.hpp"
+#include "protocols/run_document.hpp"
+#include "protocols/train.hpp"
+#include "sim/backends/cuda/device_network.hpp"
+#include "sim/network.hpp"
+#include "sim/weights_file.hpp"
+#include "tests/support/yaml_files.hpp"
+
+#include <doctest/doctest.h>
+
+#include <sstream>
+#include <string>
+#include <vector>
+
+using namespace counterstream;
+
+namespace {
+
+std::string circuit_file(const std::string& name) {
+    return std::string(COUNTERSTREAM_SOURCE_DIR) + "/models/circuits/" + name + ".yaml";
+}
+
+// The largest difference between two weight matrices, relative to the
+// largest weight of the first.
+double relative_difference(const matrix& a, const matrix& b) {
+    return double((a - b).cwiseAbs().maxCoeff()) / std::max(1e-30, double(a.cwiseAbs().maxCoeff()));
+}
+
+// Fills the input with sparse pseudo-random rates (like pixels) and draws labels.
+void draw_batch(network& net, rng& r, std::vector<std::int32_t>& labels) {
+    auto& x = net.input();
+    for (Eigen::Index i = 0; i < x.size(); ++i) x.data()[i] = r.uniform() < 0.2 ? float(r.uniform()) : 0.0f;
+    for (auto& y: labels) y = std::int32_t(r.below(10));
+}
+
+} // namespace
+
+TEST_CASE("cuda: 100 discrete steps agree with the CPU to 1e-4 relative on every weight (the paper's MLP, batch 256)") {
+    const auto lib = models::standard_library();
+    for (const char* name: {"sal", "sal_alg1", "sal_gated", "sgd", "fa", "kp", "wm"}) {
+        CAPTURE(name);
+        const auto doc = load_run(circuit_file(name), {}, lib);
+        const int batch = 256, steps = 100;
+        network cpu(doc.circuit, lib, 7, batch), gpu_host(doc.circuit, lib, 7, batch);
+        cuda::device_network gpu(gpu_host);
+        rng data_cpu(11), data_gpu(11), noise_cpu(5), noise_gpu(5);
+        std::vector<std::int32_t> labels(batch);
+        double loss_cpu = 0, loss_gpu = 0;
+        for (int s = 0; s < steps; ++s) {
+            draw_batch(cpu, data_cpu, labels);
+            loss_cpu += cpu.forward(labels.data()).loss_sum;
+            cpu.learn();
+            draw_batch(gpu_host, data_gpu, labels);
+            loss_gpu += gpu.forward(labels.data()).loss_sum;
+            gpu.learn();
+            if (cpu.mirrors()) {
+                cpu.mirror(noise_cpu, batch, 1.0);
+                CHECK(gpu.mirror(noise_gpu, batch, 1.0));
+            }
+        }
+        gpu.download();
+        CHECK(loss_gpu == doctest::Approx(loss_cpu).epsilon(1e-4));
+        for (std::size_t g = 0; g < cpu.groups().size(); ++g) {
+            if (cpu.groups()[g].tied_to >= 0) continue;
+            CAPTURE(cpu.groups()[g].spec->name);
+            const matrix before = matrix(cpu.groups()[g].w);
+            CHECK(relative_difference(before, gpu_host.groups()[g].w) <= 1e-4);
+        }
+        // The device's norms are the guard's: they match the host's.
+        for (std::size_t g = 0; g < cpu.groups().size(); ++g)
+            if (cpu.groups()[g].tied_to < 0)
+                CHECK(gpu.weight_norm(int(g)) == doctest::Approx(cpu.groups()[g].w.norm()).epsilon(1e-4));
+    }
+}
+
+TEST_CASE("cuda: the weights move: 100 device steps change every plastic group (the parity above is not of frozen weights)") {
+    const auto lib = models::standard_library();
+    const auto doc = load_run(circuit_file("sal"), {}, lib);
+    network host(doc.circuit, lib, 7, 64);
+    std::vector<matrix> before;
+    for (const auto& g: host.groups()) before.push_back(g.tied_to < 0 ? matrix(g.w) : matrix());
+    cuda::device_network gpu(host);
+    rng r(3);
+    std::vector<std::int32_t> labels(64);
+    for (int s = 0; s < 100; ++s) {
+        draw_batch(host, r, labels);
+        gpu.forward(labels.data());
+        gpu.learn();
+    }
+    gpu.download();
+    for (std::size_t g = 0; g < host.groups().size(); ++g)
+        if (host.groups()[g].learns) {
+            CAPTURE(host.groups()[g].spec->name);
+            CHECK(relative_difference(before[g], host.groups()[g].w) > 1e-3);
+        }
+}
+
+TEST_CASE("cuda: a device run records what the CPU run records, to float rounding, and stops a diverging run") {
+    const auto lib = models::standard_library();
+    const std::vector<std::string> base = {"circuit.sizes=[20, 32, 24, 4]", "protocol.epochs=2",
+                                           "protocol.batch_size=32", "protocol.dataset={name: teacher}"};
+    std::vector<std::string> on_device = base;
+    on_device.push_back("protocol.backend=cuda");
+    std::ostringstream log;
+    train_options opt;
+    opt.command_line = "test";
+    opt.output = testing::temp_dir() / "cpu.h5";
+    const auto cpu = train(load_run(circuit_file("sal"), base, lib), lib, opt, log);
+    opt.output = testing::temp_dir() / "cuda.h5";
+    const auto gpu = train(load_run(circuit_file("sal"), on_device, lib), lib, opt, log);
+    REQUIRE(gpu.epochs.size() == 2);
+    CHECK(gpu.epochs.back().test_accuracy == doctest::Approx(cpu.epochs.back().test_accuracy).epsilon(0.01));
+    CHECK(gpu.epochs.back().train_loss == doctest::Approx(cpu.epochs.back().train_loss).epsilon(1e-3));
+    for (const char* w: {"W1", "W2", "W3", "Wbar2", "V2"}) {
+        CAPTURE(w);
+        const auto a = read_last_matrix((testing::temp_dir() / "cpu.h5").string(), std::string("/weights/") + w + "/data");
+        const auto b = read_last_matrix(opt.output.string(), std::string("/weights/") + w + "/data");
+        CHECK(relative_difference(a, b) <= 1e-3);
+    }
+
+    on_device.push_back("circuit.eta_scale=1000");
+    opt.output = testing::temp_dir() / "diverging.h5";
+    const auto diverged = train(load_run(circuit_file("sal"), on_device, lib), lib, opt, log);
+    CHECK(diverged.diverged);
+}
