@@ -112,6 +112,55 @@ case_result discrete_case(const std::string& name, const std::string& file, doub
     return out;
 }
 
+// K instances of a discrete circuit (seeds 1..K) on the CUDA device: one
+// ensemble stepping them in lockstep against K single device runs stepped one
+// after another, as steps per second of all K.
+struct cuda_ensemble_result {
+    int instances = 0;
+    double ensemble_steps_per_s = 0, singles_steps_per_s = 0;
+};
+
+cuda_ensemble_result cuda_ensemble_case(const std::string& file, const bench_options& opt, const library& lib) {
+    const auto doc = load_run(file, {"protocol.batch_size=" + std::to_string(opt.batch)}, lib);
+    const int K = opt.ensemble, B = opt.batch;
+    std::vector<std::unique_ptr<network>> nets;
+    std::vector<network*> hosts;
+    rng data_rng(12345);
+    std::vector<std::vector<std::int32_t>> labels(static_cast<std::size_t>(K), std::vector<std::int32_t>(static_cast<std::size_t>(B)));
+    std::vector<const std::int32_t*> label_ptrs;
+    for (int k = 0; k < K; ++k) {
+        nets.push_back(std::make_unique<network>(doc.circuit, lib, std::uint64_t(k + 1), B));
+        hosts.push_back(nets.back().get());
+        auto& x = nets.back()->input();
+        for (Eigen::Index i = 0; i < x.size(); ++i)
+            x.data()[i] = data_rng.uniform() < 0.2 ? float(data_rng.uniform()) : 0.0f;
+        for (auto& y: labels[k]) y = std::int32_t(data_rng.below(10));
+        label_ptrs.push_back(labels[k].data());
+    }
+    cuda_ensemble_result out;
+    out.instances = K;
+    {
+        cuda::device_network ensemble(hosts);
+        out.ensemble_steps_per_s = steps_per_second(
+            [&] {
+                ensemble.forward(label_ptrs);
+                ensemble.learn();
+            },
+            opt.seconds);
+    }
+    std::vector<std::unique_ptr<cuda::device_network>> singles;
+    for (auto* h: hosts) singles.push_back(std::make_unique<cuda::device_network>(*h));
+    out.singles_steps_per_s = steps_per_second(
+        [&] {
+            for (int k = 0; k < K; ++k) {
+                singles[k]->forward(label_ptrs[k]);
+                singles[k]->learn();
+            }
+        },
+        opt.seconds);
+    return out;
+}
+
 // Presentations of sal_continuous.yaml: rates and plasticity integrated
 // together, as `counterstream run` does (without recording).
 struct continuous_result {
@@ -299,6 +348,8 @@ int bench(const bench_options& opt, const library& lib, std::ostream& out) {
             rows.back().cuda_samples_per_s =
                 discrete_case(c.name, (dir / (c.circuit + ".yaml")).string(), c.ratio, opt, lib, true).samples_per_s;
     }
+    cuda_ensemble_result ce;
+    if (cuda && opt.ensemble > 0) ce = cuda_ensemble_case((dir / "sal.yaml").string(), opt, lib);
     const auto c = continuous_case((dir / "sal_continuous.yaml").string(), opt, lib);
     ensemble_result e;
     if (opt.ensemble > 0)
@@ -350,8 +401,19 @@ int bench(const bench_options& opt, const library& lib, std::ostream& out) {
             << " single runs " << std::setprecision(1) << e.single_per_s << " presentations/s, one ensemble "
             << e.ensemble_per_s << " presentations/s: " << std::setprecision(2)
             << e.ensemble_per_s / e.single_per_s << "x\n";
+    if (cuda && opt.ensemble > 0) {
+        // An MNIST epoch is 60000 / batch steps; the CPU runs the K runs one after another on all its cores.
+        const double steps = std::ceil(60000.0 / opt.batch);
+        const double ensemble_s = steps / ce.ensemble_steps_per_s, singles_s = steps / ce.singles_steps_per_s;
+        const double cpu_s = ce.instances * 60000.0 / rows.front().samples_per_s;
+        out << "cuda ensemble  " << ce.instances << " x sal.yaml (paper's MLP, batch " << opt.batch
+            << "), one MNIST epoch each (" << steps << " steps): one ensemble " << std::setprecision(2) << ensemble_s
+            << " s, " << ce.instances << " single GPU runs " << singles_s << " s (" << singles_s / ensemble_s
+            << "x), " << ce.instances << " CPU runs " << std::setprecision(1) << cpu_s << " s (" << std::setprecision(1)
+            << cpu_s / ensemble_s << "x)\n";
+    }
     if (cuda)
-        out << "cuda        continuous mode and ensembles run on the CPU backend only (not built on the device yet)\n";
+        out << "cuda           continuous mode runs on the CPU backend only (not built on the device yet)\n";
     out << "\npeak RSS " << std::setprecision(1) << peak_rss_mb() << " MB\n" << std::defaultfloat;
     return 0;
 }

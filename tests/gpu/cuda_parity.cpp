@@ -11,6 +11,7 @@
 
 #include <doctest/doctest.h>
 
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -125,4 +126,67 @@ TEST_CASE("cuda: a device run records what the CPU run records, to float roundin
     opt.output = testing::temp_dir() / "diverging.h5";
     const auto diverged = train(load_run(circuit_file("sal"), on_device, lib), lib, opt, log);
     CHECK(diverged.diverged);
+}
+
+TEST_CASE("cuda: a K-instance ensemble agrees with K single device runs (own seeds, rates and mirror noise)") {
+    const auto lib = models::standard_library();
+    for (const char* name: {"sal", "wm"}) {
+        CAPTURE(name);
+        const int K = 4, batch = 64, steps = 30;
+        std::vector<run_document> docs;
+        for (int k = 0; k < K; ++k) // the instances' rates differ: per-instance scaling on the device
+            docs.push_back(load_run(circuit_file(name),
+                                    {"circuit.sizes=[784, 64, 48, 10]", "circuit.eta_scale=" + std::to_string(0.5 + 0.25 * k)},
+                                    lib));
+        std::vector<std::unique_ptr<network>> lockstep, alone;
+        std::vector<network*> hosts;
+        for (int k = 0; k < K; ++k) {
+            lockstep.push_back(std::make_unique<network>(docs[k].circuit, lib, std::uint64_t(k + 1), batch));
+            alone.push_back(std::make_unique<network>(docs[k].circuit, lib, std::uint64_t(k + 1), batch));
+            hosts.push_back(lockstep.back().get());
+        }
+        cuda::device_network ensemble(hosts);
+        CHECK(ensemble.instances() == K);
+        std::vector<std::unique_ptr<cuda::device_network>> singles;
+        for (auto& n: alone) singles.push_back(std::make_unique<cuda::device_network>(*n));
+        std::vector<rng> data, noise_a, noise_b;
+        for (int k = 0; k < K; ++k) {
+            data.emplace_back(100 + k);
+            noise_a.emplace_back(200 + k);
+            noise_b.emplace_back(200 + k);
+        }
+        std::vector<std::vector<std::int32_t>> labels(K, std::vector<std::int32_t>(batch));
+        for (int s = 0; s < steps; ++s) {
+            std::vector<const std::int32_t*> ptrs;
+            for (int k = 0; k < K; ++k) {
+                draw_batch(*lockstep[k], data[k], labels[k]);
+                alone[k]->input() = lockstep[k]->input();
+                ptrs.push_back(labels[k].data());
+            }
+            const auto together = ensemble.forward(ptrs);
+            ensemble.learn();
+            for (int k = 0; k < K; ++k) {
+                const auto one = singles[k]->forward(ptrs[k]);
+                singles[k]->learn();
+                CHECK(together[k].loss_sum == doctest::Approx(one.loss_sum).epsilon(1e-4));
+            }
+            if (lockstep[0]->mirrors()) {
+                std::vector<rng*> noise;
+                for (auto& r: noise_a) noise.push_back(&r);
+                CHECK(ensemble.mirror(noise, batch, 1.0));
+                for (int k = 0; k < K; ++k) singles[k]->mirror(noise_b[k], batch, 1.0);
+            }
+        }
+        ensemble.download();
+        for (auto& one: singles) one->download();
+        for (int k = 0; k < K; ++k)
+            for (std::size_t g = 0; g < alone[k]->groups().size(); ++g) {
+                if (alone[k]->groups()[g].tied_to >= 0) continue;
+                CAPTURE(k);
+                CAPTURE(alone[k]->groups()[g].spec->name);
+                CHECK(relative_difference(alone[k]->groups()[g].w, lockstep[k]->groups()[g].w) <= 1e-5);
+            }
+        // The instances did learn differently (different seeds and rates).
+        CHECK(relative_difference(lockstep[0]->groups()[0].w, lockstep[1]->groups()[0].w) > 1e-2);
+    }
 }

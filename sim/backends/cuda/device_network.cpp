@@ -15,6 +15,7 @@
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <vector>
@@ -114,40 +115,44 @@ std::string device_description() {
 
 struct device_network::impl {
     struct population {
-        buffer<float> rate, active;
+        buffer<float> rate, active; // K slices of [n x batch], one after another
         std::array<buffer<float>, 3> current;
         law f = law::linear, g = law::none;
         loss_law loss = loss_law::cross_entropy;
     };
     struct group {
-        buffer<float> w;       // own weights [post x pre] (not for tied groups)
-        buffer<float> current; // keep_current
+        buffer<float> w;         // own weights: K slices of [post x pre] (not for tied groups)
+        buffer<float> current;   // keep_current
         buffer<float> post, pre; // products of several factors
+        buffer<float> scaled;    // POST scaled per instance, when the instances' rates differ
     };
 
+    std::vector<network*> hosts; // the instances; hosts[0] gives the shape
     network& host;
+    int K = 1;
     cudaStream_t stream = nullptr;
     cublasHandle_t blas = nullptr;
     std::vector<population> pops;
     std::vector<group> groups;
-    int capacity = 0; // columns every [n x batch] buffer holds
-    int batch = 0;    // columns of the current pass
+    int capacity = 0; // columns per instance every [n x batch] buffer holds
+    int batch = 0;    // columns per instance of the current pass
     buffer<std::int32_t> labels;
     buffer<double> loss;
     buffer<int> correct;
+    buffer<float> factors; // per-instance alpha, beta or decay of one update
     std::vector<double> host_loss;
     std::vector<int> host_correct;
-    buffer<float> mirror_x, mirror_y;
+    buffer<float> mirror_x, mirror_y, mirror_scaled;
     std::vector<float> host_noise;
 
-    explicit impl(network& net) : host(net) {
-        if (net.mode() != sim_mode::discrete)
-            throw input_error("the CUDA backend runs mode: discrete (continuous mode runs on the CPU backend)");
+    explicit impl(const std::vector<network*>& instances) : hosts(instances), host(*instances.at(0)) {
+        K = int(hosts.size());
+        check_shapes();
         check(cudaStreamCreate(&stream), "cudaStreamCreate");
         check(cublasCreate(&blas), "cublasCreate");
         check(cublasSetStream(blas, stream), "cublasSetStream");
         check(cublasSetMathMode(blas, CUBLAS_DEFAULT_MATH), "cublasSetMathMode"); // float32, no TF32
-        const auto& hp = net.populations();
+        const auto& hp = host.populations();
         pops.resize(hp.size());
         for (std::size_t i = 0; i < hp.size(); ++i) {
             const auto& s = *hp[i].spec;
@@ -155,12 +160,39 @@ struct device_network::impl {
             pops[i].g = law_named(s.gate, s.name);
             if (hp[i].loss_law) pops[i].loss = loss_named(s.loss, s.name);
         }
-        groups.resize(net.groups().size());
+        groups.resize(host.groups().size());
         for (std::size_t i = 0; i < groups.size(); ++i) {
-            const auto& g = net.groups()[i];
-            if (g.tied_to < 0) groups[i].w.reserve(std::size_t(g.w.size()));
+            const auto& g = host.groups()[i];
+            if (g.tied_to < 0) groups[i].w.reserve(std::size_t(g.w.size()) * K);
         }
+        factors.reserve(std::size_t(K));
         upload();
+    }
+
+    // The instances must share everything but their weights and rates.
+    void check_shapes() const {
+        for (const network* n: hosts)
+            if (n->mode() != sim_mode::discrete)
+                throw input_error("the CUDA backend runs mode: discrete (continuous mode runs on the CPU backend)");
+        for (int k = 1; k < K; ++k) {
+            const network& other = *hosts[k];
+            bool same = other.populations().size() == host.populations().size() &&
+                        other.groups().size() == host.groups().size() && other.order() == host.order();
+            for (std::size_t p = 0; same && p < host.populations().size(); ++p) {
+                const auto &a = *host.populations()[p].spec, &b = *other.populations()[p].spec;
+                same = a.size == b.size && a.activation == b.activation && a.gate == b.gate &&
+                       a.apical_gain == b.apical_gain && a.loss == b.loss;
+            }
+            for (std::size_t g = 0; same && g < host.groups().size(); ++g) {
+                const auto &a = host.groups()[g], &b = other.groups()[g];
+                same = a.from == b.from && a.to == b.to && a.tied_to == b.tied_to && a.transpose == b.transpose &&
+                       a.learns == b.learns && a.decay == b.decay && a.mirror_of == b.mirror_of &&
+                       a.identity_copy == b.identity_copy && a.w.rows() == b.w.rows() && a.w.cols() == b.w.cols();
+            }
+            if (!same)
+                throw input_error("CUDA ensemble: instance " + std::to_string(k) +
+                                  " differs from instance 0 in more than weights and rates");
+        }
     }
 
     ~impl() {
@@ -168,53 +200,70 @@ struct device_network::impl {
         if (stream) cudaStreamDestroy(stream);
     }
 
-    // Buffers for `b` columns, allocated as the host's buffers are.
+    // Buffers for `b` columns per instance.
     void reserve_columns(int b) {
         batch = b;
         if (b <= capacity) return;
         capacity = b;
+        const std::size_t columns = std::size_t(b) * K;
         const auto& hp = host.populations();
         for (std::size_t i = 0; i < pops.size(); ++i) {
-            const std::size_t n = std::size_t(hp[i].spec->size) * std::size_t(b);
+            const std::size_t n = std::size_t(hp[i].spec->size) * columns;
             pops[i].rate.reserve(n);
             for (int c = 0; c < 3; ++c)
                 if (hp[i].needed[c]) pops[i].current[c].reserve(n);
             if (hp[i].needs_active) pops[i].active.reserve(n);
         }
-        const auto& hg = host.groups();
         for (std::size_t i = 0; i < groups.size(); ++i) {
-            const auto& g = hg[i];
-            const std::size_t post = std::size_t(hp[g.to].spec->size) * b, pre = std::size_t(hp[g.from].spec->size) * b;
+            const auto& g = host.groups()[i];
+            const std::size_t post = std::size_t(hp[g.to].spec->size) * columns,
+                              pre = std::size_t(hp[g.from].spec->size) * columns;
             if (g.keep_current) groups[i].current.reserve(post);
             if (g.learns && g.post.size() > 1) groups[i].post.reserve(post);
             if (g.learns && g.pre.size() > 1) groups[i].pre.reserve(pre);
+            if (g.learns && K > 1) groups[i].scaled.reserve(post);
         }
-        labels.reserve(std::size_t(b));
-        loss.reserve(std::size_t(b));
-        correct.reserve(std::size_t(b));
+        labels.reserve(columns);
+        loss.reserve(columns);
+        correct.reserve(columns);
     }
 
-    std::int64_t size_of(int p) const { return std::int64_t(host.populations()[p].spec->size) * batch; }
+    // Values of one instance's [n x batch] slice of population p.
+    std::int64_t slice_of(int p) const { return std::int64_t(host.populations()[p].spec->size) * batch; }
+    std::int64_t size_of(int p) const { return slice_of(p) * K; } // all instances
 
-    // The host's batch in host.input() and the labels, to the device.
-    void send_batch(const std::int32_t* y) {
-        const auto& in = host.input();
-        reserve_columns(int(in.cols()));
+    // Each host's batch in its input() and the labels, to the device.
+    void send_batch(const std::vector<const std::int32_t*>& y) {
+        if (int(y.size()) != K) throw internal_error("CUDA backend: labels for " + std::to_string(y.size()) +
+                                                     " instances, not " + std::to_string(K));
+        const int b = int(host.input().cols());
+        reserve_columns(b);
         const int ip = host.input_population();
-        check(cudaMemcpyAsync(pops[ip].rate.get(), in.data(), sizeof(float) * std::size_t(in.size()),
-                              cudaMemcpyHostToDevice, stream),
-              "copying the input batch");
-        check(cudaMemcpyAsync(labels.get(), y, sizeof(std::int32_t) * std::size_t(batch), cudaMemcpyHostToDevice,
-                              stream),
-              "copying the labels");
+        const std::int64_t slice = slice_of(ip);
+        for (int k = 0; k < K; ++k) {
+            const auto& in = hosts[k]->input();
+            if (in.cols() != b) throw internal_error("CUDA ensemble: the instances' batches differ");
+            check(cudaMemcpyAsync(pops[ip].rate.get() + k * slice, in.data(), sizeof(float) * std::size_t(slice),
+                                  cudaMemcpyHostToDevice, stream),
+                  "copying the input batch");
+            check(cudaMemcpyAsync(labels.get() + std::int64_t(k) * b, y[k], sizeof(std::int32_t) * std::size_t(b),
+                                  cudaMemcpyHostToDevice, stream),
+                  "copying the labels");
+        }
     }
 
-    // C [m x n] = alpha op(A) op(B) + beta C, column-major, packed leading dimensions.
-    void gemm(bool ta, bool tb, int m, int n, int k, float alpha, const float* a, int lda, const float* b, int ldb,
-              float beta, float* c) {
-        check(cublasSgemm(blas, ta ? CUBLAS_OP_T : CUBLAS_OP_N, tb ? CUBLAS_OP_T : CUBLAS_OP_N, m, n, k, &alpha, a,
-                          lda, b, ldb, &beta, c, m),
-              "cublasSgemm");
+    // For every instance i < count: C_i [m x n] = alpha op(A_i) op(B_i) + beta C_i,
+    // column-major, packed leading dimensions, slices `stride_*` apart.
+    void gemm(bool ta, bool tb, int m, int n, int k, float alpha, const float* a, int lda, std::int64_t stride_a,
+              const float* b, int ldb, std::int64_t stride_b, float beta, float* c, std::int64_t stride_c,
+              int count) {
+        const auto op = [](bool t) { return t ? CUBLAS_OP_T : CUBLAS_OP_N; };
+        if (count == 1)
+            check(cublasSgemm(blas, op(ta), op(tb), m, n, k, &alpha, a, lda, b, ldb, &beta, c, m), "cublasSgemm");
+        else
+            check(cublasSgemmStridedBatched(blas, op(ta), op(tb), m, n, k, &alpha, a, lda, stride_a, b, ldb, stride_b,
+                                            &beta, c, m, stride_c, count),
+                  "cublasSgemmStridedBatched");
     }
 
     const float* weights_of(int gi) const {
@@ -222,23 +271,29 @@ struct device_network::impl {
         return groups[g.tied_to >= 0 ? g.tied_to : gi].w.get();
     }
 
-    // out [n_to x batch] (+)= W pre.
+    std::int64_t weight_size(int gi) const {
+        const auto& g = host.groups()[gi];
+        const auto& own = host.groups()[g.tied_to >= 0 ? g.tied_to : gi];
+        return std::int64_t(own.w.rows()) * own.w.cols();
+    }
+
+    // out [n_to x batch] (+)= W pre, for every instance.
     void apply_group(int gi, float* out, bool accumulate) {
         const auto& g = host.groups()[gi];
         const auto& hp = host.populations();
         const int n_to = hp[g.to].spec->size, n_from = hp[g.from].spec->size;
         const float* pre = pops[g.from].rate.get();
-        const std::int64_t n = std::int64_t(n_to) * batch;
-        if (g.identity_copy) {
+        const std::int64_t n = size_of(g.to);
+        if (g.identity_copy) { // n_to == n_from: the slices line up
             if (accumulate) add(stream, n, pre, out);
             else
                 check(cudaMemcpyAsync(out, pre, sizeof(float) * n, cudaMemcpyDeviceToDevice, stream), "copy");
             return;
         }
-        // A tied transposed group applies W^T of the other ([n_from x n_to], ld n_from... of the tied one's rows).
+        // A transposed tie applies the other group's W^T: that W is [n_from x n_to].
         const bool t = g.tied_to >= 0 && g.transpose;
-        gemm(t, false, n_to, batch, n_from, 1.0f, weights_of(gi), t ? n_from : n_to, pre, n_from,
-             accumulate ? 1.0f : 0.0f, out);
+        gemm(t, false, n_to, batch, n_from, 1.0f, weights_of(gi), t ? n_from : n_to, weight_size(gi), pre, n_from,
+             slice_of(g.from), accumulate ? 1.0f : 0.0f, out, slice_of(g.to), K);
     }
 
     void compute_compartment(int p, int c) {
@@ -270,34 +325,38 @@ struct device_network::impl {
         for (int c = 0; c < 3; ++c)
             if (hp.drives[c]) compute_compartment(p, c);
         constexpr int b = int(compartment::basal), a = int(compartment::apical), gt = int(compartment::gate);
-        const std::int64_t n = size_of(p);
-        rate_law(stream, n, pops[p].f, pops[p].current[b].get(), pops[p].g, hp.g ? pops[p].current[gt].get() : nullptr,
-            float(hp.spec->apical_gain), hp.drives[a] ? pops[p].current[a].get() : nullptr, out);
+        rate_law(stream, size_of(p), pops[p].f, pops[p].current[b].get(), pops[p].g,
+                 hp.g ? pops[p].current[gt].get() : nullptr, float(hp.spec->apical_gain),
+                 hp.drives[a] ? pops[p].current[a].get() : nullptr, out);
     }
 
-    // The error population's e from its output, and the batch's loss (waits for the device).
+    // The loss of every instance's columns (one matrix of K batch columns)
+    // and, with_error, the error population's e.
     void launch_loss(int p, bool with_error) {
         const auto& hp = host.populations()[p];
         const int classes = host.populations()[hp.of].spec->size;
-        loss_columns(stream, pops[p].loss, classes, batch, pops[hp.of].rate.get(), labels.get(),
+        loss_columns(stream, pops[p].loss, classes, batch * K, pops[hp.of].rate.get(), labels.get(),
                      with_error ? pops[p].rate.get() : nullptr, loss.get(), correct.get());
     }
 
-    loss_result collect_loss() {
-        host_loss.resize(std::size_t(batch));
-        host_correct.resize(std::size_t(batch));
-        check(cudaMemcpyAsync(host_loss.data(), loss.get(), sizeof(double) * batch, cudaMemcpyDeviceToHost, stream),
+    // Per instance, summed over its columns in order (waits for the device).
+    std::vector<loss_result> collect_loss() {
+        const std::size_t columns = std::size_t(batch) * K;
+        host_loss.resize(columns);
+        host_correct.resize(columns);
+        check(cudaMemcpyAsync(host_loss.data(), loss.get(), sizeof(double) * columns, cudaMemcpyDeviceToHost, stream),
               "copying the loss");
-        check(cudaMemcpyAsync(host_correct.data(), correct.get(), sizeof(int) * batch, cudaMemcpyDeviceToHost,
+        check(cudaMemcpyAsync(host_correct.data(), correct.get(), sizeof(int) * columns, cudaMemcpyDeviceToHost,
                               stream),
               "copying the accuracy");
         check(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
-        loss_result r;
-        for (int j = 0; j < batch; ++j) {
-            r.loss_sum += host_loss[j];
-            r.correct += host_correct[j];
-        }
-        return r;
+        std::vector<loss_result> out(static_cast<std::size_t>(K));
+        for (int k = 0; k < K; ++k)
+            for (int j = 0; j < batch; ++j) {
+                out[k].loss_sum += host_loss[std::size_t(k) * batch + j];
+                out[k].correct += host_correct[std::size_t(k) * batch + j];
+            }
+        return out;
     }
 
     const float* factor(const network::factor_ref& f) const {
@@ -310,17 +369,17 @@ struct device_network::impl {
         throw internal_error("CUDA backend: unknown rule factor");
     }
 
-    // The elementwise product of `factors` ([n x batch]), in `scratch` when more than one.
-    const float* product(const std::vector<network::factor_ref>& factors, buffer<float>& scratch, std::int64_t n) {
-        if (factors.size() == 1) return factor(factors[0]);
-        check(cudaMemcpyAsync(scratch.get(), factor(factors[0]), sizeof(float) * n, cudaMemcpyDeviceToDevice, stream),
+    // The elementwise product of `factors` (n values over all instances), in
+    // `scratch` when more than one.
+    const float* product(const std::vector<network::factor_ref>& fs, buffer<float>& scratch, std::int64_t n) {
+        if (fs.size() == 1) return factor(fs[0]);
+        check(cudaMemcpyAsync(scratch.get(), factor(fs[0]), sizeof(float) * n, cudaMemcpyDeviceToDevice, stream),
               "copy");
-        for (std::size_t i = 1; i < factors.size(); ++i)
-            multiply(stream, n, factor(factors[i]), scratch.get());
+        for (std::size_t i = 1; i < fs.size(); ++i) multiply(stream, n, factor(fs[i]), scratch.get());
         return scratch.get();
     }
 
-    loss_result forward(const std::int32_t* y) {
+    std::vector<loss_result> forward(const std::vector<const std::int32_t*>& y) {
         send_batch(y);
         bool has_loss = false;
         for (int p: host.order()) {
@@ -336,79 +395,122 @@ struct device_network::impl {
         for (std::size_t p = 0; p < hp.size(); ++p) {
             for (int c = 0; c < 3; ++c)
                 if (hp[p].needed[c] && !hp[p].drives[c]) compute_compartment(int(p), c);
-            if (hp[p].needs_active) {
-                const std::int64_t n = size_of(int(p));
-                derivative(stream, n, pops[p].f, pops[p].current[int(compartment::basal)].get(), pops[p].active.get());
-            }
+            if (hp[p].needs_active)
+                derivative(stream, size_of(int(p)), pops[p].f, pops[p].current[int(compartment::basal)].get(),
+                           pops[p].active.get());
         }
         check(cudaGetLastError(), "a forward kernel");
-        return has_loss ? collect_loss() : loss_result{};
+        if (has_loss) return collect_loss();
+        check(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
+        return std::vector<loss_result>(std::size_t(K));
     }
 
-    loss_result infer(const std::int32_t* y) {
+    std::vector<loss_result> infer(const std::vector<const std::int32_t*>& y) {
         send_batch(y);
         for (int p: host.infer_order()) evaluate(p, pops[p].rate.get());
         check(cudaGetLastError(), "an inference kernel");
         const int e = host.error_population();
         if (e < 0) {
             check(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
-            return {};
+            return std::vector<loss_result>(std::size_t(K));
         }
         launch_loss(e, false);
         return collect_loss();
     }
 
+    // Per instance k: W_k [rows x cols] <- beta_k W_k + alpha_k A_k B_k^T with
+    // A_k [rows x inner] and B_k [cols x inner] (slices stride_a, stride_b
+    // apart); decay_k sign(W_k) is subtracted first when l1. One GEMM when
+    // the instances share alpha and beta; else W is scaled by beta and A by
+    // alpha per instance (into `scaled`) first.
+    void plastic_update(float* w, int rows, int cols, int inner, const float* a, std::int64_t stride_a,
+                        const float* b, std::int64_t stride_b, const std::vector<float>& alpha,
+                        const std::vector<float>& beta, const std::vector<float>& l1, buffer<float>& scaled) {
+        const std::int64_t size = std::int64_t(rows) * cols;
+        const auto uniform = [](const std::vector<float>& v) {
+            return std::all_of(v.begin(), v.end(), [&](float x) { return x == v[0]; });
+        };
+        const auto send = [&](const std::vector<float>& v) {
+            check(cudaMemcpyAsync(factors.get(), v.data(), sizeof(float) * v.size(), cudaMemcpyHostToDevice, stream),
+                  "copying per-instance rates");
+            return factors.get();
+        };
+        if (!l1.empty()) {
+            if (uniform(l1)) l1_decay(stream, size * K, l1[0], w);
+            else
+                l1_decay_slices(stream, K, size, send(l1), w);
+        }
+        if (uniform(alpha) && uniform(beta)) {
+            gemm(false, true, rows, cols, inner, alpha[0], a, rows, stride_a, b, cols, stride_b, beta[0], w, size, K);
+            return;
+        }
+        if (!uniform(beta) || beta[0] != 1.0f) scale_slices(stream, K, size, send(beta), w);
+        // The copies above read `factors` in stream order before this one overwrites it.
+        scaled_copy(stream, K, stride_a, send(alpha), a, scaled.get());
+        gemm(false, true, rows, cols, inner, 1.0f, scaled.get(), rows, stride_a, b, cols, stride_b, 1.0f, w, size, K);
+    }
+
     void learn() {
         const float inv_batch = 1.0f / float(batch);
         const auto& hp = host.populations();
+        std::vector<float> alpha(static_cast<std::size_t>(K)), beta(static_cast<std::size_t>(K)), l1;
         for (std::size_t gi = 0; gi < groups.size(); ++gi) {
-            const auto& g = host.groups()[gi];
-            if (!g.learns) continue;
-            const int rows = hp[g.to].spec->size, cols = hp[g.from].spec->size;
-            const float* post = product(g.post, groups[gi].post, std::int64_t(rows) * batch);
-            const float* pre = product(g.pre, groups[gi].pre, std::int64_t(cols) * batch);
-            float* w = groups[gi].w.get();
-            const float decay = g.eta * g.gamma;
-            float beta = 1.0f;
-            switch (g.decay) {
-            case network::group::decay_kind::l2: beta = 1.0f - decay; break;
-            case network::group::decay_kind::l1: {
-                const std::int64_t n = std::int64_t(rows) * cols;
-                l1_decay(stream, n, decay, w);
-                break;
-            }
-            case network::group::decay_kind::none: break;
+            const auto& g0 = host.groups()[gi];
+            if (!g0.learns) continue;
+            const int rows = hp[g0.to].spec->size, cols = hp[g0.from].spec->size;
+            const float* post = product(g0.post, groups[gi].post, size_of(g0.to));
+            const float* pre = product(g0.pre, groups[gi].pre, size_of(g0.from));
+            l1.clear();
+            for (int k = 0; k < K; ++k) {
+                const auto& g = hosts[k]->groups()[gi];
+                const float decay = g.eta * g.gamma;
+                alpha[k] = g.eta * inv_batch;
+                beta[k] = g.decay == network::group::decay_kind::l2 ? 1.0f - decay : 1.0f;
+                if (g.decay == network::group::decay_kind::l1) l1.push_back(decay);
             }
             // S <- beta S + (eta / B) POST PRE^T
-            gemm(false, true, rows, cols, batch, g.eta * inv_batch, post, rows, pre, cols, beta, w);
+            plastic_update(groups[gi].w.get(), rows, cols, batch, post, slice_of(g0.to), pre, slice_of(g0.from),
+                           alpha, beta, l1, groups[gi].scaled);
         }
         check(cudaGetLastError(), "a plasticity kernel");
     }
 
-    bool mirror(rng& noise, int b, double sigma) {
+    bool mirror(const std::vector<rng*>& noise, int b, double sigma) {
+        if (int(noise.size()) != K) throw internal_error("CUDA backend: mirror noise for the wrong number of instances");
         const float half_width = float(sigma * std::sqrt(3.0)); // U(-a, a) has variance a^2 / 3
         const auto& hg = host.groups();
         bool any = false;
+        std::vector<float> alpha(static_cast<std::size_t>(K)), beta(static_cast<std::size_t>(K));
         for (std::size_t gi = 0; gi < hg.size(); ++gi) {
-            const auto& g = hg[gi];
-            if (g.mirror_of < 0) continue;
+            const auto& g0 = hg[gi];
+            if (g0.mirror_of < 0) continue;
             any = true;
-            const auto& m = hg[g.mirror_of];
+            const auto& m = hg[g0.mirror_of];
             const int post = int(m.w.rows()), pre = int(m.w.cols());
-            // The same draws, in the same (column-major) order, as network::mirror.
-            host_noise.resize(std::size_t(pre) * b);
-            for (auto& v: host_noise) v = half_width * float(2.0 * noise.uniform() - 1.0);
+            const std::int64_t x_slice = std::int64_t(pre) * b, y_slice = std::int64_t(post) * b;
+            // Each instance's draws in the same (column-major) order as network::mirror.
+            host_noise.resize(std::size_t(x_slice) * K);
+            for (int k = 0; k < K; ++k)
+                for (std::int64_t i = 0; i < x_slice; ++i)
+                    host_noise[std::size_t(k * x_slice + i)] = half_width * float(2.0 * noise[k]->uniform() - 1.0);
             mirror_x.reserve(host_noise.size());
-            mirror_y.reserve(std::size_t(post) * b);
+            mirror_y.reserve(std::size_t(y_slice) * K);
+            if (K > 1) mirror_scaled.reserve(host_noise.size());
             check(cudaMemcpyAsync(mirror_x.get(), host_noise.data(), sizeof(float) * host_noise.size(),
                                   cudaMemcpyHostToDevice, stream),
                   "copying the mirror noise");
-            gemm(false, false, post, b, pre, 1.0f, groups[g.mirror_of].w.get(), post, mirror_x.get(), pre, 0.0f,
-                 mirror_y.get());
+            // Y = W X
+            gemm(false, false, post, b, pre, 1.0f, groups[g0.mirror_of].w.get(), post, std::int64_t(post) * pre,
+                 mirror_x.get(), pre, x_slice, 0.0f, mirror_y.get(), y_slice, K);
             // S [pre x post] <- (1 - eta gamma) S + (eta / b) X Y^T
-            gemm(false, true, pre, post, b, g.mirror_eta / float(b), mirror_x.get(), pre, mirror_y.get(), post,
-                 1.0f - g.mirror_eta * g.mirror_gamma, groups[gi].w.get());
-            // host_noise is reused by the next group: wait until the copy has read it.
+            for (int k = 0; k < K; ++k) {
+                const auto& g = hosts[k]->groups()[gi];
+                alpha[k] = g.mirror_eta / float(b);
+                beta[k] = 1.0f - g.mirror_eta * g.mirror_gamma;
+            }
+            plastic_update(groups[gi].w.get(), pre, post, b, mirror_x.get(), x_slice, mirror_y.get(), y_slice, alpha,
+                           beta, {}, mirror_scaled);
+            // host_noise is refilled for the next group: wait until the copy has read it.
             check(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
         }
         return any;
@@ -423,56 +525,80 @@ struct device_network::impl {
 
     void download() {
         for (std::size_t gi = 0; gi < groups.size(); ++gi) {
-            auto& g = host.groups()[gi];
-            if (g.tied_to >= 0) continue;
-            check(cudaMemcpyAsync(g.w.data(), groups[gi].w.get(), sizeof(float) * std::size_t(g.w.size()),
-                                  cudaMemcpyDeviceToHost, stream),
-                  "copying weights to the host");
+            if (host.groups()[gi].tied_to >= 0) continue;
+            const std::int64_t size = weight_size(int(gi));
+            for (int k = 0; k < K; ++k)
+                check(cudaMemcpyAsync(hosts[k]->groups()[gi].w.data(), groups[gi].w.get() + k * size,
+                                      sizeof(float) * std::size_t(size), cudaMemcpyDeviceToHost, stream),
+                      "copying weights to the host");
         }
-        // The rates of the last pass, where the host holds as many columns.
-        auto& hp = host.populations();
-        for (std::size_t p = 0; p < hp.size(); ++p)
-            if (batch > 0 && hp[p].rate.cols() == batch)
-                check(cudaMemcpyAsync(hp[p].rate.data(), pops[p].rate.get(), sizeof(float) * std::size_t(size_of(int(p))),
-                                      cudaMemcpyDeviceToHost, stream),
-                      "copying rates to the host");
+        // The rates of the last pass, where the hosts hold as many columns.
+        for (std::size_t p = 0; p < pops.size(); ++p)
+            for (int k = 0; k < K; ++k) {
+                auto& rate = hosts[k]->populations()[p].rate;
+                if (batch > 0 && rate.cols() == batch)
+                    check(cudaMemcpyAsync(rate.data(), pops[p].rate.get() + k * slice_of(int(p)),
+                                          sizeof(float) * std::size_t(slice_of(int(p))), cudaMemcpyDeviceToHost,
+                                          stream),
+                          "copying rates to the host");
+            }
         check(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
     }
 
     void upload() {
         for (std::size_t gi = 0; gi < groups.size(); ++gi) {
-            const auto& g = host.groups()[gi];
-            if (g.tied_to >= 0) continue;
-            check(cudaMemcpyAsync(groups[gi].w.get(), g.w.data(), sizeof(float) * std::size_t(g.w.size()),
-                                  cudaMemcpyHostToDevice, stream),
-                  "copying weights to the device");
+            if (host.groups()[gi].tied_to >= 0) continue;
+            const std::int64_t size = weight_size(int(gi));
+            for (int k = 0; k < K; ++k)
+                check(cudaMemcpyAsync(groups[gi].w.get() + k * size, hosts[k]->groups()[gi].w.data(),
+                                      sizeof(float) * std::size_t(size), cudaMemcpyHostToDevice, stream),
+                      "copying weights to the device");
         }
         check(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
     }
 };
 
-device_network::device_network(network& host) {
+namespace {
+std::vector<network*> checked(const std::vector<network*>& instances) {
     std::string why;
     if (!usable(&why)) throw input_error("--backend cuda: " + why);
-    impl_ = std::make_unique<impl>(host);
+    if (instances.empty()) throw internal_error("CUDA ensemble: no instances");
+    return instances;
 }
+} // namespace
 
+device_network::device_network(network& host) : device_network(std::vector<network*>{&host}) {}
+device_network::device_network(const std::vector<network*>& instances)
+    : impl_(std::make_unique<impl>(checked(instances))) {}
 device_network::~device_network() = default;
 
-loss_result device_network::forward(const std::int32_t* labels) { return impl_->forward(labels); }
+int device_network::instances() const { return impl_->K; }
+std::vector<loss_result> device_network::forward(const std::vector<const std::int32_t*>& labels) {
+    return impl_->forward(labels);
+}
+std::vector<loss_result> device_network::infer(const std::vector<const std::int32_t*>& labels) {
+    return impl_->infer(labels);
+}
+loss_result device_network::forward(const std::int32_t* labels) { return impl_->forward({labels}).at(0); }
+loss_result device_network::infer(const std::int32_t* labels) { return impl_->infer({labels}).at(0); }
 void device_network::learn() { impl_->learn(); }
-loss_result device_network::infer(const std::int32_t* labels) { return impl_->infer(labels); }
-bool device_network::mirror(rng& noise, int batch, double sigma) { return impl_->mirror(noise, batch, sigma); }
+bool device_network::mirror(const std::vector<rng*>& noise, int batch, double sigma) {
+    return impl_->mirror(noise, batch, sigma);
+}
+bool device_network::mirror(rng& noise, int batch, double sigma) { return impl_->mirror({&noise}, batch, sigma); }
 void device_network::download() { impl_->download(); }
 void device_network::upload() { impl_->upload(); }
 
-double device_network::weight_norm(int group) {
+double device_network::weight_norm(int group, int instance) {
     const auto& g = impl_->host.groups()[group];
-    return impl_->norm(impl_->groups[group].w.get(), g.tied_to >= 0 ? 0 : std::int64_t(g.w.size()));
+    if (g.tied_to >= 0) return 0;
+    const std::int64_t size = impl_->weight_size(group);
+    return impl_->norm(impl_->groups[group].w.get() + instance * size, size);
 }
 
-double device_network::rate_norm(int population) {
-    return impl_->norm(impl_->pops[population].rate.get(), impl_->size_of(population));
+double device_network::rate_norm(int population, int instance) {
+    const std::int64_t slice = impl_->slice_of(population);
+    return impl_->norm(impl_->pops[population].rate.get() + instance * slice, slice);
 }
 
 } // namespace counterstream::cuda
@@ -497,14 +623,22 @@ std::string device_description() { return not_built; }
 
 struct device_network::impl {};
 
+// Never constructed: the constructors throw.
 device_network::device_network(network&) { throw input_error(std::string("--backend cuda: ") + not_built); }
+device_network::device_network(const std::vector<network*>&) {
+    throw input_error(std::string("--backend cuda: ") + not_built);
+}
 device_network::~device_network() = default;
+int device_network::instances() const { return 0; }
+std::vector<loss_result> device_network::forward(const std::vector<const std::int32_t*>&) { return {}; }
+std::vector<loss_result> device_network::infer(const std::vector<const std::int32_t*>&) { return {}; }
 loss_result device_network::forward(const std::int32_t*) { return {}; }
-void device_network::learn() {}
 loss_result device_network::infer(const std::int32_t*) { return {}; }
+void device_network::learn() {}
+bool device_network::mirror(const std::vector<rng*>&, int, double) { return false; }
 bool device_network::mirror(rng&, int, double) { return false; }
-double device_network::weight_norm(int) { return 0; }
-double device_network::rate_norm(int) { return 0; }
+double device_network::weight_norm(int, int) { return 0; }
+double device_network::rate_norm(int, int) { return 0; }
 void device_network::download() {}
 void device_network::upload() {}
 

@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace counterstream::cuda {
 
@@ -41,26 +42,39 @@ public:
     // weights. Throws input_error (one line) without a usable device, and for
     // a law the device has no kernel for.
     explicit device_network(network& host);
+    // An ensemble: K instances of one circuit shape (each host network with
+    // its own weights, seed and rates: eta_scale and gamma may differ) in
+    // lockstep. Every product of a pass is one strided-batched GEMM over the
+    // instances, every elementwise law one kernel over all of them. Throws
+    // input_error when the hosts differ in shape or law.
+    explicit device_network(const std::vector<network*>& instances);
     ~device_network();
     device_network(const device_network&) = delete;
     device_network& operator=(const device_network&) = delete;
 
+    int instances() const;
+
     // network::forward(), learn(), infer() and mirror() on the device, for
-    // the batch in host.input() (its column count is the batch).
+    // the batch in each host's input() (the same column count for all);
+    // labels[k] are instance k's. The single-instance forms are for K = 1.
+    std::vector<loss_result> forward(const std::vector<const std::int32_t*>& labels);
+    std::vector<loss_result> infer(const std::vector<const std::int32_t*>& labels);
     loss_result forward(const std::int32_t* labels);
-    void learn();
     loss_result infer(const std::int32_t* labels);
-    // The mirror noise is drawn on the host from `noise`, as the CPU does.
+    void learn();
+    // The mirror noise of instance k is drawn on the host from noise[k], as the CPU does.
+    bool mirror(const std::vector<rng*>& noise, int batch, double sigma);
     bool mirror(rng& noise, int batch, double sigma);
 
-    // Euclidean norms, computed on the device, of a group's own weights and
-    // of a population's rates from the last pass (the divergence guard).
-    double weight_norm(int group);
-    double rate_norm(int population);
+    // Euclidean norms, computed on the device, of instance k's own weights of
+    // a group and of its rates of a population from the last pass (the
+    // divergence guard).
+    double weight_norm(int group, int instance = 0);
+    double rate_norm(int population, int instance = 0);
 
-    // Device weights and last rates -> host network (waits for the device).
+    // Device weights and last rates -> the host networks (waits for the device).
     void download();
-    // Host weights -> device (after restoring a checkpoint into the host).
+    // Host weights -> device (after restoring a checkpoint into the hosts).
     void upload();
 
 private:

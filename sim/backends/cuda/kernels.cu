@@ -79,6 +79,24 @@ __global__ void l1_decay_kernel(std::int64_t n, float decay, float* w) {
     w[i] = x - decay * float((x > 0.0f) - (x < 0.0f));
 }
 
+__global__ void scale_slices_kernel(std::int64_t n, std::int64_t length, const float* factor, float* data) {
+    const std::int64_t i = element();
+    if (i < n) data[i] *= factor[i / length];
+}
+
+__global__ void scaled_copy_kernel(std::int64_t n, std::int64_t length, const float* factor, const float* in,
+                                   float* out) {
+    const std::int64_t i = element();
+    if (i < n) out[i] = factor[i / length] * in[i];
+}
+
+__global__ void l1_decay_slices_kernel(std::int64_t n, std::int64_t length, const float* decay, float* w) {
+    const std::int64_t i = element();
+    if (i >= n) return;
+    const float x = w[i];
+    w[i] = x - decay[i / length] * float((x > 0.0f) - (x < 0.0f));
+}
+
 __global__ void loss_kernel(loss_law kind, int classes, int batch, const float* y, const std::int32_t* labels,
                             float* e, double* loss, int* correct) {
     const std::int64_t j = element();
@@ -130,6 +148,21 @@ void multiply(cudaStream_t s, std::int64_t n, const float* a, float* out) {
 
 void l1_decay(cudaStream_t s, std::int64_t n, float decay, float* w) {
     if (n > 0) l1_decay_kernel<<<grid(n), block_size, 0, s>>>(n, decay, w);
+}
+
+void scale_slices(cudaStream_t s, int slices, std::int64_t length, const float* factor, float* data) {
+    const std::int64_t n = slices * length;
+    if (n > 0) scale_slices_kernel<<<grid(n), block_size, 0, s>>>(n, length, factor, data);
+}
+
+void scaled_copy(cudaStream_t s, int slices, std::int64_t length, const float* factor, const float* in, float* out) {
+    const std::int64_t n = slices * length;
+    if (n > 0) scaled_copy_kernel<<<grid(n), block_size, 0, s>>>(n, length, factor, in, out);
+}
+
+void l1_decay_slices(cudaStream_t s, int slices, std::int64_t length, const float* decay, float* w) {
+    const std::int64_t n = slices * length;
+    if (n > 0) l1_decay_slices_kernel<<<grid(n), block_size, 0, s>>>(n, length, decay, w);
 }
 
 void loss_columns(cudaStream_t s, loss_law kind, int classes, int batch, const float* y, const std::int32_t* labels,

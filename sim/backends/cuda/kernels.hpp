@@ -24,6 +24,15 @@ void add(cudaStream_t s, std::int64_t n, const float* a, float* out);
 void multiply(cudaStream_t s, std::int64_t n, const float* a, float* out);
 // w -= decay sign(w)
 void l1_decay(cudaStream_t s, std::int64_t n, float decay, float* w);
+
+// Per-instance factors over `slices` consecutive slices of `length` values
+// (an ensemble's instances; factors on the device, one per slice):
+// data[k] *= factor[k]
+void scale_slices(cudaStream_t s, int slices, std::int64_t length, const float* factor, float* data);
+// out[k] = factor[k] in[k]
+void scaled_copy(cudaStream_t s, int slices, std::int64_t length, const float* factor, const float* in, float* out);
+// w[k] -= decay[k] sign(w[k])
+void l1_decay_slices(cudaStream_t s, int slices, std::int64_t length, const float* decay, float* w);
 // Per column j of y [classes x batch]: loss[j], correct[j] (argmax, ties to
 // the lowest index, equals labels[j]) and, when e is given, e = -dF/dy.
 void loss_columns(cudaStream_t s, loss_law kind, int classes, int batch, const float* y, const std::int32_t* labels,
