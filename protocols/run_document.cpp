@@ -38,7 +38,8 @@ protocol_spec parse_protocol(const view& v, reader& rd) {
     protocol_spec p;
     if (!rd.expect_map(v)) return p;
     rd.check_keys(v, {"mode", "backend", "epochs", "batch_size", "shuffle", "seed", "max_steps", "eval_batch", "dataset",
-                      "record", "present_ms", "learn_after_ms", "trials", "integrator", "guard", "mirror"});
+                      "record", "present_ms", "learn_after_ms", "trials", "integrator", "guard", "mirror",
+                      "schedule"});
     if (auto m = rd.choice(v["mode"], {"discrete", "continuous"})) p.mode = *m;
     const bool continuous = p.mode == "continuous";
     if (auto b = rd.choice(v["backend"], {"cpu", "cuda"})) p.backend = *b;
@@ -139,7 +140,29 @@ protocol_spec parse_protocol(const view& v, reader& rd) {
         if (auto b = rd.integer(m["batch_size"], 1, 1 << 20)) p.mirror.batch_size = int(*b);
         if (auto s = rd.number(m["sigma"], 1e-30, 1e30)) p.mirror.sigma = *s;
     }
+    const view sc = v["schedule"];
+    if (rd.expect_map(sc)) {
+        rd.check_keys(sc, {"kind", "min", "every", "factor"});
+        if (continuous) rd.error(sc, "a rate schedule applies to mode: discrete");
+        if (auto k = rd.choice(sc["kind"], {"constant", "cosine", "step"})) p.schedule.kind = *k;
+        if (auto m = rd.number(sc["min"], 0, 1)) p.schedule.min = *m;
+        if (auto e = rd.integer(sc["every"], 1, 1000000)) p.schedule.every = int(*e);
+        if (auto f = rd.number(sc["factor"], 0, 1)) p.schedule.factor = *f;
+        if (sc["min"].defined() && p.schedule.kind != "cosine") rd.error(sc["min"], "min applies to kind: cosine");
+        for (const char* k: {"every", "factor"})
+            if (sc[k].defined() && p.schedule.kind != "step")
+                rd.error(sc[k], std::string(k) + " applies to kind: step");
+    }
     return p;
+}
+
+double schedule_factor(const schedule_spec& s, std::int64_t steps_done, std::int64_t total_steps, int epoch) {
+    if (s.kind == "cosine") {
+        const double t = total_steps > 0 ? std::min(1.0, double(steps_done) / double(total_steps)) : 0.0;
+        return s.min + (1 - s.min) * 0.5 * (1 + std::cos(M_PI * t));
+    }
+    if (s.kind == "step") return std::pow(s.factor, double((std::max(epoch, 1) - 1) / s.every));
+    return 1;
 }
 
 namespace {
@@ -286,6 +309,16 @@ std::string emit_protocol(const protocol_spec& p) {
         if (p.mirror.batch_size > 0) out << YAML::Key << "batch_size" << YAML::Value << p.mirror.batch_size;
         out << YAML::Key << "sigma" << YAML::Value << format_number(p.mirror.sigma);
         out << YAML::EndMap;
+        if (p.schedule.kind != "constant") {
+            out << YAML::Key << "schedule" << YAML::Value << YAML::Flow << YAML::BeginMap;
+            out << YAML::Key << "kind" << YAML::Value << p.schedule.kind;
+            if (p.schedule.kind == "cosine") out << YAML::Key << "min" << YAML::Value << format_number(p.schedule.min);
+            if (p.schedule.kind == "step") {
+                out << YAML::Key << "every" << YAML::Value << p.schedule.every;
+                out << YAML::Key << "factor" << YAML::Value << format_number(p.schedule.factor);
+            }
+            out << YAML::EndMap;
+        }
     }
     out << YAML::EndMap;
     return std::string(out.c_str()) + "\n";

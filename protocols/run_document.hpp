@@ -46,6 +46,23 @@ struct mirror_protocol {
     double sigma = 1;
 };
 
+// Discrete mode: every plasticity rate (each rule's eta, and with it the
+// decay eta gamma) times a factor of the training's progress, recomputed
+// before each step (mirror batches keep their own rate):
+//   constant  1
+//   cosine    min + (1 - min) (1 + cos(pi t / T)) / 2, t the steps done, T
+//             the run's steps (epochs x steps per epoch, or max_steps)
+//   step      factor ^ floor((epoch - 1) / every)
+struct schedule_spec {
+    std::string kind = "constant"; // constant | cosine | step
+    double min = 0;                // cosine: the factor at the end
+    int every = 1;                 // step: epochs between drops
+    double factor = 0.5;           // step: each drop
+};
+
+// The factor before the step after `steps_done` of `total_steps`, in `epoch` (from 1).
+double schedule_factor(const schedule_spec& s, std::int64_t steps_done, std::int64_t total_steps, int epoch);
+
 struct protocol_spec {
     std::string mode = "discrete"; // discrete | continuous
     std::string backend = "cpu";   // cpu | cuda (sim/backends/cuda: discrete mode)
@@ -66,6 +83,7 @@ struct protocol_spec {
     record_spec record;
     guard_spec guard;
     mirror_protocol mirror;
+    schedule_spec schedule;
 };
 
 struct run_document {

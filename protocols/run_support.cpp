@@ -71,11 +71,13 @@ std::string format_norm(double x) {
 }
 
 std::string guard_violation(const network& net, double max_norm, cuda::device_network* gpu) {
+    std::vector<double> weight_norms, rate_norms;
+    if (gpu) gpu->norms(weight_norms, rate_norms);
     const auto& groups = net.groups();
     for (std::size_t i = 0; i < groups.size(); ++i) {
         const auto& g = groups[i];
         if (!g.learns || g.tied_to >= 0) continue;
-        const double norm = gpu ? gpu->weight_norm(int(i)) : double(g.w.norm());
+        const double norm = gpu ? weight_norms[i] : double(g.w.norm());
         if (!(norm <= max_norm))
             return "weights of group '" + g.spec->name + "' have norm " + format_norm(norm);
     }
@@ -83,7 +85,7 @@ std::string guard_violation(const network& net, double max_norm, cuda::device_ne
     for (std::size_t i = 0; i < pops.size(); ++i) {
         const auto& p = pops[i];
         if (p.spec->role == population_role::input) continue; // data, not state
-        const double norm = gpu ? gpu->rate_norm(int(i)) : double(p.rate.norm());
+        const double norm = gpu ? rate_norms[i] : double(p.rate.norm());
         if (!(norm <= max_norm)) return "rates of population '" + p.spec->name + "' have norm " + format_norm(norm);
     }
     return {};

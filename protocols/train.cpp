@@ -140,6 +140,10 @@ train_result train(const run_document& run, const library& lib, const train_opti
     const int B = proto.batch_size;
     network net(run.circuit, lib, proto.seed, B);
     if (opt.threads > 0) net.set_threads(opt.threads);
+    // The CUDA backend runs the steps on the device; the host network keeps
+    // the structure and receives the weights whenever they are recorded.
+    std::unique_ptr<cuda::device_network> gpu;
+    if (proto.backend == "cuda") gpu = std::make_unique<cuda::device_network>(net);
 
     const std::int64_t n_train = data.train.size();
     loop_state s;
@@ -168,10 +172,7 @@ train_result train(const run_document& run, const library& lib, const train_opti
         recording = std::make_unique<recorder>(opt.output, info, flush_interval);
     }
     recorder& rec = *recording;
-    // The CUDA backend runs the steps on the device; the host network keeps
-    // the structure and receives the weights whenever they are recorded.
-    std::unique_ptr<cuda::device_network> gpu;
-    if (proto.backend == "cuda") gpu = std::make_unique<cuda::device_network>(net);
+    if (gpu && opt.resume) gpu->upload(); // the restored weights
     auto to_host = [&] {
         if (gpu) gpu->download();
     };
@@ -201,6 +202,19 @@ train_result train(const run_document& run, const library& lib, const train_opti
         rec.write_checkpoint(save_state());
     }
 
+    // The rate schedule scales every rule's eta from the rates the circuit gave.
+    std::vector<float> base_eta;
+    for (const auto& g: net.groups()) base_eta.push_back(g.eta);
+    std::int64_t total_steps = proto.epochs * ((n_train + B - 1) / B);
+    if (proto.max_steps > 0) total_steps = std::min(total_steps, proto.max_steps);
+    double eta_factor = 1;
+    auto schedule = [&] {
+        const double f = schedule_factor(proto.schedule, s.step, total_steps, s.epoch);
+        if (f == eta_factor) return;
+        eta_factor = f;
+        for (std::size_t i = 0; i < base_eta.size(); ++i) net.groups()[i].eta = float(base_eta[i] * f);
+    };
+
     std::vector<std::int32_t> labels(B);
     stop_signals signals;
     const double nan = std::numeric_limits<double>::quiet_NaN();
@@ -227,6 +241,7 @@ train_result train(const run_document& run, const library& lib, const train_opti
             labels.resize(n);
             data.train.gather(s.order.data() + start, n, net.input());
             for (int j = 0; j < n; ++j) labels[j] = data.train.y[s.order[start + j]];
+            schedule();
             const auto r = gpu ? gpu->forward(labels.data()) : net.forward(labels.data());
             if (!std::isfinite(r.loss_sum)) {
                 diverge("the loss is " + format_norm(r.loss_sum));

@@ -316,6 +316,9 @@ void check_circuit(const circuit_spec& c, diagnostics& d, bool discrete, const s
             if (!of) err(s.where, path + ".mirror.of", "no synapse group '" + s.mirror->of + "'");
             else if (of->mirror)
                 err(s.where, path + ".mirror.of", "'" + s.mirror->of + "' itself mirrors another group");
+            else if (of->tie)
+                err(s.where, path + ".mirror.of",
+                    "'" + s.mirror->of + "' is tied to '" + of->tie->to + "'; mirror the group it copies");
             else if (pre && post && opre && opost && (post->size != opre->size || pre->size != opost->size))
                 err(s.where, path + ".mirror.of",
                     "shape " + std::to_string(post->size) + "x" + std::to_string(pre->size) +

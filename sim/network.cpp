@@ -66,8 +66,7 @@ network::network(const circuit_spec& spec, const library& lib, std::uint64_t see
         } catch (const input_error& e) {
             throw input_error(s.where.str() + ": synapses." + s.name + ".init: " + e.what());
         }
-        g.identity_copy =
-            !s.plastic && s.init.kind == "identity" && s.init.params.gain == 1.0 && g.own_w.rows() == g.own_w.cols();
+        g.identity_copy = !s.plastic && !s.mirror && s.init.kind == "identity" && s.init.params.gain == 1.0 && g.own_w.rows() == g.own_w.cols();
     }
 
     // Which compartments enter the rate law.

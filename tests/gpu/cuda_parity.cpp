@@ -71,9 +71,13 @@ TEST_CASE("cuda: 100 discrete steps agree with the CPU to 1e-4 relative on every
             CHECK(relative_difference(before, gpu_host.groups()[g].w) <= 1e-4);
         }
         // The device's norms are the guard's: they match the host's.
+        std::vector<double> weight_norms, rate_norms;
+        gpu.norms(weight_norms, rate_norms);
         for (std::size_t g = 0; g < cpu.groups().size(); ++g)
             if (cpu.groups()[g].tied_to < 0)
-                CHECK(gpu.weight_norm(int(g)) == doctest::Approx(cpu.groups()[g].w.norm()).epsilon(1e-4));
+                CHECK(weight_norms[g] == doctest::Approx(cpu.groups()[g].w.norm()).epsilon(1e-4));
+        for (std::size_t p = 0; p < cpu.populations().size(); ++p)
+            CHECK(rate_norms[p] == doctest::Approx(cpu.populations()[p].rate.norm()).epsilon(1e-3));
     }
 }
 

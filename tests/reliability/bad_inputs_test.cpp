@@ -751,6 +751,21 @@ TEST_CASE("bad inputs: weight mirror") {
          {"doc.yaml:13:", "protocol.mirror.sigma"}},
     });
 }
+TEST_CASE("bad inputs: rate schedules") {
+    check_all({
+        {"schedule-unknown-kind", doc(replace(discrete, "max_steps: 2", "max_steps: 2\n  schedule: {kind: cosin}")), run,
+         2, {"doc.yaml:13:", "protocol.schedule.kind: unknown value 'cosin'", "did you mean 'cosine'?"}},
+        {"schedule-min-with-step",
+         doc(replace(discrete, "max_steps: 2", "max_steps: 2\n  schedule: {kind: step, min: 0.1}")), run, 2,
+         {"doc.yaml:13:", "protocol.schedule.min: min applies to kind: cosine"}},
+        {"schedule-factor-above-one",
+         doc(replace(discrete, "max_steps: 2", "max_steps: 2\n  schedule: {kind: step, factor: 2}")), run, 2,
+         {"doc.yaml:13:", "protocol.schedule.factor"}},
+        {"schedule-in-continuous", doc(replace(continuous, "trials: 4", "trials: 4\n  schedule: {kind: cosine}")),
+         run, 2, {"doc.yaml:17:", "protocol.schedule: a rate schedule applies to mode: discrete"}},
+    });
+}
+
 TEST_CASE("bad inputs: backends") {
     check_all({
         {"unknown-backend", doc(replace(discrete, "epochs: 1", "backend: gpu\n  epochs: 1")), run, 2,

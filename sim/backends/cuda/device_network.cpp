@@ -46,20 +46,51 @@ public:
     ~buffer() {
         if (p_) cudaFree(p_);
     }
+    // Room for n values (the old contents are lost); after a failure it holds none.
     void reserve(std::size_t n) {
         if (n <= n_) return;
-        if (p_) check(cudaFree(p_), "cudaFree");
+        if (p_) cudaFree(p_);
         p_ = nullptr;
-        check(cudaMalloc(&p_, n * sizeof(T)), "cudaMalloc");
-        check(cudaMemset(p_, 0, n * sizeof(T)), "cudaMemset");
+        n_ = 0;
+        void* p = nullptr;
+        check(cudaMalloc(&p, n * sizeof(T)), "cudaMalloc");
+        p_ = static_cast<T*>(p);
         n_ = n;
+        check(cudaMemset(p_, 0, n * sizeof(T)), "cudaMemset");
     }
     T* get() const { return p_; }
+    std::size_t size() const { return n_; }
     explicit operator bool() const { return p_ != nullptr; }
 
 private:
     T* p_ = nullptr;
     std::size_t n_ = 0;
+};
+
+// A stream and a cuBLAS handle bound to it, released in reverse order.
+struct blas_stream {
+    cudaStream_t stream = nullptr;
+    cublasHandle_t blas = nullptr;
+    blas_stream() {
+        check(cudaStreamCreate(&stream), "cudaStreamCreate");
+        try {
+            check(cublasCreate(&blas), "cublasCreate");
+            check(cublasSetStream(blas, stream), "cublasSetStream");
+            check(cublasSetMathMode(blas, CUBLAS_DEFAULT_MATH), "cublasSetMathMode"); // float32, no TF32
+        } catch (...) {
+            release();
+            throw;
+        }
+    }
+    blas_stream(const blas_stream&) = delete;
+    blas_stream& operator=(const blas_stream&) = delete;
+    ~blas_stream() { release(); }
+    void release() {
+        if (blas) cublasDestroy(blas);
+        if (stream) cudaStreamDestroy(stream);
+        blas = nullptr;
+        stream = nullptr;
+    }
 };
 
 // ---------------------------------------------------------------- laws
@@ -130,9 +161,10 @@ struct device_network::impl {
     std::vector<network*> hosts; // the instances; hosts[0] gives the shape
     network& host;
     int K = 1;
+    std::vector<population> pops; // laws resolved (and refused) before any device resource
+    blas_stream handles;
     cudaStream_t stream = nullptr;
     cublasHandle_t blas = nullptr;
-    std::vector<population> pops;
     std::vector<group> groups;
     int capacity = 0; // columns per instance every [n x batch] buffer holds
     int batch = 0;    // columns per instance of the current pass
@@ -140,26 +172,16 @@ struct device_network::impl {
     buffer<double> loss;
     buffer<int> correct;
     buffer<float> factors; // per-instance alpha, beta or decay of one update
+    buffer<float> norms;   // the guard's norms, computed together
+    bool rates_of_forward = false; // the rate buffers hold a forward pass (infer writes only some)
     std::vector<double> host_loss;
     std::vector<int> host_correct;
     buffer<float> mirror_x, mirror_y, mirror_scaled;
     std::vector<float> host_noise;
 
-    explicit impl(const std::vector<network*>& instances) : hosts(instances), host(*instances.at(0)) {
-        K = int(hosts.size());
-        check_shapes();
-        check(cudaStreamCreate(&stream), "cudaStreamCreate");
-        check(cublasCreate(&blas), "cublasCreate");
-        check(cublasSetStream(blas, stream), "cublasSetStream");
-        check(cublasSetMathMode(blas, CUBLAS_DEFAULT_MATH), "cublasSetMathMode"); // float32, no TF32
-        const auto& hp = host.populations();
-        pops.resize(hp.size());
-        for (std::size_t i = 0; i < hp.size(); ++i) {
-            const auto& s = *hp[i].spec;
-            pops[i].f = law_named(s.activation, s.name);
-            pops[i].g = law_named(s.gate, s.name);
-            if (hp[i].loss_law) pops[i].loss = loss_named(s.loss, s.name);
-        }
+    explicit impl(const std::vector<network*>& instances)
+        : hosts(instances), host(*instances.at(0)), K(int(instances.size())), pops(checked_laws(instances)),
+          stream(handles.stream), blas(handles.blas) {
         groups.resize(host.groups().size());
         for (std::size_t i = 0; i < groups.size(); ++i) {
             const auto& g = host.groups()[i];
@@ -169,42 +191,64 @@ struct device_network::impl {
         upload();
     }
 
-    // The instances must share everything but their weights and rates.
-    void check_shapes() const {
+    // The device laws of instance 0's populations, after checking that every
+    // instance is a discrete circuit of the same shape, laws and rules (they
+    // may differ in weights, rates and gamma only).
+    static std::vector<population> checked_laws(const std::vector<network*>& hosts) {
         for (const network* n: hosts)
             if (n->mode() != sim_mode::discrete)
                 throw input_error("the CUDA backend runs mode: discrete (continuous mode runs on the CPU backend)");
-        for (int k = 1; k < K; ++k) {
+        const network& host = *hosts[0];
+        const auto same_factors = [](const std::vector<network::factor_ref>& a,
+                                     const std::vector<network::factor_ref>& b) {
+            if (a.size() != b.size()) return false;
+            for (std::size_t i = 0; i < a.size(); ++i)
+                if (a[i].what != b[i].what || a[i].index != b[i].index || a[i].c != b[i].c) return false;
+            return true;
+        };
+        for (std::size_t k = 1; k < hosts.size(); ++k) {
             const network& other = *hosts[k];
             bool same = other.populations().size() == host.populations().size() &&
-                        other.groups().size() == host.groups().size() && other.order() == host.order();
+                        other.groups().size() == host.groups().size() && other.order() == host.order() &&
+                        other.infer_order() == host.infer_order() &&
+                        other.input_population() == host.input_population() &&
+                        other.error_population() == host.error_population();
             for (std::size_t p = 0; same && p < host.populations().size(); ++p) {
-                const auto &a = *host.populations()[p].spec, &b = *other.populations()[p].spec;
-                same = a.size == b.size && a.activation == b.activation && a.gate == b.gate &&
-                       a.apical_gain == b.apical_gain && a.loss == b.loss;
+                const auto &a = host.populations()[p], &b = other.populations()[p];
+                same = a.spec->size == b.spec->size && a.spec->activation == b.spec->activation &&
+                       a.spec->gate == b.spec->gate && a.spec->apical_gain == b.spec->apical_gain &&
+                       a.spec->role == b.spec->role && a.spec->loss == b.spec->loss && a.of == b.of &&
+                       a.drives == b.drives && a.needed == b.needed && a.inputs == b.inputs &&
+                       a.needs_active == b.needs_active;
             }
             for (std::size_t g = 0; same && g < host.groups().size(); ++g) {
                 const auto &a = host.groups()[g], &b = other.groups()[g];
-                same = a.from == b.from && a.to == b.to && a.tied_to == b.tied_to && a.transpose == b.transpose &&
-                       a.learns == b.learns && a.decay == b.decay && a.mirror_of == b.mirror_of &&
-                       a.identity_copy == b.identity_copy && a.w.rows() == b.w.rows() && a.w.cols() == b.w.cols();
+                same = a.from == b.from && a.to == b.to && a.target == b.target && a.tied_to == b.tied_to &&
+                       a.transpose == b.transpose && a.identity_copy == b.identity_copy &&
+                       a.keep_current == b.keep_current && a.learns == b.learns && a.decay == b.decay &&
+                       same_factors(a.post, b.post) && same_factors(a.pre, b.pre) && a.mirror_of == b.mirror_of &&
+                       a.w.rows() == b.w.rows() && a.w.cols() == b.w.cols();
             }
             if (!same)
                 throw input_error("CUDA ensemble: instance " + std::to_string(k) +
                                   " differs from instance 0 in more than weights and rates");
         }
-    }
-
-    ~impl() {
-        if (blas) cublasDestroy(blas);
-        if (stream) cudaStreamDestroy(stream);
+        const auto& hp = host.populations();
+        std::vector<population> pops(hp.size());
+        for (std::size_t i = 0; i < hp.size(); ++i) {
+            const auto& s = *hp[i].spec;
+            pops[i].f = law_named(s.activation, s.name);
+            pops[i].g = law_named(s.gate, s.name);
+            if (hp[i].loss_law) pops[i].loss = loss_named(s.loss, s.name);
+        }
+        return pops;
     }
 
     // Buffers for `b` columns per instance.
     void reserve_columns(int b) {
         batch = b;
         if (b <= capacity) return;
-        capacity = b;
+        capacity = 0; // until every buffer below has its room
         const std::size_t columns = std::size_t(b) * K;
         const auto& hp = host.populations();
         for (std::size_t i = 0; i < pops.size(); ++i) {
@@ -226,6 +270,7 @@ struct device_network::impl {
         labels.reserve(columns);
         loss.reserve(columns);
         correct.reserve(columns);
+        capacity = b;
     }
 
     // Values of one instance's [n x batch] slice of population p.
@@ -246,9 +291,10 @@ struct device_network::impl {
             check(cudaMemcpyAsync(pops[ip].rate.get() + k * slice, in.data(), sizeof(float) * std::size_t(slice),
                                   cudaMemcpyHostToDevice, stream),
                   "copying the input batch");
-            check(cudaMemcpyAsync(labels.get() + std::int64_t(k) * b, y[k], sizeof(std::int32_t) * std::size_t(b),
-                                  cudaMemcpyHostToDevice, stream),
-                  "copying the labels");
+            if (y[k]) // a circuit without an error population takes none
+                check(cudaMemcpyAsync(labels.get() + std::int64_t(k) * b, y[k],
+                                      sizeof(std::int32_t) * std::size_t(b), cudaMemcpyHostToDevice, stream),
+                      "copying the labels");
         }
     }
 
@@ -381,6 +427,7 @@ struct device_network::impl {
 
     std::vector<loss_result> forward(const std::vector<const std::int32_t*>& y) {
         send_batch(y);
+        rates_of_forward = true;
         bool has_loss = false;
         for (int p: host.order()) {
             if (host.populations()[p].loss_law) {
@@ -407,6 +454,7 @@ struct device_network::impl {
 
     std::vector<loss_result> infer(const std::vector<const std::int32_t*>& y) {
         send_batch(y);
+        rates_of_forward = false;
         for (int p: host.infer_order()) evaluate(p, pops[p].rate.get());
         check(cudaGetLastError(), "an inference kernel");
         const int e = host.error_population();
@@ -508,19 +556,38 @@ struct device_network::impl {
                 alpha[k] = g.mirror_eta / float(b);
                 beta[k] = 1.0f - g.mirror_eta * g.mirror_gamma;
             }
+            // (A copy from pageable memory has read host_noise when it returns: the next group may refill it.)
             plastic_update(groups[gi].w.get(), pre, post, b, mirror_x.get(), x_slice, mirror_y.get(), y_slice, alpha,
                            beta, {}, mirror_scaled);
-            // host_noise is refilled for the next group: wait until the copy has read it.
-            check(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
         }
+        check(cudaGetLastError(), "a mirror kernel");
         return any;
     }
 
-    double norm(const float* x, std::int64_t n) {
-        float out = 0;
-        if (n == 0) return 0;
-        check(cublasSnrm2(blas, int(n), x, 1, &out), "cublasSnrm2"); // host pointer mode: waits for the result
-        return double(out);
+    // Instance k's norms of every group's own weights (0 for tied groups)
+    // and of every population's rates from the last forward pass, computed on
+    // the device into one buffer and copied back with a single wait.
+    void all_norms(int k, std::vector<double>& weights, std::vector<double>& rates) {
+        const std::size_t n_groups = groups.size(), n_pops = pops.size();
+        norms.reserve(n_groups + n_pops);
+        check(cudaMemsetAsync(norms.get(), 0, sizeof(float) * (n_groups + n_pops), stream), "cudaMemsetAsync");
+        check(cublasSetPointerMode(blas, CUBLAS_POINTER_MODE_DEVICE), "cublasSetPointerMode");
+        const auto nrm2 = [&](const float* x, std::int64_t n, std::size_t slot) {
+            if (n > 0) check(cublasSnrm2(blas, int(n), x, 1, norms.get() + slot), "cublasSnrm2");
+        };
+        for (std::size_t gi = 0; gi < n_groups; ++gi)
+            if (host.groups()[gi].tied_to < 0)
+                nrm2(groups[gi].w.get() + k * weight_size(int(gi)), weight_size(int(gi)), gi);
+        if (batch > 0 && rates_of_forward)
+            for (std::size_t p = 0; p < n_pops; ++p)
+                nrm2(pops[p].rate.get() + k * slice_of(int(p)), slice_of(int(p)), n_groups + p);
+        check(cublasSetPointerMode(blas, CUBLAS_POINTER_MODE_HOST), "cublasSetPointerMode");
+        std::vector<float> out(n_groups + n_pops);
+        check(cudaMemcpyAsync(out.data(), norms.get(), sizeof(float) * out.size(), cudaMemcpyDeviceToHost, stream),
+              "copying norms");
+        check(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
+        weights.assign(out.begin(), out.begin() + std::ptrdiff_t(n_groups));
+        rates.assign(out.begin() + std::ptrdiff_t(n_groups), out.end());
     }
 
     void download() {
@@ -532,8 +599,8 @@ struct device_network::impl {
                                       sizeof(float) * std::size_t(size), cudaMemcpyDeviceToHost, stream),
                       "copying weights to the host");
         }
-        // The rates of the last pass, where the hosts hold as many columns.
-        for (std::size_t p = 0; p < pops.size(); ++p)
+        // The rates of the last forward pass, where the hosts hold as many columns.
+        for (std::size_t p = 0; rates_of_forward && p < pops.size(); ++p)
             for (int k = 0; k < K; ++k) {
                 auto& rate = hosts[k]->populations()[p].rate;
                 if (batch > 0 && rate.cols() == batch)
@@ -589,16 +656,8 @@ bool device_network::mirror(rng& noise, int batch, double sigma) { return impl_-
 void device_network::download() { impl_->download(); }
 void device_network::upload() { impl_->upload(); }
 
-double device_network::weight_norm(int group, int instance) {
-    const auto& g = impl_->host.groups()[group];
-    if (g.tied_to >= 0) return 0;
-    const std::int64_t size = impl_->weight_size(group);
-    return impl_->norm(impl_->groups[group].w.get() + instance * size, size);
-}
-
-double device_network::rate_norm(int population, int instance) {
-    const std::int64_t slice = impl_->slice_of(population);
-    return impl_->norm(impl_->pops[population].rate.get() + instance * slice, slice);
+void device_network::norms(std::vector<double>& weights, std::vector<double>& rates, int instance) {
+    impl_->all_norms(instance, weights, rates);
 }
 
 } // namespace counterstream::cuda
@@ -637,8 +696,7 @@ loss_result device_network::infer(const std::int32_t*) { return {}; }
 void device_network::learn() {}
 bool device_network::mirror(const std::vector<rng*>&, int, double) { return false; }
 bool device_network::mirror(rng&, int, double) { return false; }
-double device_network::weight_norm(int, int) { return 0; }
-double device_network::rate_norm(int, int) { return 0; }
+void device_network::norms(std::vector<double>&, std::vector<double>&, int) {}
 void device_network::download() {}
 void device_network::upload() {}
 

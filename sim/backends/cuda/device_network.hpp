@@ -66,11 +66,11 @@ public:
     bool mirror(const std::vector<rng*>& noise, int batch, double sigma);
     bool mirror(rng& noise, int batch, double sigma);
 
-    // Euclidean norms, computed on the device, of instance k's own weights of
-    // a group and of its rates of a population from the last pass (the
-    // divergence guard).
-    double weight_norm(int group, int instance = 0);
-    double rate_norm(int population, int instance = 0);
+    // The divergence guard's Euclidean norms, computed on the device and
+    // copied back together: of instance k's own weights of every group (0 for
+    // tied groups) and of its rates of every population in the last forward
+    // pass (0 before the first).
+    void norms(std::vector<double>& weights, std::vector<double>& rates, int instance = 0);
 
     // Device weights and last rates -> the host networks (waits for the device).
     void download();

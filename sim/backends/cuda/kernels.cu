@@ -15,15 +15,19 @@ __device__ std::int64_t element() { return std::int64_t(blockIdx.x) * blockDim.x
 
 __device__ float sigmoid_of(float x) { return 1.0f / (1.0f + expf(-x)); }
 
+// max(x, 0) that keeps NaN, as the CPU's cwiseMax(0) does (fmaxf would give 0),
+// so a blown-up run shows a NaN loss on both backends.
+__device__ float positive_part(float x) { return x < 0.0f ? 0.0f : x; }
+
 __device__ float apply_law(law f, float x) {
     switch (f) {
     case law::none:
     case law::linear: return x;
-    case law::relu: return fmaxf(x, 0.0f);
+    case law::relu: return positive_part(x);
     case law::step: return x > 0.0f ? 1.0f : 0.0f;
     case law::tanh: return tanhf(x);
     case law::sigmoid: return sigmoid_of(x);
-    case law::softplus: return fmaxf(x, 0.0f) + log1pf(expf(-fabsf(x))); // finite for large |x|
+    case law::softplus: return positive_part(x) + log1pf(expf(-fabsf(x))); // finite for large |x|
     }
     return x;
 }
