@@ -221,6 +221,9 @@ int main(int argc, char** argv) {
         ->required();
     benchmark_cmd->add_option("-o,--output", benchmark_opt.output, "HDF5 output (default runs/<file stem>.h5)");
     benchmark_cmd->add_option("--set", benchmark_opt.sets, "override a key of every run: dotted.path=VALUE");
+    benchmark_cmd->add_option("--ensemble", benchmark_opt.ensemble,
+                              "runs per lockstep ensemble (continuous-mode methods; 1: each run alone)")
+        ->check(integer_in(1, 100000));
     std::string benchmark_backend;
     benchmark_cmd->add_option("--backend", benchmark_backend, "cpu or cuda (protocol.backend of every run)")
         ->check(backend_check);
