@@ -9,8 +9,6 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
-#include <fstream>
-#include <iterator>
 #include <limits>
 #include <optional>
 #include <ostream>
@@ -305,21 +303,15 @@ sweep_summary summarize(const benchmark_document& doc, const std::vector<point_o
 benchmark_document load_benchmark(const std::string& file, const std::vector<std::string>& cli_sets,
                                   const library& lib) {
     const YAML::Node root = load_yaml_file(file);
-    parse_sets(cli_sets); // reports a malformed --set first
     diagnostics diag;
     reader rd(diag);
-    const view v(root, file, "");
-    if (!v.is_map()) {
-        diag.error(location{file, 1, 1}, "", "expected a map with methods:, datasets: and seeds:");
-        diag.raise();
-    }
-    rd.check_keys(v, {"methods", "datasets", "seeds", "set", "cells", "paper", "threads"});
+    const view v = document_root(file, root, cli_sets, "methods:, datasets: and seeds:",
+                                 {"methods", "datasets", "seeds", "set", "cells", "paper", "threads"}, rd);
 
     benchmark_document doc;
     sweep_document& sweep = doc.sweep;
     sweep.file = file;
-    std::ifstream in(file, std::ios::binary);
-    sweep.text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    sweep.text = file_text(file);
     if (auto t = rd.integer(v["threads"], 1, 1024)) // the command line's --threads bound
         sweep.threads = int(*t);
 

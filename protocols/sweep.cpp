@@ -271,26 +271,34 @@ void load_points(sweep_document& doc, const std::vector<point_source>& sources, 
         problems.raise();
 }
 
+std::string file_text(const std::filesystem::path& file) {
+    std::ifstream in(file, std::ios::binary);
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+view document_root(const std::string& file, const YAML::Node& root, const std::vector<std::string>& cli_sets,
+                   const std::string& expected, const std::vector<std::string>& keys, reader& rd) {
+    parse_sets(cli_sets); // reports a malformed --set first
+    const view v(root, file, "");
+    if (!v.is_map()) {
+        rd.diag().error(location{file, 1, 1}, "", "expected a map with " + expected);
+        rd.diag().raise();
+    }
+    rd.check_keys(v, keys);
+    return v;
+}
+
 sweep_document load_sweep(const std::string& file, const std::vector<std::string>& cli_sets, const library& lib) {
     sweep_document doc;
     doc.file = file;
     const YAML::Node root = load_yaml_file(file);
-    {
-        std::ifstream in(file);
-        std::ostringstream text;
-        text << in.rdbuf();
-        doc.text = text.str();
-    }
-    parse_sets(cli_sets); // reports a malformed --set first
-
+    doc.text = file_text(file);
     diagnostics diag;
     reader rd(diag);
-    const view v(root, file, "");
-    if (!v.is_map()) {
-        diag.error(location{file, 1, 1}, "", "expected a map with base: and grid: or list:");
-        diag.raise();
-    }
-    rd.check_keys(v, {"base", "set", "grid", "list", "threads", "ensemble"});
+    const view v = document_root(file, root, cli_sets, "base: and grid: or list:",
+                                 {"base", "set", "grid", "list", "threads", "ensemble"}, rd);
 
     if (!v["base"].defined())
         rd.error(v, "missing base: (the run document every point starts from)");
@@ -1171,12 +1179,8 @@ void write_sweep_file(const std::filesystem::path& path, const std::filesystem::
     const h5 sweep(H5Gcreate2(root, command.group.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose,
                    "H5Gcreate2 '" + command.group + "'");
     string_dataset(sweep.get(), "config", doc.text);
-    if (!doc.base.empty()) {
-        std::ifstream in(doc.base);
-        std::ostringstream text;
-        text << in.rdbuf();
-        string_dataset(sweep.get(), "base", text.str());
-    }
+    if (!doc.base.empty())
+        string_dataset(sweep.get(), "base", file_text(doc.base));
     if (!summary.empty())
         write_table(sweep.get(), "table", summary);
     const h5 table = write_table(sweep.get(), command.points_table, points_table(doc, results));

@@ -105,6 +105,15 @@ bool sweep_built_with_mpi();
 // sweep: it reads its document with the pieces load_sweep uses, and
 // run_sweep runs, merges and reports its points as `sweep` does.
 
+// A file's whole contents (empty when it cannot be read).
+std::string file_text(const std::filesystem::path& file);
+
+// The root of a document that makes sweep points (`root`, loaded from
+// `file`), after reporting a malformed `cli_sets` and a root that is not a
+// map (`expected` says what it should hold), and checking its keys.
+view document_root(const std::string& file, const YAML::Node& root, const std::vector<std::string>& cli_sets,
+                   const std::string& expected, const std::vector<std::string>& keys, reader& rd);
+
 // Where `key` of `map` is given (the map's own place when it is absent).
 location key_location(const YAML::Node& map, const std::string& key, const std::string& file);
 
