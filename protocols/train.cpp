@@ -202,18 +202,9 @@ train_result train(const run_document& run, const library& lib, const train_opti
         rec.write_checkpoint(save_state());
     }
 
-    // The rate schedule scales every rule's eta from the rates the circuit gave.
-    std::vector<float> base_eta;
-    for (const auto& g: net.groups()) base_eta.push_back(g.eta);
+    const bool scheduled = proto.schedule.kind != "constant";
     std::int64_t total_steps = proto.epochs * ((n_train + B - 1) / B);
     if (proto.max_steps > 0) total_steps = std::min(total_steps, proto.max_steps);
-    double eta_factor = 1;
-    auto schedule = [&] {
-        const double f = schedule_factor(proto.schedule, s.step, total_steps, s.epoch);
-        if (f == eta_factor) return;
-        eta_factor = f;
-        for (std::size_t i = 0; i < base_eta.size(); ++i) net.groups()[i].eta = float(base_eta[i] * f);
-    };
 
     std::vector<std::int32_t> labels(B);
     stop_signals signals;
@@ -241,7 +232,7 @@ train_result train(const run_document& run, const library& lib, const train_opti
             labels.resize(n);
             data.train.gather(s.order.data() + start, n, net.input());
             for (int j = 0; j < n; ++j) labels[j] = data.train.y[s.order[start + j]];
-            schedule();
+            if (scheduled) net.scale_rates(schedule_factor(proto.schedule, s.step, total_steps, s.epoch));
             const auto r = gpu ? gpu->forward(labels.data()) : net.forward(labels.data());
             if (!std::isfinite(r.loss_sum)) {
                 diverge("the loss is " + format_norm(r.loss_sum));

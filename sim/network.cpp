@@ -103,6 +103,7 @@ network::network(const circuit_spec& spec, const library& lib, std::uint64_t see
                                   ".rule: continuous mode needs tau [ms] (eta is the discrete rate)");
             g.eta = float(spec_.eta_scale / *r.tau);
         }
+        g.base_eta = g.eta;
         g.gamma = float(r.gamma);
         g.decay = r.decay == "l1"     ? group::decay_kind::l1
                   : r.decay == "none" ? group::decay_kind::none
@@ -453,6 +454,11 @@ bool network::mirror(rng& noise, int batch, double sigma) {
                   1.0f - g.mirror_eta * g.mirror_gamma, g.w);
     }
     return mirrors_;
+}
+
+void network::scale_rates(double factor) {
+    for (auto& g: groups_)
+        if (g.learns) g.eta = float(g.base_eta * factor);
 }
 
 void network::write_state(float* x) const {

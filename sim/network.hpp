@@ -77,7 +77,8 @@ public:
         bool learns = false;
         std::vector<factor_ref> post, pre; // factors multiplied elementwise
         matrix post_buf, pre_buf;
-        float eta = 0; // discrete: eta * eta_scale; continuous: eta_scale / tau [1/ms]
+        float eta = 0; // discrete: eta * eta_scale; continuous: eta_scale / tau [1/ms]; times scale_rates()'s factor
+        float base_eta = 0; // eta as the circuit gives it
         float gamma = 0;
         enum class decay_kind { l2, l1, none } decay = decay_kind::l2;
         std::int64_t state_offset = -1; // continuous, plastic: where the weights sit in the state
@@ -115,6 +116,9 @@ public:
     // the forward batch are untouched. Returns whether the circuit has any.
     bool mirror(rng& noise, int batch, double sigma);
     bool mirrors() const { return mirrors_; }
+    // Every rule's eta (and so its decay eta gamma) becomes the circuit's
+    // times `factor` (protocol.schedule); mirror batches keep their rate.
+    void scale_rates(double factor);
 
     // Continuous mode. The state: rates of populations with tau > 0, then plastic weights.
     std::int64_t state_size() const { return state_size_; }
