@@ -174,6 +174,7 @@ struct device_network::impl {
     buffer<float> factors; // per-instance alpha, beta or decay of one update
     buffer<float> norms;   // the guard's norms, computed together
     bool rates_of_forward = false; // the rate buffers hold a forward pass (infer writes only some)
+    bool host_current = false;     // the hosts hold the device's weights and forward rates
     std::vector<double> host_loss;
     std::vector<int> host_correct;
     buffer<float> mirror_x, mirror_y, mirror_scaled;
@@ -428,6 +429,7 @@ struct device_network::impl {
     std::vector<loss_result> forward(const std::vector<const std::int32_t*>& y) {
         send_batch(y);
         rates_of_forward = true;
+        host_current = false;
         bool has_loss = false;
         for (int p: host.order()) {
             if (host.populations()[p].loss_law) {
@@ -483,11 +485,7 @@ struct device_network::impl {
                   "copying per-instance rates");
             return factors.get();
         };
-        if (!l1.empty()) {
-            if (uniform(l1)) l1_decay(stream, size * K, l1[0], w);
-            else
-                l1_decay_slices(stream, K, size, send(l1), w);
-        }
+        if (!l1.empty()) l1_decay_slices(stream, K, size, send(l1), w);
         if (uniform(alpha) && uniform(beta)) {
             gemm(false, true, rows, cols, inner, alpha[0], a, rows, stride_a, b, cols, stride_b, beta[0], w, size, K);
             return;
@@ -499,6 +497,7 @@ struct device_network::impl {
     }
 
     void learn() {
+        host_current = false;
         const float inv_batch = 1.0f / float(batch);
         const auto& hp = host.populations();
         std::vector<float> alpha(static_cast<std::size_t>(K)), beta(static_cast<std::size_t>(K)), l1;
@@ -525,6 +524,7 @@ struct device_network::impl {
 
     bool mirror(const std::vector<rng*>& noise, int b, double sigma) {
         if (int(noise.size()) != K) throw internal_error("CUDA backend: mirror noise for the wrong number of instances");
+        host_current = false;
         const float half_width = float(sigma * std::sqrt(3.0)); // U(-a, a) has variance a^2 / 3
         const auto& hg = host.groups();
         bool any = false;
@@ -590,7 +590,9 @@ struct device_network::impl {
         rates.assign(out.begin() + std::ptrdiff_t(n_groups), out.end());
     }
 
+    // A snapshot and a checkpoint of the same step copy once.
     void download() {
+        if (host_current) return;
         for (std::size_t gi = 0; gi < groups.size(); ++gi) {
             if (host.groups()[gi].tied_to >= 0) continue;
             const std::int64_t size = weight_size(int(gi));
@@ -610,6 +612,7 @@ struct device_network::impl {
                           "copying rates to the host");
             }
         check(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
+        host_current = true;
     }
 
     void upload() {

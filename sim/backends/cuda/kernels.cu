@@ -76,13 +76,6 @@ __global__ void multiply_kernel(std::int64_t n, const float* a, float* out) {
     if (i < n) out[i] *= a[i];
 }
 
-__global__ void l1_decay_kernel(std::int64_t n, float decay, float* w) {
-    const std::int64_t i = element();
-    if (i >= n) return;
-    const float x = w[i];
-    w[i] = x - decay * float((x > 0.0f) - (x < 0.0f));
-}
-
 __global__ void scale_slices_kernel(std::int64_t n, std::int64_t length, const float* factor, float* data) {
     const std::int64_t i = element();
     if (i < n) data[i] *= factor[i / length];
@@ -148,10 +141,6 @@ void add(cudaStream_t s, std::int64_t n, const float* a, float* out) {
 
 void multiply(cudaStream_t s, std::int64_t n, const float* a, float* out) {
     if (n > 0) multiply_kernel<<<grid(n), block_size, 0, s>>>(n, a, out);
-}
-
-void l1_decay(cudaStream_t s, std::int64_t n, float decay, float* w) {
-    if (n > 0) l1_decay_kernel<<<grid(n), block_size, 0, s>>>(n, decay, w);
 }
 
 void scale_slices(cudaStream_t s, int slices, std::int64_t length, const float* factor, float* data) {

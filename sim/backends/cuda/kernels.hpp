@@ -22,9 +22,6 @@ void derivative(cudaStream_t s, std::int64_t n, law f, const float* in, float* o
 void add(cudaStream_t s, std::int64_t n, const float* a, float* out);
 // out *= a (elementwise)
 void multiply(cudaStream_t s, std::int64_t n, const float* a, float* out);
-// w -= decay sign(w)
-void l1_decay(cudaStream_t s, std::int64_t n, float decay, float* w);
-
 // Per-instance factors over `slices` consecutive slices of `length` values
 // (an ensemble's instances; factors on the device, one per slice):
 // data[k] *= factor[k]
