@@ -71,6 +71,14 @@ struct case_result {
     std::string note;
 };
 
+// An MNIST-like batch into net.input() (a fifth of the pixels lit, in [0, 1))
+// and labels 0-9.
+void mnist_like_batch(network& net, rng& r, std::vector<std::int32_t>& labels) {
+    auto& x = net.input();
+    for (Eigen::Index i = 0; i < x.size(); ++i) x.data()[i] = r.uniform() < 0.2 ? float(r.uniform()) : 0.0f;
+    for (auto& y: labels) y = std::int32_t(r.below(10));
+}
+
 // One discrete step (forward and learn) of the circuit at `ratio` on the
 // engine's threads, or on the CUDA device (the batch copied in every step,
 // as training does).
@@ -81,14 +89,9 @@ case_result discrete_case(const std::string& name, const std::string& file, doub
     const auto doc = load_run(file, {r.str(), "protocol.batch_size=" + std::to_string(opt.batch)}, lib);
     const int B = opt.batch;
     network net(doc.circuit, lib, doc.protocol.seed, B);
-    // MNIST-like input: a fifth of the pixels lit, in [0, 1).
     rng data_rng(12345);
-    auto& x = net.input();
-    for (Eigen::Index i = 0; i < x.size(); ++i)
-        x.data()[i] = data_rng.uniform() < 0.2 ? float(data_rng.uniform()) : 0.0f;
     std::vector<std::int32_t> labels(B);
-    for (auto& y: labels)
-        y = std::int32_t(data_rng.below(10));
+    mnist_like_batch(net, data_rng, labels);
     loss_result last;
     std::unique_ptr<cuda::device_network> gpu;
     if (on_device) gpu = std::make_unique<cuda::device_network>(net);
@@ -131,10 +134,7 @@ cuda_ensemble_result cuda_ensemble_case(const std::string& file, const bench_opt
     for (int k = 0; k < K; ++k) {
         nets.push_back(std::make_unique<network>(doc.circuit, lib, std::uint64_t(k + 1), B));
         hosts.push_back(nets.back().get());
-        auto& x = nets.back()->input();
-        for (Eigen::Index i = 0; i < x.size(); ++i)
-            x.data()[i] = data_rng.uniform() < 0.2 ? float(data_rng.uniform()) : 0.0f;
-        for (auto& y: labels[k]) y = std::int32_t(data_rng.below(10));
+        mnist_like_batch(*nets.back(), data_rng, labels[k]);
         label_ptrs.push_back(labels[k].data());
     }
     cuda_ensemble_result out;
