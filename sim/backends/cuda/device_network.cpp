@@ -11,6 +11,8 @@
 #ifdef COUNTERSTREAM_CUDA
 
 #include "sim/backends/cuda/kernels.hpp"
+#include "sim/flat_algebra.hpp"
+#include "sim/odeint_segment.hpp"
 
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
@@ -18,6 +20,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <utility>
 #include <vector>
 
 namespace counterstream::cuda {
@@ -93,6 +96,60 @@ struct blas_stream {
     }
 };
 
+// Device memory and kernels of the ODE algebra (sim/flat_algebra.hpp), on
+// the engine's stream. Released blocks are kept for the next request of the
+// same size: every segment's steppers ask for the same few sizes, and
+// cudaFree would wait for the device.
+class device_context {
+public:
+    explicit device_context(cudaStream_t s) : stream_(s) {}
+    device_context(const device_context&) = delete;
+    device_context& operator=(const device_context&) = delete;
+    ~device_context() {
+        for (auto& block: free_) cudaFree(block.second);
+    }
+    float* allocate(std::int64_t n) {
+        for (auto it = free_.begin(); it != free_.end(); ++it)
+            if (it->first == n) {
+                float* p = it->second;
+                free_.erase(it);
+                return p;
+            }
+        void* p = nullptr;
+        check(cudaMalloc(&p, sizeof(float) * std::size_t(n)), "cudaMalloc (ODE state)");
+        return static_cast<float*>(p);
+    }
+    void release(float* p, std::int64_t n) { free_.emplace_back(n, p); }
+    void copy(const float* from, float* to, std::int64_t n) {
+        check(cudaMemcpyAsync(to, from, sizeof(float) * std::size_t(n), cudaMemcpyDeviceToDevice, stream_),
+              "copying an ODE state");
+    }
+    void combine(float* out, std::int64_t n, int count, const float* const* in, const float* a) {
+        if (count > max_terms) throw internal_error("CUDA backend: a stepper stage with more than 16 terms");
+        cuda::combine(stream_, n, count, in, a, out);
+    }
+    void relative_error(float* err, const float* x, const float* dxdt, std::int64_t n, float eps_abs, float eps_rel,
+                        float a_x, float a_dxdt) {
+        cuda::relative_error(stream_, n, x, dxdt, eps_abs, eps_rel, a_x, a_dxdt, err);
+    }
+    // Waits for the device: the controlled stepper decides on the host.
+    float max_abs(const float* x, std::int64_t n) {
+        result_.reserve(1);
+        cuda::max_abs(stream_, n, x, result_.get());
+        float m = 0;
+        check(cudaMemcpyAsync(&m, result_.get(), sizeof(float), cudaMemcpyDeviceToHost, stream_), "copying a norm");
+        check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
+        return m;
+    }
+
+private:
+    cudaStream_t stream_;
+    std::vector<std::pair<std::int64_t, float*>> free_;
+    buffer<float> result_;
+};
+
+using device_vector = flat_vector<device_context>;
+
 // ---------------------------------------------------------------- laws
 
 law law_named(const std::string& name, const std::string& population) {
@@ -146,13 +203,18 @@ std::string device_description() {
 
 struct device_network::impl {
     struct population {
-        buffer<float> rate, active; // K slices of [n x batch], one after another
+        float* rate = nullptr;       // K slices of [n x batch], one after another: own_rate, or the ODE state's
+        buffer<float> own_rate, active;
         std::array<buffer<float>, 3> current;
+        buffer<float> drive;         // continuous, tau > 0: the rate law's value
+        std::int64_t field = -1;     // continuous, tau > 0: where the K slices of rates sit in the state
         law f = law::linear, g = law::none;
         loss_law loss = loss_law::cross_entropy;
     };
     struct group {
-        buffer<float> w;         // own weights: K slices of [post x pre] (not for tied groups)
+        float* w = nullptr;      // K slices of [post x pre]: own_w, or the ODE state's (plastic, continuous); null for tied groups
+        buffer<float> own_w;
+        std::int64_t field = -1; // continuous, plastic: where the K slices of weights sit in the state
         buffer<float> current;   // keep_current
         buffer<float> post, pre; // products of several factors
         buffer<float> scaled;    // POST scaled per instance, when the instances' rates differ
@@ -179,16 +241,31 @@ struct device_network::impl {
     std::vector<int> host_correct;
     buffer<float> mirror_x, mirror_y, mirror_scaled;
     std::vector<float> host_noise;
+    // Continuous mode: every instance's ODE state in one device vector, field
+    // by field (the K slices of a population's rates or a group's weights
+    // next to each other, so products and laws run over them as over own buffers).
+    bool continuous = false;
+    int state_batch = 0;         // the trials the state holds rates for
+    device_context ode{handles.stream};
+    device_vector x, scratch;    // the state; dx/dt when settling
+    buffer<float> inv_tau;       // 1 / tau of population p, instance k, at p K + k
+    const float* rate_state = nullptr; // the state the dynamic rates are bound to (null: their own buffers)
+    std::int64_t ode_steps = 0;
 
     explicit impl(const std::vector<network*>& instances)
         : hosts(instances), host(*instances.at(0)), K(int(instances.size())), pops(checked_laws(instances)),
           stream(handles.stream), blas(handles.blas) {
         groups.resize(host.groups().size());
+        continuous = host.mode() == sim_mode::continuous;
+        if (continuous) lay_out_state();
         for (std::size_t i = 0; i < groups.size(); ++i) {
             const auto& g = host.groups()[i];
-            if (g.tied_to < 0) groups[i].w.reserve(std::size_t(g.w.size()) * K);
+            if (g.tied_to >= 0 || groups[i].field >= 0) continue;
+            groups[i].own_w.reserve(std::size_t(g.w.size()) * K);
+            groups[i].w = groups[i].own_w.get();
         }
         factors.reserve(std::size_t(K));
+        if (continuous) bind(x.data(), x.data());
         upload();
     }
 
@@ -197,8 +274,8 @@ struct device_network::impl {
     // may differ in weights, rates and gamma only).
     static std::vector<population> checked_laws(const std::vector<network*>& hosts) {
         for (const network* n: hosts)
-            if (n->mode() != sim_mode::discrete)
-                throw input_error("the CUDA backend runs mode: discrete (continuous mode runs on the CPU backend)");
+            if (n->mode() != hosts[0]->mode() || n->batch() != hosts[0]->batch())
+                throw input_error("CUDA ensemble: the instances differ in mode or in trials");
         const network& host = *hosts[0];
         const auto same_factors = [](const std::vector<network::factor_ref>& a,
                                      const std::vector<network::factor_ref>& b) {
@@ -220,7 +297,7 @@ struct device_network::impl {
                        a.spec->gate == b.spec->gate && a.spec->apical_gain == b.spec->apical_gain &&
                        a.spec->role == b.spec->role && a.spec->loss == b.spec->loss && a.of == b.of &&
                        a.drives == b.drives && a.needed == b.needed && a.inputs == b.inputs &&
-                       a.needs_active == b.needs_active;
+                       a.needs_active == b.needs_active && a.state_offset == b.state_offset;
             }
             for (std::size_t g = 0; same && g < host.groups().size(); ++g) {
                 const auto &a = host.groups()[g], &b = other.groups()[g];
@@ -228,7 +305,7 @@ struct device_network::impl {
                        a.transpose == b.transpose && a.identity_copy == b.identity_copy &&
                        a.keep_current == b.keep_current && a.learns == b.learns && a.decay == b.decay &&
                        same_factors(a.post, b.post) && same_factors(a.pre, b.pre) && a.mirror_of == b.mirror_of &&
-                       a.w.rows() == b.w.rows() && a.w.cols() == b.w.cols();
+                       a.w.rows() == b.w.rows() && a.w.cols() == b.w.cols() && a.state_offset == b.state_offset;
             }
             if (!same)
                 throw input_error("CUDA ensemble: instance " + std::to_string(k) +
@@ -254,7 +331,8 @@ struct device_network::impl {
         const auto& hp = host.populations();
         for (std::size_t i = 0; i < pops.size(); ++i) {
             const std::size_t n = std::size_t(hp[i].spec->size) * columns;
-            pops[i].rate.reserve(n);
+            pops[i].own_rate.reserve(n);
+            if (pops[i].field >= 0) pops[i].drive.reserve(n);
             for (int c = 0; c < 3; ++c)
                 if (hp[i].needed[c]) pops[i].current[c].reserve(n);
             if (hp[i].needs_active) pops[i].active.reserve(n);
@@ -272,6 +350,8 @@ struct device_network::impl {
         loss.reserve(columns);
         correct.reserve(columns);
         capacity = b;
+        for (auto& p: pops) // the own buffers may have moved
+            if (!rate_state || p.field < 0) p.rate = p.own_rate.get();
     }
 
     // Values of one instance's [n x batch] slice of population p.
@@ -289,7 +369,7 @@ struct device_network::impl {
         for (int k = 0; k < K; ++k) {
             const auto& in = hosts[k]->input();
             if (in.cols() != b) throw internal_error("CUDA ensemble: the instances' batches differ");
-            check(cudaMemcpyAsync(pops[ip].rate.get() + k * slice, in.data(), sizeof(float) * std::size_t(slice),
+            check(cudaMemcpyAsync(pops[ip].rate + k * slice, in.data(), sizeof(float) * std::size_t(slice),
                                   cudaMemcpyHostToDevice, stream),
                   "copying the input batch");
             if (y[k]) // a circuit without an error population takes none
@@ -315,7 +395,7 @@ struct device_network::impl {
 
     const float* weights_of(int gi) const {
         const auto& g = host.groups()[gi];
-        return groups[g.tied_to >= 0 ? g.tied_to : gi].w.get();
+        return groups[g.tied_to >= 0 ? g.tied_to : gi].w;
     }
 
     std::int64_t weight_size(int gi) const {
@@ -329,7 +409,7 @@ struct device_network::impl {
         const auto& g = host.groups()[gi];
         const auto& hp = host.populations();
         const int n_to = hp[g.to].spec->size, n_from = hp[g.from].spec->size;
-        const float* pre = pops[g.from].rate.get();
+        const float* pre = pops[g.from].rate;
         const std::int64_t n = size_of(g.to);
         if (g.identity_copy) { // n_to == n_from: the slices line up
             if (accumulate) add(stream, n, pre, out);
@@ -382,8 +462,8 @@ struct device_network::impl {
     void launch_loss(int p, bool with_error) {
         const auto& hp = host.populations()[p];
         const int classes = host.populations()[hp.of].spec->size;
-        loss_columns(stream, pops[p].loss, classes, batch * K, pops[hp.of].rate.get(), labels.get(),
-                     with_error ? pops[p].rate.get() : nullptr, loss.get(), correct.get());
+        loss_columns(stream, pops[p].loss, classes, batch * K, pops[hp.of].rate, labels.get(),
+                     with_error ? pops[p].rate : nullptr, loss.get(), correct.get());
     }
 
     // Per instance, summed over its columns in order (waits for the device).
@@ -408,7 +488,7 @@ struct device_network::impl {
 
     const float* factor(const network::factor_ref& f) const {
         switch (f.what) {
-        case network::factor_ref::kind::rate: return pops[f.index].rate.get();
+        case network::factor_ref::kind::rate: return pops[f.index].rate;
         case network::factor_ref::kind::current: return pops[f.index].current[f.c].get();
         case network::factor_ref::kind::active: return pops[f.index].active.get();
         case network::factor_ref::kind::group_current: return groups[f.index].current.get();
@@ -426,7 +506,24 @@ struct device_network::impl {
         return scratch.get();
     }
 
+    // Currents and derivatives that only rules read, once every rate exists.
+    void rule_inputs() {
+        const auto& hp = host.populations();
+        for (std::size_t p = 0; p < hp.size(); ++p) {
+            for (int c = 0; c < 3; ++c)
+                if (hp[p].needed[c] && !hp[p].drives[c]) compute_compartment(int(p), c);
+            if (hp[p].needs_active)
+                derivative(stream, size_of(int(p)), pops[p].f, pops[p].current[int(compartment::basal)].get(),
+                           pops[p].active.get());
+        }
+    }
+
+    void discrete_only(const char* what) const {
+        if (continuous) throw internal_error(std::string("CUDA backend: ") + what + " is for discrete mode");
+    }
+
     std::vector<loss_result> forward(const std::vector<const std::int32_t*>& y) {
+        discrete_only("forward()");
         send_batch(y);
         rates_of_forward = true;
         host_current = false;
@@ -436,18 +533,10 @@ struct device_network::impl {
                 launch_loss(p, true);
                 has_loss = true;
             } else {
-                evaluate(p, pops[p].rate.get());
+                evaluate(p, pops[p].rate);
             }
         }
-        // Currents and derivatives that only rules read, now that every rate exists.
-        const auto& hp = host.populations();
-        for (std::size_t p = 0; p < hp.size(); ++p) {
-            for (int c = 0; c < 3; ++c)
-                if (hp[p].needed[c] && !hp[p].drives[c]) compute_compartment(int(p), c);
-            if (hp[p].needs_active)
-                derivative(stream, size_of(int(p)), pops[p].f, pops[p].current[int(compartment::basal)].get(),
-                           pops[p].active.get());
-        }
+        rule_inputs();
         check(cudaGetLastError(), "a forward kernel");
         if (has_loss) return collect_loss();
         check(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
@@ -455,9 +544,10 @@ struct device_network::impl {
     }
 
     std::vector<loss_result> infer(const std::vector<const std::int32_t*>& y) {
+        if (continuous) bind(x.data(), nullptr); // never write rates into the state
         send_batch(y);
         rates_of_forward = false;
-        for (int p: host.infer_order()) evaluate(p, pops[p].rate.get());
+        for (int p: host.infer_order()) evaluate(p, pops[p].rate);
         check(cudaGetLastError(), "an inference kernel");
         const int e = host.error_population();
         if (e < 0) {
@@ -497,6 +587,7 @@ struct device_network::impl {
     }
 
     void learn() {
+        discrete_only("learn()");
         host_current = false;
         const float inv_batch = 1.0f / float(batch);
         const auto& hp = host.populations();
@@ -516,13 +607,14 @@ struct device_network::impl {
                 if (g.decay == network::group::decay_kind::l1) l1.push_back(decay);
             }
             // S <- beta S + (eta / B) POST PRE^T
-            plastic_update(groups[gi].w.get(), rows, cols, batch, post, slice_of(g0.to), pre, slice_of(g0.from),
+            plastic_update(groups[gi].w, rows, cols, batch, post, slice_of(g0.to), pre, slice_of(g0.from),
                            alpha, beta, l1, groups[gi].scaled);
         }
         check(cudaGetLastError(), "a plasticity kernel");
     }
 
     bool mirror(const std::vector<rng*>& noise, int b, double sigma) {
+        discrete_only("mirror()");
         if (int(noise.size()) != K) throw internal_error("CUDA backend: mirror noise for the wrong number of instances");
         host_current = false;
         const float half_width = float(sigma * std::sqrt(3.0)); // U(-a, a) has variance a^2 / 3
@@ -548,7 +640,7 @@ struct device_network::impl {
                                   cudaMemcpyHostToDevice, stream),
                   "copying the mirror noise");
             // Y = W X
-            gemm(false, false, post, b, pre, 1.0f, groups[g0.mirror_of].w.get(), post, std::int64_t(post) * pre,
+            gemm(false, false, post, b, pre, 1.0f, groups[g0.mirror_of].w, post, std::int64_t(post) * pre,
                  mirror_x.get(), pre, x_slice, 0.0f, mirror_y.get(), y_slice, K);
             // S [pre x post] <- (1 - eta gamma) S + (eta / b) X Y^T
             for (int k = 0; k < K; ++k) {
@@ -557,17 +649,146 @@ struct device_network::impl {
                 beta[k] = 1.0f - g.mirror_eta * g.mirror_gamma;
             }
             // (A copy from pageable memory has read host_noise when it returns: the next group may refill it.)
-            plastic_update(groups[gi].w.get(), pre, post, b, mirror_x.get(), x_slice, mirror_y.get(), y_slice, alpha,
+            plastic_update(groups[gi].w, pre, post, b, mirror_x.get(), x_slice, mirror_y.get(), y_slice, alpha,
                            beta, {}, mirror_scaled);
         }
         check(cudaGetLastError(), "a mirror kernel");
         return any;
     }
 
+    // ------------------------------------------------------------ continuous mode
+
+    // Fields of the state: dynamic rates, then plastic weights, K slices each;
+    // and every instance's 1 / tau.
+    void lay_out_state() {
+        const auto& hp = host.populations();
+        state_batch = host.batch();
+        std::int64_t at = 0;
+        std::vector<float> taus(hp.size() * std::size_t(K), 0.0f);
+        for (std::size_t p = 0; p < hp.size(); ++p) {
+            if (hp[p].state_offset < 0) continue;
+            pops[p].field = at;
+            at += std::int64_t(hp[p].spec->size) * state_batch * K;
+            for (int k = 0; k < K; ++k) taus[p * K + k] = float(1.0 / hosts[k]->populations()[p].spec->tau);
+        }
+        for (std::size_t g = 0; g < groups.size(); ++g)
+            if (host.groups()[g].state_offset >= 0) {
+                groups[g].field = at;
+                at += std::int64_t(host.groups()[g].w.size()) * K;
+            }
+        if (at != host.state_size() * K) throw internal_error("CUDA backend: the state's fields do not fill it");
+        x.bind(ode);
+        x.resize(at);
+        inv_tau.reserve(taus.size());
+        check(cudaMemcpy(inv_tau.get(), taus.data(), sizeof(float) * taus.size(), cudaMemcpyHostToDevice),
+              "copying the time constants");
+    }
+
+    // Plastic weights read `weights`; dynamic rates read `rates` (null: their own buffers).
+    void bind(const float* weights, const float* rates) {
+        float* w = const_cast<float*>(weights);
+        float* r = const_cast<float*>(rates);
+        for (auto& p: pops) p.rate = r && p.field >= 0 ? r + p.field : p.own_rate.get();
+        for (auto& g: groups)
+            if (g.field >= 0) g.w = w + g.field;
+        rate_state = rates;
+    }
+
+    // dx/dt at state s for the batch of the last set_input(), for every
+    // instance (network::derivative()); learning: plasticity on (else dS/dt = 0).
+    void derivative_at(const float* s, float* dxdt, bool learning) {
+        if (batch != state_batch)
+            throw internal_error("CUDA backend: the batch differs from the state's trials");
+        bind(s, s);
+        host_current = false;
+        rates_of_forward = true;
+        for (int p: host.order()) {
+            if (host.populations()[p].loss_law) launch_loss(p, true);
+            else
+                evaluate(p, pops[p].rate);
+        }
+        // tau dr/dt = -r + (rate law), now that every input exists.
+        for (std::size_t p = 0; p < pops.size(); ++p)
+            if (pops[p].field >= 0) {
+                evaluate(int(p), pops[p].drive.get());
+                relax_slices(stream, K, slice_of(int(p)), inv_tau.get() + p * K, pops[p].drive.get(), pops[p].rate,
+                             dxdt + pops[p].field);
+            }
+        rule_inputs();
+        plasticity_derivative(dxdt, learning);
+        check(cudaGetLastError(), "a continuous-mode kernel");
+    }
+
+    // dS/dt = eta (mean_trials(POST PRE^T) - gamma R(S)) of every plastic group: one GEMM each.
+    void plasticity_derivative(float* dxdt, bool learning) {
+        const float inv_batch = 1.0f / float(batch);
+        const auto& hp = host.populations();
+        std::vector<float> alpha(static_cast<std::size_t>(K)), decay(static_cast<std::size_t>(K));
+        const auto send = [&](const std::vector<float>& v) {
+            check(cudaMemcpyAsync(factors.get(), v.data(), sizeof(float) * v.size(), cudaMemcpyHostToDevice, stream),
+                  "copying per-instance rates");
+            return factors.get();
+        };
+        for (std::size_t gi = 0; gi < groups.size(); ++gi) {
+            const auto& g0 = host.groups()[gi];
+            if (!g0.learns) continue;
+            const int rows = hp[g0.to].spec->size, cols = hp[g0.from].spec->size;
+            const std::int64_t size = std::int64_t(rows) * cols;
+            float* d = dxdt + groups[gi].field;
+            if (!learning) {
+                check(cudaMemsetAsync(d, 0, sizeof(float) * std::size_t(size * K), stream), "cudaMemsetAsync");
+                continue;
+            }
+            const float* post = product(g0.post, groups[gi].post, size_of(g0.to));
+            const float* pre = product(g0.pre, groups[gi].pre, size_of(g0.from));
+            for (int k = 0; k < K; ++k) {
+                const auto& g = hosts[k]->groups()[gi];
+                alpha[k] = g.eta * inv_batch;
+                decay[k] = -g.eta * g.gamma;
+            }
+            float beta = 1.0f; // d holds the decay term
+            switch (g0.decay) {
+            case network::group::decay_kind::l2: scaled_copy(stream, K, size, send(decay), groups[gi].w, d); break;
+            case network::group::decay_kind::l1: sign_scaled_copy(stream, K, size, send(decay), groups[gi].w, d); break;
+            case network::group::decay_kind::none: beta = 0.0f; break;
+            }
+            const bool uniform = std::all_of(alpha.begin(), alpha.end(), [&](float a) { return a == alpha[0]; });
+            if (!uniform) { // POST scaled per instance (the copy below reads `factors` after the decay did)
+                scaled_copy(stream, K, slice_of(g0.to), send(alpha), post, groups[gi].scaled.get());
+                post = groups[gi].scaled.get();
+            }
+            gemm(false, true, rows, cols, batch, uniform ? alpha[0] : 1.0f, post, rows, slice_of(g0.to), pre, cols,
+                 slice_of(g0.from), beta, d, size, K);
+        }
+    }
+
+    // Every instance from t0 to t1 [ms], with the steppers of the CPU integrator.
+    void advance(const integrator_spec& spec, double t0, double t1, bool learning) {
+        if (!continuous) throw internal_error("CUDA backend: advance() is for continuous mode");
+        if (t1 <= t0) return;
+        auto system = [&](const device_vector& s, device_vector& dsdt, double) {
+            derivative_at(s.data(), dsdt.data(), learning);
+        };
+        ode_steps += integrate_segment<device_vector, flat_algebra<device_context>>(spec, system, x, t0, t1);
+        bind(x.data(), x.data());
+    }
+
+    // The instantaneous rates at the state and every instance's loss there.
+    std::vector<loss_result> settle() {
+        if (!continuous) throw internal_error("CUDA backend: settle() is for continuous mode");
+        scratch.bind(ode);
+        scratch.resize(x.size());
+        derivative_at(x.data(), scratch.data(), false);
+        if (host.error_population() >= 0) return collect_loss();
+        check(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
+        return std::vector<loss_result>(std::size_t(K));
+    }
+
     // Instance k's norms of every group's own weights (0 for tied groups)
     // and of every population's rates from the last forward pass, computed on
     // the device into one buffer and copied back with a single wait.
     void all_norms(int k, std::vector<double>& weights, std::vector<double>& rates) {
+        if (continuous) bind(x.data(), rate_state ? x.data() : nullptr);
         const std::size_t n_groups = groups.size(), n_pops = pops.size();
         norms.reserve(n_groups + n_pops);
         check(cudaMemsetAsync(norms.get(), 0, sizeof(float) * (n_groups + n_pops), stream), "cudaMemsetAsync");
@@ -577,10 +798,10 @@ struct device_network::impl {
         };
         for (std::size_t gi = 0; gi < n_groups; ++gi)
             if (host.groups()[gi].tied_to < 0)
-                nrm2(groups[gi].w.get() + k * weight_size(int(gi)), weight_size(int(gi)), gi);
+                nrm2(groups[gi].w + k * weight_size(int(gi)), weight_size(int(gi)), gi);
         if (batch > 0 && rates_of_forward)
             for (std::size_t p = 0; p < n_pops; ++p)
-                nrm2(pops[p].rate.get() + k * slice_of(int(p)), slice_of(int(p)), n_groups + p);
+                nrm2(pops[p].rate + k * slice_of(int(p)), slice_of(int(p)), n_groups + p);
         check(cublasSetPointerMode(blas, CUBLAS_POINTER_MODE_HOST), "cublasSetPointerMode");
         std::vector<float> out(n_groups + n_pops);
         check(cudaMemcpyAsync(out.data(), norms.get(), sizeof(float) * out.size(), cudaMemcpyDeviceToHost, stream),
@@ -593,34 +814,54 @@ struct device_network::impl {
     // A snapshot and a checkpoint of the same step copy once.
     void download() {
         if (host_current) return;
+        if (continuous) bind(x.data(), rate_state ? x.data() : nullptr);
         for (std::size_t gi = 0; gi < groups.size(); ++gi) {
             if (host.groups()[gi].tied_to >= 0) continue;
             const std::int64_t size = weight_size(int(gi));
             for (int k = 0; k < K; ++k)
-                check(cudaMemcpyAsync(hosts[k]->groups()[gi].w.data(), groups[gi].w.get() + k * size,
+                check(cudaMemcpyAsync(hosts[k]->groups()[gi].w.data(), groups[gi].w + k * size,
                                       sizeof(float) * std::size_t(size), cudaMemcpyDeviceToHost, stream),
                       "copying weights to the host");
         }
-        // The rates of the last forward pass, where the hosts hold as many columns.
-        for (std::size_t p = 0; rates_of_forward && p < pops.size(); ++p)
+        // The state's rates, and those of the last forward pass, where the hosts hold as many columns.
+        for (std::size_t p = 0; p < pops.size(); ++p) {
+            const bool in_state = pops[p].field >= 0;
+            if (!in_state && !(rates_of_forward && batch > 0)) continue;
+            const int columns = in_state ? state_batch : batch;
+            const std::int64_t slice = std::int64_t(host.populations()[p].spec->size) * columns;
+            const float* from = in_state ? x.data() + pops[p].field : pops[p].rate;
             for (int k = 0; k < K; ++k) {
                 auto& rate = hosts[k]->populations()[p].rate;
-                if (batch > 0 && rate.cols() == batch)
-                    check(cudaMemcpyAsync(rate.data(), pops[p].rate.get() + k * slice_of(int(p)),
-                                          sizeof(float) * std::size_t(slice_of(int(p))), cudaMemcpyDeviceToHost,
-                                          stream),
+                if (rate.cols() == columns)
+                    check(cudaMemcpyAsync(rate.data(), from + k * slice, sizeof(float) * std::size_t(slice),
+                                          cudaMemcpyDeviceToHost, stream),
                           "copying rates to the host");
             }
+        }
         check(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
         host_current = true;
     }
 
     void upload() {
+        host_current = false;
+        // Continuous: the hosts' views read their states, whose rates go to the device's.
+        for (std::size_t p = 0; continuous && p < pops.size(); ++p) {
+            if (pops[p].field < 0) continue;
+            const std::int64_t slice = std::int64_t(host.populations()[p].spec->size) * state_batch;
+            for (int k = 0; k < K; ++k) {
+                const auto& rate = hosts[k]->populations()[p].rate;
+                if (rate.cols() != state_batch)
+                    throw internal_error("CUDA backend: a host's rates do not read its state");
+                check(cudaMemcpyAsync(x.data() + pops[p].field + k * slice, rate.data(),
+                                      sizeof(float) * std::size_t(slice), cudaMemcpyHostToDevice, stream),
+                      "copying rates to the device");
+            }
+        }
         for (std::size_t gi = 0; gi < groups.size(); ++gi) {
             if (host.groups()[gi].tied_to >= 0) continue;
             const std::int64_t size = weight_size(int(gi));
             for (int k = 0; k < K; ++k)
-                check(cudaMemcpyAsync(groups[gi].w.get() + k * size, hosts[k]->groups()[gi].w.data(),
+                check(cudaMemcpyAsync(groups[gi].w + k * size, hosts[k]->groups()[gi].w.data(),
                                       sizeof(float) * std::size_t(size), cudaMemcpyHostToDevice, stream),
                       "copying weights to the device");
         }
@@ -656,6 +897,12 @@ bool device_network::mirror(const std::vector<rng*>& noise, int batch, double si
     return impl_->mirror(noise, batch, sigma);
 }
 bool device_network::mirror(rng& noise, int batch, double sigma) { return impl_->mirror({&noise}, batch, sigma); }
+void device_network::set_input(const std::vector<const std::int32_t*>& labels) { impl_->send_batch(labels); }
+void device_network::advance(const integrator_spec& spec, double t0, double t1, bool learning) {
+    impl_->advance(spec, t0, t1, learning);
+}
+std::vector<loss_result> device_network::settle() { return impl_->settle(); }
+std::int64_t device_network::steps() const { return impl_->ode_steps; }
 void device_network::download() { impl_->download(); }
 void device_network::upload() { impl_->upload(); }
 
@@ -700,6 +947,10 @@ void device_network::learn() {}
 bool device_network::mirror(const std::vector<rng*>&, int, double) { return false; }
 bool device_network::mirror(rng&, int, double) { return false; }
 void device_network::norms(std::vector<double>&, std::vector<double>&, int) {}
+void device_network::set_input(const std::vector<const std::int32_t*>&) {}
+void device_network::advance(const integrator_spec&, double, double, bool) {}
+std::vector<loss_result> device_network::settle() { return {}; }
+std::int64_t device_network::steps() const { return 0; }
 void device_network::download() {}
 void device_network::upload() {}
 

@@ -1,4 +1,4 @@
-// The CUDA backend (discrete-step mode): the circuit a CPU `network`
+// The CUDA backend (discrete-step and continuous mode): the circuit a CPU `network`
 // assembled (evaluation order, compartments, rule factors, ties) run in
 // device buffers. Rates, currents and weights live on the device; cuBLAS
 // does every product (a rate pass is W R, a plasticity step is the single
@@ -18,6 +18,7 @@
 // and whose constructor throws input_error with that line.
 #pragma once
 
+#include "sim/integrator.hpp"
 #include "sim/network.hpp"
 #include "sim/random.hpp"
 
@@ -38,7 +39,7 @@ std::string device_description();
 
 class device_network {
 public:
-    // Mirrors `host` (discrete mode) on the current device and uploads its
+    // Mirrors `host` on the current device and uploads its
     // weights. Throws input_error (one line) without a usable device, and for
     // a law the device has no kernel for.
     explicit device_network(network& host);
@@ -66,15 +67,35 @@ public:
     bool mirror(const std::vector<rng*>& noise, int batch, double sigma);
     bool mirror(rng& noise, int batch, double sigma);
 
+    // Continuous mode (hosts built in sim_mode::continuous, their views
+    // reading their ODE states): every instance's state lives on the device
+    // and advances together; euler and rk4 step exactly as the CPU
+    // integrator does, dopri5 takes one step size for all instances (the
+    // largest error of any decides), so an ensemble agrees with single runs
+    // to its tolerance. The constructor uploads the hosts' states.
+    //
+    // Each host's input() and labels[k], the batch of the next advance() and settle().
+    void set_input(const std::vector<const std::int32_t*>& labels);
+    // Every instance from t0 to t1 [ms] (learning: plasticity on), with the
+    // CPU integrator's steppers (sim/odeint_segment.hpp) over device buffers.
+    void advance(const integrator_spec& spec, double t0, double t1, bool learning);
+    // The instantaneous rates at the current state and each instance's loss
+    // there (waits for the device).
+    std::vector<loss_result> settle();
+    // Steps the steppers have taken, all segments together.
+    std::int64_t steps() const;
+
     // The divergence guard's Euclidean norms, computed on the device and
     // copied back together: of instance k's own weights of every group (0 for
     // tied groups) and of its rates of every population in the last forward
     // pass (0 before the first).
     void norms(std::vector<double>& weights, std::vector<double>& rates, int instance = 0);
 
-    // Device weights and last rates -> the host networks (waits for the device).
+    // Device weights and last rates (continuous: and the state's rates) ->
+    // the host networks (waits for the device).
     void download();
-    // Host weights -> device (after restoring a checkpoint into the hosts).
+    // Host weights (continuous: and state rates) -> device, after restoring a
+    // checkpoint into the hosts.
     void upload();
 
 private:
