@@ -250,11 +250,12 @@ void continuous_recording::diverged_row(std::int64_t presentation, int epoch) {
     rec_.append_metrics({{"step", double(presentation)}, {"epoch", double(epoch)}, {"train_loss", nan}});
 }
 
-std::string divergence(const network& net, const loss_result& r, std::int64_t presentation, const guard_spec& guard) {
+std::string divergence(const network& net, const loss_result& r, std::int64_t presentation, const guard_spec& guard,
+                       cuda::device_network* gpu, int instance) {
     if (!std::isfinite(r.loss_sum))
         return "the loss is not finite";
     if (presentation % guard.every == 0)
-        return guard_violation(net, guard.max_norm);
+        return guard_violation(net, guard.max_norm, gpu, instance);
     return {};
 }
 

@@ -8,6 +8,7 @@
 #include "protocols/datasets/dataset.hpp"
 #include "protocols/run_document.hpp"
 #include "protocols/train.hpp"
+#include "sim/backends/cuda/device_network.hpp"
 #include "sim/integrator.hpp"
 #include "sim/library.hpp"
 #include "sim/network.hpp"
@@ -144,7 +145,9 @@ loss_result present(network& net, integrator& integ, Eigen::VectorXf& x, Eigen::
 
 // Why a run diverged at `presentation` (the loss, or protocol.guard's check
 // of the norms, run every guard.every presentations); empty when it did not.
-std::string divergence(const network& net, const loss_result& r, std::int64_t presentation, const guard_spec& guard);
+// With `gpu`, the norms are of its instance `instance`.
+std::string divergence(const network& net, const loss_result& r, std::int64_t presentation, const guard_spec& guard,
+                       cuda::device_network* gpu = nullptr, int instance = 0);
 
 // The log's line for a run that diverged, its line for an epoch
 // (`presentations` of the epoch took `seconds`), for a stop by a signal

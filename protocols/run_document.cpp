@@ -43,8 +43,6 @@ protocol_spec parse_protocol(const view& v, reader& rd) {
     if (auto m = rd.choice(v["mode"], {"discrete", "continuous"})) p.mode = *m;
     const bool continuous = p.mode == "continuous";
     if (auto b = rd.choice(v["backend"], {"cpu", "cuda"})) p.backend = *b;
-    if (continuous && p.backend == "cuda")
-        rd.error(v["backend"], "the CUDA backend runs mode: discrete so far; continuous mode runs on backend: cpu");
     // Keys of the other mode are mistakes, not silently ignored settings.
     for (const char* k: {"present_ms", "learn_after_ms", "trials", "integrator"})
         if (!continuous && v[k].defined()) rd.error(v[k], std::string(k) + " applies to mode: continuous");

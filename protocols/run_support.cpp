@@ -70,9 +70,9 @@ std::string format_norm(double x) {
     return out.str();
 }
 
-std::string guard_violation(const network& net, double max_norm, cuda::device_network* gpu) {
+std::string guard_violation(const network& net, double max_norm, cuda::device_network* gpu, int instance) {
     std::vector<double> weight_norms, rate_norms;
-    if (gpu) gpu->norms(weight_norms, rate_norms);
+    if (gpu) gpu->norms(weight_norms, rate_norms, instance);
     const auto& groups = net.groups();
     for (std::size_t i = 0; i < groups.size(); ++i) {
         const auto& g = groups[i];
@@ -106,19 +106,45 @@ void clear_progress() {
 
 std::pair<double, double> evaluate(network& net, const datasets::split& data, int chunk, int batch,
                                    cuda::device_network* gpu) {
+    if (gpu) return evaluate(std::vector<network*>{&net}, data, chunk, batch, *gpu).front();
     double loss = 0;
     std::int64_t correct = 0;
     for (std::int64_t start = 0; start < data.size(); start += chunk) {
         const int n = int(std::min<std::int64_t>(chunk, data.size() - start));
         if (net.batch() != n) net.resize_batch(n);
         data.copy(start, n, net.input());
-        const auto r = gpu ? gpu->infer(data.y.data() + start) : net.infer(data.y.data() + start);
+        const auto r = net.infer(data.y.data() + start);
         loss += r.loss_sum;
         correct += r.correct;
     }
     net.resize_batch(batch);
     const double n = double(std::max<std::int64_t>(1, data.size()));
     return {loss / n, correct / n};
+}
+
+std::vector<std::pair<double, double>> evaluate(const std::vector<network*>& nets, const datasets::split& data,
+                                                int chunk, int batch, cuda::device_network& gpu) {
+    std::vector<double> loss(nets.size(), 0.0);
+    std::vector<std::int64_t> correct(nets.size(), 0);
+    for (std::int64_t start = 0; start < data.size(); start += chunk) {
+        const int n = int(std::min<std::int64_t>(chunk, data.size() - start));
+        for (network* net: nets) {
+            if (net->batch() != n) net->resize_batch(n);
+            data.copy(start, n, net->input());
+        }
+        const auto r = gpu.infer(std::vector<const std::int32_t*>(nets.size(), data.y.data() + start));
+        for (std::size_t k = 0; k < nets.size(); ++k) {
+            loss[k] += r[k].loss_sum;
+            correct[k] += r[k].correct;
+        }
+    }
+    const double n = double(std::max<std::int64_t>(1, data.size()));
+    std::vector<std::pair<double, double>> out;
+    for (std::size_t k = 0; k < nets.size(); ++k) {
+        nets[k]->resize_batch(batch);
+        out.emplace_back(loss[k] / n, double(correct[k]) / n);
+    }
+    return out;
 }
 
 } // namespace counterstream

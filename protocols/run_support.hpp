@@ -35,8 +35,9 @@ struct stop_signals {
 
 // The divergence guard: the first plastic weight or (non-input) population
 // rate that is not finite or whose norm exceeds max_norm, as a message; empty when fine.
-// With `gpu`, the norms are those of its device buffers.
-std::string guard_violation(const network& net, double max_norm, cuda::device_network* gpu = nullptr);
+// With `gpu`, the norms are those of its device buffers (of `instance`, in an ensemble).
+std::string guard_violation(const network& net, double max_norm, cuda::device_network* gpu = nullptr,
+                            int instance = 0);
 // A norm or other value as a message shows it (4 significant digits).
 std::string format_norm(double x);
 
@@ -48,6 +49,10 @@ void clear_progress();
 // `gpu`, on its device.
 std::pair<double, double> evaluate(network& net, const datasets::split& data, int chunk, int batch,
                                    cuda::device_network* gpu = nullptr);
+// The same for every instance of a device ensemble at once (nets[k] is its
+// instance k), each network resized back to `batch`.
+std::vector<std::pair<double, double>> evaluate(const std::vector<network*>& nets, const datasets::split& data,
+                                                int chunk, int batch, cuda::device_network& gpu);
 
 // The continuous-mode trainer (train() dispatches to it): an ensemble of one,
 // defined in protocols/train_ensemble.cpp.

@@ -43,6 +43,14 @@ const protocol_spec& shared_protocol(const std::vector<ensemble_member>& members
     return members.front().run->protocol;
 }
 
+// The protocol, after checking that its backend can run here (before any
+// data is loaded or file written).
+const protocol_spec& runnable(const protocol_spec& p, const std::string& file) {
+    if (std::string why; p.backend == "cuda" && !cuda::usable(&why))
+        throw input_error(file + ": protocol.backend: cuda: " + why);
+    return p;
+}
+
 std::vector<ensemble::instance> instances_of(const std::vector<ensemble_member>& members) {
     std::vector<ensemble::instance> instances;
     for (const auto& m: members)
@@ -76,6 +84,12 @@ private:
     void resume(member_run& m, int k);
     void present_next();
     void present_to(member_run& m, int k);
+    void present_on_device();
+    void after_presentation(member_run& m, int k, const loss_result& r);
+    // The device's weights and rates into the hosts, before anything reads them there.
+    void sync_hosts() {
+        if (gpu_) gpu_->download();
+    }
     bool present_epoch();
     void end_epoch(double seconds, std::int64_t timed);
     void record_epoch(member_run& m, int k, const run_cursor& next, double seconds, std::int64_t timed);
@@ -95,11 +109,14 @@ private:
     std::vector<segment_end> ends_;
     std::int64_t weights_every_;
     run_cursor cursor_;
+    // protocol.backend: cuda: every instance on the device, as one lockstep ensemble.
+    std::unique_ptr<cuda::device_network> gpu_;
+    std::vector<std::pair<double, double>> tested_; // the device's test loss and accuracy per instance
 };
 
 continuous_trainer::continuous_trainer(const std::vector<ensemble_member>& members, const library& lib,
                                        const trainer_options& opt)
-    : proto_(shared_protocol(members)), opt_(opt), progress_(opt.progress && isatty(STDERR_FILENO)),
+    : proto_(runnable(shared_protocol(members), members.front().run->file)), opt_(opt), progress_(opt.progress && isatty(STDERR_FILENO)),
       data_(load_matching_dataset(*members.front().run)),
       ens_(instances_of(members), lib, proto_.trials, proto_.integrator), runs_(members.size()),
       stream_(data_.train, proto_), input_(data_.n_features(), proto_.trials), labels_(std::size_t(proto_.trials)),
@@ -113,6 +130,14 @@ continuous_trainer::continuous_trainer(const std::vector<ensemble_member>& membe
         ens_.net(0).set_threads(opt.threads > 0 ? opt.threads : std::max(1, omp_get_max_threads()));
     } else {
         ens_.set_threads(opt.threads);
+    }
+    if (proto_.backend == "cuda") {
+        std::vector<network*> nets;
+        for (int k = 0; k < ens_.size(); ++k) nets.push_back(&ens_.net(k));
+        gpu_ = std::make_unique<cuda::device_network>(nets);
+        // The host side of a presentation is bookkeeping and HDF5: one thread,
+        // so that downloads need no lock.
+        ens_.set_threads(1);
     }
 }
 
@@ -174,6 +199,7 @@ void continuous_trainer::resume(member_run& m, int k) {
 }
 
 void continuous_trainer::write_checkpoint(member_run& m, int k, const run_cursor& c) {
+    sync_hosts();
     m.out->write_checkpoint(save_checkpoint(c, stream_, m.totals, ens_.net(k)));
 }
 
@@ -182,7 +208,10 @@ void continuous_trainer::present_next() {
     stream_.read(cursor_.position, input_, labels_.data());
     ++cursor_.presentation;
     ++cursor_.position;
-    each([&](member_run& m, int k) { present_to(m, k); });
+    if (gpu_)
+        present_on_device();
+    else
+        each([&](member_run& m, int k) { present_to(m, k); });
 }
 
 void continuous_trainer::present_to(member_run& m, int k) {
@@ -190,8 +219,37 @@ void continuous_trainer::present_to(member_run& m, int k) {
     net.input() = input_;
     const loss_result r =
         counterstream::present(net, ens_.integ(k), ens_.state(k), m.settle, ends_, proto_, labels_.data(), *m.out);
+    after_presentation(m, k, r);
+}
+
+// present() for every instance at once on the device: the same segments, the
+// frames from downloaded rates.
+void continuous_trainer::present_on_device() {
+    for (int k = 0; k < ens_.size(); ++k) ens_.net(k).input() = input_;
+    gpu_->set_input(std::vector<const std::int32_t*>(std::size_t(ens_.size()), labels_.data()));
+    std::vector<loss_result> r;
+    double t = 0;
+    for (const auto& end: ends_) {
+        gpu_->advance(proto_.integrator, t, end.t, t >= proto_.learn_after_ms - 1e-9);
+        t = end.t;
+        if (!end.sample && t < proto_.present_ms) continue;
+        r = gpu_->settle();
+        if (end.sample) {
+            sync_hosts();
+            each([&](member_run& m, int k) { m.out->frame(ens_.net(k)); });
+        }
+    }
+    each([&](member_run& m, int k) {
+        after_presentation(m, k, r[std::size_t(k)]);
+        if (!m.active) gpu_->zero_instance(k);
+    });
+}
+
+// A presentation's records: the guard, the totals, metric rows, snapshots.
+void continuous_trainer::after_presentation(member_run& m, int k, const loss_result& r) {
+    network& net = ens_.net(k);
     m.totals.snapshot_current = false;
-    const std::string why = divergence(net, r, cursor_.presentation, proto_.guard);
+    const std::string why = divergence(net, r, cursor_.presentation, proto_.guard, gpu_.get(), k);
     if (!why.empty()) {
         m.outcome.result.diverged = true;
         m.outcome.result.steps = cursor_.presentation;
@@ -209,6 +267,7 @@ void continuous_trainer::present_to(member_run& m, int k) {
         m.totals.window = {};
     }
     if (weights_every_ > 0 && cursor_.presentation % weights_every_ == 0) {
+        sync_hosts();
         m.out->snapshot(net, cursor_.presentation);
         m.totals.snapshot_current = true;
     }
@@ -220,7 +279,8 @@ void continuous_trainer::present_to(member_run& m, int k) {
 void continuous_trainer::record_epoch(member_run& m, int k, const run_cursor& next, double seconds,
                                       std::int64_t timed) {
     network& net = ens_.net(k);
-    const auto [test_loss, test_acc] = evaluate(net, data_.test, proto_.eval_batch, proto_.trials);
+    const auto [test_loss, test_acc] =
+        gpu_ ? tested_[std::size_t(k)] : evaluate(net, data_.test, proto_.eval_batch, proto_.trials);
     net.bind_state(ens_.state(k).data());
     const running_totals& e = m.totals.epoch;
     epoch_summary s;
@@ -234,6 +294,7 @@ void continuous_trainer::record_epoch(member_run& m, int k, const run_cursor& ne
     m.outcome.result.epochs.push_back(s);
     m.out->epoch_row(s);
     if (weights_every_ == 0) {
+        sync_hosts();
         m.out->snapshot(net, cursor_.presentation);
         m.totals.snapshot_current = true;
     }
@@ -280,6 +341,11 @@ void continuous_trainer::end_epoch(double seconds, std::int64_t timed) {
         ++next.epoch;
         next.position = 0;
     }
+    if (gpu_) { // every instance's test set in one pass
+        std::vector<network*> nets;
+        for (int k = 0; k < ens_.size(); ++k) nets.push_back(&ens_.net(k));
+        tested_ = evaluate(nets, data_.test, proto_.eval_batch, proto_.trials, *gpu_);
+    }
     each([&](member_run& m, int k) { record_epoch(m, k, next, seconds, timed); });
     cursor_ = next;
 }
@@ -295,6 +361,7 @@ void continuous_trainer::interrupt() {
 
 std::vector<ensemble_outcome> continuous_trainer::run() {
     each([&](member_run& m, int k) { open(m, k); });
+    if (gpu_ && opt_.resume) gpu_->upload(); // the restored states
     stop_signals signals;
     while (!cursor_.finished && any_active()) {
         const auto t0 = clock_type::now();
@@ -316,6 +383,7 @@ std::vector<ensemble_outcome> continuous_trainer::run() {
     // final weights are recorded here if the last presentation was not a multiple.
     each([&](member_run& m, int k) {
         if (cursor_.finished && !m.totals.snapshot_current) {
+            sync_hosts();
             m.out->snapshot(ens_.net(k), cursor_.presentation);
             m.totals.snapshot_current = true;
             write_checkpoint(m, k, cursor_);

@@ -5,6 +5,7 @@
 #include "protocols/run_document.hpp"
 #include "protocols/train.hpp"
 #include "sim/backends/cuda/device_network.hpp"
+#include "sim/integrator.hpp"
 #include "sim/network.hpp"
 #include "sim/weights_file.hpp"
 #include "tests/support/yaml_files.hpp"
@@ -192,5 +193,140 @@ TEST_CASE("cuda: a K-instance ensemble agrees with K single device runs (own see
             }
         // The instances did learn differently (different seeds and rates).
         CHECK(relative_difference(lockstep[0]->groups()[0].w, lockstep[1]->groups()[0].w) > 1e-2);
+    }
+}
+
+namespace {
+
+// A continuous-mode network (trials columns) whose views read `state`.
+std::unique_ptr<network> continuous_network(const run_document& doc, const library& lib, std::uint64_t seed,
+                                            Eigen::VectorXf& state) {
+    auto net = std::make_unique<network>(doc.circuit, lib, seed, doc.protocol.trials, sim_mode::continuous);
+    state.resize(net->state_size());
+    net->write_state(state.data());
+    net->bind_state(state.data());
+    return net;
+}
+
+} // namespace
+
+TEST_CASE("cuda: 100 ms of continuous SAL agree with the CPU to 1e-4 relative on every weight and state rate (rk4 and dopri5)") {
+    const auto lib = models::standard_library();
+    for (const char* method: {"rk4", "dopri5"}) {
+        CAPTURE(method);
+        const auto doc = load_run(circuit_file("sal_continuous"),
+                                  {std::string("protocol.integrator.method=") + method,
+                                   "protocol.integrator.abs_tol=1e-5", "protocol.integrator.rel_tol=1e-5"},
+                                  lib);
+        Eigen::VectorXf x_cpu, x_gpu;
+        auto cpu = continuous_network(doc, lib, 7, x_cpu);
+        auto host = continuous_network(doc, lib, 7, x_gpu);
+        cuda::device_network gpu(*host);
+        integrator integ(*cpu, doc.protocol.integrator);
+        rng data(11);
+        std::vector<std::int32_t> labels(std::size_t(doc.protocol.trials));
+        // Five presentations of 20 ms, plasticity from 10 ms on in each.
+        for (int p = 0; p < 5; ++p) {
+            draw_batch(*cpu, data, labels);
+            host->input() = cpu->input();
+            integ.advance(x_cpu, 0, 10, labels.data(), false);
+            integ.advance(x_cpu, 10, 20, labels.data(), true);
+            gpu.set_input({labels.data()});
+            gpu.advance(doc.protocol.integrator, 0, 10, false);
+            gpu.advance(doc.protocol.integrator, 10, 20, true);
+        }
+        if (std::string(method) == "rk4") CHECK(gpu.steps() == integ.steps());
+        Eigen::VectorXf settle(x_cpu.size());
+        const loss_result on_cpu = cpu->derivative(x_cpu.data(), settle.data(), labels.data(), false);
+        const loss_result on_gpu = gpu.settle().at(0);
+        CHECK(on_gpu.loss_sum == doctest::Approx(on_cpu.loss_sum).epsilon(1e-4));
+        gpu.download();
+        for (std::size_t g = 0; g < cpu->groups().size(); ++g) {
+            if (!cpu->groups()[g].learns) continue;
+            CAPTURE(cpu->groups()[g].spec->name);
+            CHECK(relative_difference(cpu->groups()[g].w, host->groups()[g].w) <= 1e-4);
+        }
+        for (std::size_t p = 0; p < cpu->populations().size(); ++p)
+            if (cpu->populations()[p].state_offset >= 0) {
+                CAPTURE(cpu->populations()[p].spec->name);
+                CHECK(relative_difference(cpu->populations()[p].rate, host->populations()[p].rate) <= 1e-4);
+            }
+        // The weights moved: this is not a comparison of two initial states.
+        Eigen::VectorXf x0;
+        auto fresh = continuous_network(doc, lib, 7, x0);
+        CHECK(relative_difference(fresh->grp("W1").w, host->grp("W1").w) > 1e-4);
+    }
+}
+
+TEST_CASE("cuda: a K-instance continuous ensemble agrees with K single device runs (own seeds and time constants)") {
+    const auto lib = models::standard_library();
+    const int K = 3;
+    std::vector<run_document> docs;
+    for (int k = 0; k < K; ++k)
+        docs.push_back(load_run(circuit_file("sal_continuous"),
+                                {"circuit.sizes=[784, 64, 48, 10]", "protocol.trials=16",
+                                 "circuit.synapses.W{l}.rule.tau=" + std::to_string(100 + 100 * k),
+                                 "circuit.populations.hidden.tau=" + std::to_string(1.0 + 0.5 * k)},
+                                lib));
+    std::vector<Eigen::VectorXf> x_lockstep(K), x_alone(K);
+    std::vector<std::unique_ptr<network>> lockstep, alone;
+    std::vector<network*> hosts;
+    for (int k = 0; k < K; ++k) {
+        lockstep.push_back(continuous_network(docs[k], lib, std::uint64_t(k + 1), x_lockstep[k]));
+        alone.push_back(continuous_network(docs[k], lib, std::uint64_t(k + 1), x_alone[k]));
+        hosts.push_back(lockstep.back().get());
+    }
+    cuda::device_network ensemble(hosts);
+    std::vector<std::unique_ptr<cuda::device_network>> singles;
+    for (auto& n: alone) singles.push_back(std::make_unique<cuda::device_network>(*n));
+    rng data(5);
+    std::vector<std::int32_t> labels(16);
+    for (int p = 0; p < 4; ++p) {
+        draw_batch(*lockstep[0], data, labels);
+        for (int k = 0; k < K; ++k) lockstep[k]->input() = alone[k]->input() = lockstep[0]->input();
+        ensemble.set_input(std::vector<const std::int32_t*>(K, labels.data()));
+        ensemble.advance(docs[0].protocol.integrator, 0, 20, true);
+        for (auto& one: singles) {
+            one->set_input({labels.data()});
+            one->advance(docs[0].protocol.integrator, 0, 20, true);
+        }
+    }
+    const auto together = ensemble.settle();
+    ensemble.download();
+    for (int k = 0; k < K; ++k) {
+        CAPTURE(k);
+        CHECK(together[k].loss_sum == doctest::Approx(singles[k]->settle().at(0).loss_sum).epsilon(1e-5));
+        singles[k]->download();
+        for (std::size_t g = 0; g < alone[k]->groups().size(); ++g)
+            if (alone[k]->groups()[g].learns)
+                CHECK(relative_difference(alone[k]->groups()[g].w, lockstep[k]->groups()[g].w) <= 1e-5);
+    }
+    CHECK(relative_difference(lockstep[0]->grp("W1").w, lockstep[1]->grp("W1").w) > 1e-2);
+}
+
+TEST_CASE("cuda: a continuous run on the device records what the CPU run records, to float rounding") {
+    const auto lib = models::standard_library();
+    const std::vector<std::string> base = {"circuit.sizes=[20, 32, 24, 4]", "protocol.epochs=2",
+                                           "protocol.dataset={name: teacher}", "protocol.record.sample_every_ms=5",
+                                           "protocol.record.populations=[h4]", "protocol.record.weights_every_ms=400"};
+    std::vector<std::string> on_device = base;
+    on_device.push_back("protocol.backend=cuda");
+    std::ostringstream log;
+    train_options opt;
+    opt.command_line = "test";
+    opt.threads = 1;
+    opt.output = testing::temp_dir() / "continuous-cpu.h5";
+    const auto cpu = train(load_run(circuit_file("sal_continuous"), base, lib), lib, opt, log);
+    opt.output = testing::temp_dir() / "continuous-cuda.h5";
+    const auto gpu = train(load_run(circuit_file("sal_continuous"), on_device, lib), lib, opt, log);
+    REQUIRE(gpu.epochs.size() == 2);
+    CHECK(gpu.epochs.back().test_accuracy == doctest::Approx(cpu.epochs.back().test_accuracy).epsilon(0.01));
+    CHECK(gpu.epochs.back().train_loss == doctest::Approx(cpu.epochs.back().train_loss).epsilon(1e-3));
+    for (const char* w: {"W1", "W2", "W3", "Wbar2", "V2"}) {
+        CAPTURE(w);
+        const auto a = read_last_matrix((testing::temp_dir() / "continuous-cpu.h5").string(),
+                                        std::string("/weights/") + w + "/data");
+        const auto b = read_last_matrix(opt.output.string(), std::string("/weights/") + w + "/data");
+        CHECK(relative_difference(a, b) <= 1e-3);
     }
 }

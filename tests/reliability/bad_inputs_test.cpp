@@ -770,8 +770,6 @@ TEST_CASE("bad inputs: backends") {
     check_all({
         {"unknown-backend", doc(replace(discrete, "epochs: 1", "backend: gpu\n  epochs: 1")), run, 2,
          {"doc.yaml:10:12: protocol.backend: unknown value 'gpu'", "cpu", "cuda"}},
-        {"cuda-in-continuous", doc(replace(continuous, "trials: 4", "trials: 4\n  backend: cuda")), run, 2,
-         {"doc.yaml:17:12: protocol.backend: the CUDA backend runs mode: discrete so far"}},
         {"backend-flag-unknown", doc(discrete), run + " --backend gpu", 2, {"--backend", "gpu"}},
         {"bench-backend-flag-unknown", {}, "bench --backend gpu", 2, {"--backend", "gpu"}},
     });
@@ -783,6 +781,8 @@ TEST_CASE("bad inputs: --backend cuda without a usable device" * doctest::skip(c
     check_all({
         {"cuda-without-device", doc(discrete), run + " --backend cuda", 2, {"doc.yaml: protocol.backend: cuda: "}},
         {"cuda-without-device-in-document", doc(replace(discrete, "epochs: 1", "backend: cuda\n  epochs: 1")), run,
+         2, {"doc.yaml: protocol.backend: cuda: "}},
+        {"cuda-without-device-continuous", doc(replace(continuous, "trials: 4", "trials: 4\n  backend: cuda")), run,
          2, {"doc.yaml: protocol.backend: cuda: "}},
         {"bench-cuda-without-device", {}, "bench --backend cuda --seconds 0.1", 2, {"bench --backend cuda: "}},
     });

@@ -784,6 +784,21 @@ struct device_network::impl {
         return std::vector<loss_result>(std::size_t(K));
     }
 
+    // Zeros instance k's state: it stays finite (a diverged instance must not
+    // spoil the others' shared dopri5 step with NaN errors).
+    void zero_instance(int k) {
+        if (!continuous) throw internal_error("CUDA backend: zero_instance() is for continuous mode");
+        const auto zero = [&](std::int64_t field, std::int64_t slice) {
+            check(cudaMemsetAsync(x.data() + field + k * slice, 0, sizeof(float) * std::size_t(slice), stream),
+                  "cudaMemsetAsync");
+        };
+        for (std::size_t p = 0; p < pops.size(); ++p)
+            if (pops[p].field >= 0) zero(pops[p].field, std::int64_t(host.populations()[p].spec->size) * state_batch);
+        for (std::size_t g = 0; g < groups.size(); ++g)
+            if (groups[g].field >= 0) zero(groups[g].field, std::int64_t(host.groups()[g].w.size()));
+        host_current = false;
+    }
+
     // Instance k's norms of every group's own weights (0 for tied groups)
     // and of every population's rates from the last forward pass, computed on
     // the device into one buffer and copied back with a single wait.
@@ -903,6 +918,7 @@ void device_network::advance(const integrator_spec& spec, double t0, double t1, 
 }
 std::vector<loss_result> device_network::settle() { return impl_->settle(); }
 std::int64_t device_network::steps() const { return impl_->ode_steps; }
+void device_network::zero_instance(int k) { impl_->zero_instance(k); }
 void device_network::download() { impl_->download(); }
 void device_network::upload() { impl_->upload(); }
 
@@ -951,6 +967,7 @@ void device_network::set_input(const std::vector<const std::int32_t*>&) {}
 void device_network::advance(const integrator_spec&, double, double, bool) {}
 std::vector<loss_result> device_network::settle() { return {}; }
 std::int64_t device_network::steps() const { return 0; }
+void device_network::zero_instance(int) {}
 void device_network::download() {}
 void device_network::upload() {}
 

@@ -84,6 +84,9 @@ public:
     std::vector<loss_result> settle();
     // Steps the steppers have taken, all segments together.
     std::int64_t steps() const;
+    // Zeros instance k's state, so that a diverged instance stays finite and
+    // cannot spoil the others' shared dopri5 step.
+    void zero_instance(int k);
 
     // The divergence guard's Euclidean norms, computed on the device and
     // copied back together: of instance k's own weights of every group (0 for
