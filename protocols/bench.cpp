@@ -7,6 +7,7 @@
 #include "sim/integrator.hpp"
 #include "sim/network.hpp"
 #include "sim/random.hpp"
+#include "sim/recorder.hpp"
 
 #include <Eigen/Core>
 
@@ -21,6 +22,7 @@
 #include <sstream>
 #include <sys/resource.h>
 #include <thread>
+#include <unistd.h>
 #include <vector>
 
 namespace counterstream {
@@ -81,9 +83,11 @@ void mnist_like_batch(network& net, rng& r, std::vector<std::int32_t>& labels) {
 
 // One discrete step (forward and learn) of the circuit at `ratio` on the
 // engine's threads, or on the CUDA device (the batch copied in every step,
-// as training does).
+// as training does). record_every > 0 (device only): a weight snapshot every
+// that many steps, copied asynchronously and written to an HDF5 recording
+// in the temporary folder, as `counterstream run` does.
 case_result discrete_case(const std::string& name, const std::string& file, double ratio, const bench_options& opt,
-                          const library& lib, bool on_device = false) {
+                          const library& lib, bool on_device = false, int record_every = 0) {
     std::ostringstream r;
     r << "circuit.feedback_ratio=" << ratio;
     const auto doc = load_run(file, {r.str(), "protocol.batch_size=" + std::to_string(opt.batch)}, lib);
@@ -95,17 +99,44 @@ case_result discrete_case(const std::string& name, const std::string& file, doub
     loss_result last;
     std::unique_ptr<cuda::device_network> gpu;
     if (on_device) gpu = std::make_unique<cuda::device_network>(net);
+    const auto file_name = std::filesystem::temp_directory_path() /
+                           ("counterstream-bench-" + std::to_string(::getpid()) + ".h5");
+    std::unique_ptr<recorder> rec;
+    if (gpu && record_every > 0)
+        rec = std::make_unique<recorder>(file_name, run_info{"bench", 1, emit_circuit(doc.circuit), emit_protocol(doc.protocol)},
+                                         std::chrono::seconds(10));
+    std::int64_t step = 0, pending = -1;
+    const auto write_pending = [&] {
+        for (std::size_t g = 0; pending >= 0 && g < net.groups().size(); ++g) {
+            const auto& grp = net.groups()[g];
+            if (grp.tied_to < 0)
+                rec->snapshot(grp.spec->name, Eigen::Map<const matrix>(gpu->snapshot_of(int(g)), grp.w.rows(), grp.w.cols()),
+                              pending);
+        }
+        pending = -1;
+    };
     const double sps = steps_per_second(
         [&] {
             if (gpu) {
                 last = gpu->forward(labels.data());
                 gpu->learn();
+                if (!rec) return;
+                write_pending(); // while the device learns
+                if (++step % record_every == 0) {
+                    gpu->begin_snapshot();
+                    pending = step;
+                }
             } else {
                 last = net.forward(labels.data());
                 net.learn();
             }
         },
         opt.seconds);
+    if (rec) {
+        write_pending();
+        rec.reset();
+        std::filesystem::remove(file_name);
+    }
     case_result out;
     out.name = name;
     out.samples_per_s = sps * B;
@@ -165,6 +196,7 @@ cuda_ensemble_result cuda_ensemble_case(const std::string& file, const bench_opt
 // together, as `counterstream run` does (without recording).
 struct continuous_result {
     double presentations_per_s = 0, synapse_updates_per_s = 0, gflops = 0;
+    double cuda_presentations_per_s = 0; // 0: not measured
     int trials = 0;
     std::string method;
 };
@@ -181,12 +213,26 @@ continuous_result continuous_case(const std::string& file, const bench_options& 
     for (auto& y: labels) y = std::int32_t(data_rng.below(10));
     Eigen::VectorXf x(net.state_size());
     net.write_state(x.data());
+    net.bind_state(x.data());
     integrator integ(net, p.integrator);
     const auto present = [&] {
         integ.advance(x, 0, p.learn_after_ms, labels.data(), false);
         integ.advance(x, p.learn_after_ms, p.present_ms, labels.data(), true);
     };
     const double per_s = steps_per_second(present, opt.seconds);
+    double cuda_per_s = 0;
+    if (opt.backend == "cuda") { // the same presentations on the device
+        cuda::device_network gpu(net);
+        const double device_per_s = steps_per_second(
+            [&] {
+                gpu.set_input({labels.data()});
+                gpu.advance(p.integrator, 0, p.learn_after_ms, false);
+                gpu.advance(p.integrator, p.learn_after_ms, p.present_ms, true);
+                gpu.settle();
+            },
+            opt.seconds);
+        cuda_per_s = device_per_s;
+    }
     // Every presentation takes the same steps and derivative calls (fixed dt).
     const auto steps0 = integ.steps(), calls0 = integ.derivative_calls();
     present();
@@ -196,6 +242,7 @@ continuous_result continuous_case(const std::string& file, const bench_options& 
         if (g.learns) plastic += g.w.size();
     continuous_result r;
     r.presentations_per_s = per_s;
+    r.cuda_presentations_per_s = cuda_per_s;
     r.synapse_updates_per_s = per_s * steps * double(plastic);
     r.gflops = per_s * calls * double(net.step_flops()) * 1e-9;
     r.trials = p.trials;
@@ -350,6 +397,10 @@ int bench(const bench_options& opt, const library& lib, std::ostream& out) {
     }
     cuda_ensemble_result ce;
     if (cuda && opt.ensemble > 0) ce = cuda_ensemble_case((dir / "sal.yaml").string(), opt, lib);
+    // Recording from the device: a snapshot every 50 steps (a run's default is one per epoch, 235 steps at batch 256).
+    constexpr int record_every = 50;
+    const double recorded_sps =
+        cuda ? discrete_case("sal", (dir / "sal.yaml").string(), 1, opt, lib, true, record_every).samples_per_s : 0;
     const auto c = continuous_case((dir / "sal_continuous.yaml").string(), opt, lib);
     ensemble_result e;
     if (opt.ensemble > 0)
@@ -412,8 +463,16 @@ int bench(const bench_options& opt, const library& lib, std::ostream& out) {
             << "x), " << ce.instances << " CPU runs " << std::setprecision(1) << cpu_s << " s (" << std::setprecision(1)
             << cpu_s / ensemble_s << "x)\n";
     }
-    if (cuda)
-        out << "cuda           continuous mode runs on the CPU backend only (not built on the device yet)\n";
+    if (cuda) {
+        out << "cuda recording sal ratio 1 with a weight snapshot every " << record_every
+            << " steps (async copy, written to HDF5): " << std::setprecision(0) << recorded_sps
+            << " samples/s against " << rows.front().cuda_samples_per_s << " without: " << std::setprecision(1)
+            << 100 * (1 - recorded_sps / rows.front().cuda_samples_per_s) << "% of throughput\n";
+        out << "cuda continuous sal_continuous.yaml (" << c.method << ", " << c.trials << " trials): "
+            << std::setprecision(1) << c.cuda_presentations_per_s << " presentations/s against "
+            << c.presentations_per_s << " on the CPU: " << std::setprecision(2)
+            << c.cuda_presentations_per_s / c.presentations_per_s << "x\n";
+    }
     out << "\npeak RSS " << std::setprecision(1) << peak_rss_mb() << " MB\n" << std::defaultfloat;
     return 0;
 }

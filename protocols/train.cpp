@@ -173,8 +173,24 @@ train_result train(const run_document& run, const library& lib, const train_opti
     }
     recorder& rec = *recording;
     if (gpu && opt.resume) gpu->upload(); // the restored weights
+    // On the device, a snapshot is copied while the next step runs, and
+    // written once it has arrived: after that step's plasticity is queued, or
+    // before anything else is written (a checkpoint must come after it).
+    std::int64_t pending_snapshot = -1;
+    auto write_pending_snapshot = [&] {
+        if (pending_snapshot < 0) return;
+        for (std::size_t g = 0; g < net.groups().size(); ++g) {
+            const auto& grp = net.groups()[g];
+            if (grp.tied_to >= 0) continue;
+            const Eigen::Map<const matrix> w(gpu->snapshot_of(int(g)), grp.w.rows(), grp.w.cols());
+            rec.snapshot(grp.spec->name, w, pending_snapshot);
+        }
+        pending_snapshot = -1;
+    };
     auto to_host = [&] {
-        if (gpu) gpu->download();
+        if (!gpu) return;
+        write_pending_snapshot();
+        gpu->download();
     };
     auto save_state = [&] {
         to_host();
@@ -182,10 +198,15 @@ train_result train(const run_document& run, const library& lib, const train_opti
     };
 
     auto snapshot = [&](std::int64_t step) {
-        to_host();
+        s.last_snapshot_is_current = true;
+        if (gpu) {
+            write_pending_snapshot();
+            gpu->begin_snapshot();
+            pending_snapshot = step;
+            return;
+        }
         for (const auto& grp: net.groups())
             if (grp.tied_to < 0) rec.snapshot(grp.spec->name, grp.w, step); // the expanded circuit records ties
-        s.last_snapshot_is_current = true;
     };
     train_result result;
     if (opt.resume) {
@@ -238,9 +259,12 @@ train_result train(const run_document& run, const library& lib, const train_opti
                 diverge("the loss is " + format_norm(r.loss_sum));
                 break;
             }
-            if (gpu) gpu->learn();
-            else
+            if (gpu) {
+                gpu->learn();
+                write_pending_snapshot(); // while the device learns
+            } else {
                 net.learn();
+            }
             ++s.step;
             s.position += n;
             if (net.mirrors() && s.step % proto.mirror.every == 0)
@@ -343,6 +367,7 @@ train_result train(const run_document& run, const library& lib, const train_opti
         snapshot(s.step);
         rec.write_checkpoint(save_state());
     }
+    write_pending_snapshot(); // a diverged run's last good one
     rec.flush();
     result.steps = s.step;
     return result;

@@ -251,6 +251,24 @@ struct device_network::impl {
     buffer<float> inv_tau;       // 1 / tau of population p, instance k, at p K + k
     const float* rate_state = nullptr; // the state the dynamic rates are bound to (null: their own buffers)
     std::int64_t ode_steps = 0;
+    // Asynchronous snapshots: a device-side copy of every own weight matrix
+    // on the engine's stream, then a copy to pinned host memory on a stream
+    // of its own, which travels while the next steps run.
+    struct snapshot_copy {
+        cudaStream_t stream = nullptr;
+        cudaEvent_t copied = nullptr, arrived = nullptr;
+        buffer<float> device;
+        float* host = nullptr; // pinned
+        std::size_t capacity = 0;
+        std::vector<std::int64_t> offset; // of group g's K slices in both copies (-1: tied)
+        bool pending = false;
+        ~snapshot_copy() {
+            if (host) cudaFreeHost(host);
+            if (copied) cudaEventDestroy(copied);
+            if (arrived) cudaEventDestroy(arrived);
+            if (stream) cudaStreamDestroy(stream);
+        }
+    } snap;
 
     explicit impl(const std::vector<network*>& instances)
         : hosts(instances), host(*instances.at(0)), K(int(instances.size())), pops(checked_laws(instances)),
@@ -784,6 +802,60 @@ struct device_network::impl {
         return std::vector<loss_result>(std::size_t(K));
     }
 
+    const float* own_weights(std::size_t gi) const { return groups[gi].w; }
+
+    void begin_snapshot() {
+        if (continuous) bind(x.data(), rate_state ? x.data() : nullptr);
+        if (!snap.stream) {
+            check(cudaStreamCreateWithFlags(&snap.stream, cudaStreamNonBlocking), "cudaStreamCreate");
+            check(cudaEventCreateWithFlags(&snap.copied, cudaEventDisableTiming), "cudaEventCreate");
+            check(cudaEventCreateWithFlags(&snap.arrived, cudaEventDisableTiming), "cudaEventCreate");
+        }
+        wait_snapshot(); // one copy in flight at a time
+        std::int64_t total = 0;
+        snap.offset.assign(groups.size(), -1);
+        for (std::size_t gi = 0; gi < groups.size(); ++gi)
+            if (host.groups()[gi].tied_to < 0) {
+                snap.offset[gi] = total;
+                total += weight_size(int(gi)) * K;
+            }
+        snap.device.reserve(std::size_t(total));
+        if (std::size_t(total) > snap.capacity) {
+            if (snap.host) cudaFreeHost(snap.host);
+            snap.host = nullptr;
+            snap.capacity = 0;
+            void* p = nullptr;
+            check(cudaMallocHost(&p, sizeof(float) * std::size_t(total)), "cudaMallocHost");
+            snap.host = static_cast<float*>(p);
+            snap.capacity = std::size_t(total);
+        }
+        for (std::size_t gi = 0; gi < groups.size(); ++gi)
+            if (snap.offset[gi] >= 0)
+                check(cudaMemcpyAsync(snap.device.get() + snap.offset[gi], own_weights(gi),
+                                      sizeof(float) * std::size_t(weight_size(int(gi)) * K), cudaMemcpyDeviceToDevice,
+                                      stream),
+                      "copying a snapshot");
+        check(cudaEventRecord(snap.copied, stream), "cudaEventRecord");
+        check(cudaStreamWaitEvent(snap.stream, snap.copied, 0), "cudaStreamWaitEvent");
+        check(cudaMemcpyAsync(snap.host, snap.device.get(), sizeof(float) * std::size_t(total), cudaMemcpyDeviceToHost,
+                              snap.stream),
+              "copying a snapshot to the host");
+        check(cudaEventRecord(snap.arrived, snap.stream), "cudaEventRecord");
+        snap.pending = true;
+    }
+
+    void wait_snapshot() {
+        if (!snap.pending) return;
+        check(cudaEventSynchronize(snap.arrived), "cudaEventSynchronize");
+        snap.pending = false;
+    }
+
+    const float* snapshot_of(int gi, int k) {
+        wait_snapshot();
+        if (!snap.host || snap.offset.at(std::size_t(gi)) < 0) return nullptr;
+        return snap.host + snap.offset[std::size_t(gi)] + k * weight_size(gi);
+    }
+
     // Zeros instance k's state: it stays finite (a diverged instance must not
     // spoil the others' shared dopri5 step with NaN errors).
     void zero_instance(int k) {
@@ -919,6 +991,8 @@ void device_network::advance(const integrator_spec& spec, double t0, double t1, 
 std::vector<loss_result> device_network::settle() { return impl_->settle(); }
 std::int64_t device_network::steps() const { return impl_->ode_steps; }
 void device_network::zero_instance(int k) { impl_->zero_instance(k); }
+void device_network::begin_snapshot() { impl_->begin_snapshot(); }
+const float* device_network::snapshot_of(int group, int instance) { return impl_->snapshot_of(group, instance); }
 void device_network::download() { impl_->download(); }
 void device_network::upload() { impl_->upload(); }
 
@@ -968,6 +1042,8 @@ void device_network::advance(const integrator_spec&, double, double, bool) {}
 std::vector<loss_result> device_network::settle() { return {}; }
 std::int64_t device_network::steps() const { return 0; }
 void device_network::zero_instance(int) {}
+void device_network::begin_snapshot() {}
+const float* device_network::snapshot_of(int, int) { return nullptr; }
 void device_network::download() {}
 void device_network::upload() {}
 

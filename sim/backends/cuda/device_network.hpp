@@ -94,6 +94,15 @@ public:
     // pass (0 before the first).
     void norms(std::vector<double>& weights, std::vector<double>& rates, int instance = 0);
 
+    // Snapshots that do not stop the device: begin_snapshot() queues a
+    // device-side copy of every own weight matrix behind the work so far and
+    // sends it to pinned host memory on a second stream, while the next steps
+    // run; snapshot_of() waits for it (if it has not arrived) and gives
+    // instance k's weights of group g as they were ([post x pre], column-major;
+    // null for tied groups), valid until the next begin_snapshot().
+    void begin_snapshot();
+    const float* snapshot_of(int group, int instance = 0);
+
     // Device weights and last rates (continuous: and the state's rates) ->
     // the host networks (waits for the device).
     void download();
