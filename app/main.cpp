@@ -211,7 +211,7 @@ int main(int argc, char** argv) {
     sweep->add_option("--backend", sweep_backend, "cpu or cuda (protocol.backend of every point)")
         ->check(backend_check);
     sweep->add_flag("--overwrite", sweep_opt.overwrite, "replace an existing output file");
-    sweep->add_option("--ensemble", sweep_opt.ensemble, "points per lockstep ensemble (1: each point alone)")
+    sweep->add_option("--ensemble", sweep_opt.ensemble, "points per lockstep ensemble (continuous mode, or any mode with --backend cuda; 1: each point alone)")
         ->check(integer_in(1, 100000));
 
     cs::sweep_options benchmark_opt;
@@ -222,7 +222,7 @@ int main(int argc, char** argv) {
     benchmark_cmd->add_option("-o,--output", benchmark_opt.output, "HDF5 output (default runs/<file stem>.h5)");
     benchmark_cmd->add_option("--set", benchmark_opt.sets, "override a key of every run: dotted.path=VALUE");
     benchmark_cmd->add_option("--ensemble", benchmark_opt.ensemble,
-                              "runs per lockstep ensemble (continuous-mode methods; 1: each run alone)")
+                              "runs per lockstep ensemble (continuous mode, or any mode with --backend cuda; 1: each run alone)")
         ->check(integer_in(1, 100000));
     std::string benchmark_backend;
     benchmark_cmd->add_option("--backend", benchmark_backend, "cpu or cuda (protocol.backend of every run)")

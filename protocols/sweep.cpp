@@ -811,7 +811,8 @@ struct sweep_job {
     std::vector<const sweep_point*> points;
 };
 
-// Continuous points with the same ensemble_key() are cut into ensembles of at
+// Points with the same ensemble_key() (continuous points; discrete points on
+// the CUDA backend) are cut into ensembles of at
 // most `size` points (at least `ranks` of them, so that every rank has work;
 // contiguous, sizes within one of each other); the others run alone. Jobs are
 // in the order of their first point.

@@ -5,13 +5,16 @@
 #include "sim/random.hpp"
 #include "sim/recorder.hpp"
 #include "protocols/run_support.hpp"
+#include "protocols/train_ensemble.hpp"
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <iomanip>
 #include <limits>
+#include <memory>
 #include <numeric>
 #include <ostream>
 #include <sstream>
@@ -127,250 +130,415 @@ void restore_order(std::vector<std::int64_t>& order, rng& shuffler, const checkp
     restore_rng(shuffler, "shuffler", cp, file);
 }
 
-train_result train(const run_document& run, const library& lib, const train_options& opt, std::ostream& log) {
-    if (run.protocol.mode == "continuous") return train_continuous(run, lib, opt, log);
-    const auto& proto = run.protocol;
-    // Data first: a missing or corrupt dataset must fail before the recording exists.
-    const datasets::dataset data = load_matching_dataset(run);
+namespace {
 
-    // As bad input: no device must fail before the recording exists.
-    if (std::string why; proto.backend == "cuda" && !cuda::usable(&why))
-        throw input_error(run.file + ": protocol.backend: cuda: " + why);
+// Discrete-mode training of K runs in lockstep: one run alone (train()), or
+// an ensemble of runs that differ only in their circuits on one CUDA device
+// (train_ensemble()), where every forward pass, plasticity step and mirror
+// batch is one device call for all of them. Each member keeps its own
+// network, loop state, recording, checkpoints and log, and records what it
+// records alone; a member that diverges stops alone.
+class discrete_trainer {
+public:
+    struct member {
+        const run_document* run = nullptr;
+        std::filesystem::path output;
+        std::string command_line;
+        std::ostream* log = nullptr;
+    };
+    // threads: the single run's engine threads (0: OpenMP's maximum, or on
+    // resume the checkpoint's); resume: a single run only.
+    discrete_trainer(const std::vector<member>& members, const library& lib, int threads, bool progress,
+                     bool resume);
+    std::vector<train_result> run();
 
-    const int B = proto.batch_size;
-    network net(run.circuit, lib, proto.seed, B);
-    if (opt.threads > 0) net.set_threads(opt.threads);
-    // The CUDA backend runs the steps on the device; the host network keeps
-    // the structure and receives the weights whenever they are recorded.
-    std::unique_ptr<cuda::device_network> gpu;
-    if (proto.backend == "cuda") gpu = std::make_unique<cuda::device_network>(net);
+private:
+    struct run_state {
+        const member* m = nullptr;
+        std::unique_ptr<network> net;
+        loop_state s;
+        std::unique_ptr<recorder> rec;
+        train_result result;
+        bool active = true;
+        std::vector<std::int32_t> labels;
+    };
 
-    const std::int64_t n_train = data.train.size();
-    loop_state s;
-    s.order.resize(std::size_t(n_train));
+    network& net(std::size_t k) { return *runs_[k].net; }
+    void open(run_state& r);
+    void write_pending_snapshots();
+    void to_host();
+    checkpoint save_state(run_state& r);
+    void snapshot(run_state& r);
+    void diverge(run_state& r, const std::string& what);
+    bool any_active() const {
+        return std::any_of(runs_.begin(), runs_.end(), [](const run_state& r) { return r.active; });
+    }
+    bool step_all(std::int64_t total_steps);
+    bool last_epoch(const loop_state& s) const {
+        return s.epoch == proto_.epochs || (proto_.max_steps > 0 && s.step >= proto_.max_steps);
+    }
+    void end_epoch(run_state& r, const std::pair<double, double>& tested, double seconds);
+
+    const protocol_spec& proto_;
+    // Data first: a missing or corrupt dataset must fail before any recording exists.
+    datasets::dataset data_;
+    int threads_;
+    bool progress_, resume_;
+    std::vector<run_state> runs_;
+    std::unique_ptr<cuda::device_network> gpu_;
+    // On the device, a snapshot is copied while the next step runs and written
+    // once it has arrived: after that step's plasticity is queued, or before
+    // anything else is written (a checkpoint must come after it).
+    std::int64_t pending_snapshot_ = -1;
+    std::vector<char> pending_for_; // the members active when it began
+    int mirror_batch_ = 0;
+    std::chrono::steady_clock::time_point t0_;
+};
+
+discrete_trainer::discrete_trainer(const std::vector<member>& members, const library& lib, int threads,
+                                   bool progress, bool resume)
+    : proto_(members.front().run->protocol), data_(load_matching_dataset(*members.front().run)),
+      threads_(threads), progress_(progress && isatty(STDERR_FILENO)), resume_(resume), runs_(members.size()) {
+    const run_document& first = *members.front().run;
+    // As bad input: no device must fail before any recording exists.
+    if (std::string why; proto_.backend == "cuda" && !cuda::usable(&why))
+        throw input_error(first.file + ": protocol.backend: cuda: " + why);
+    if (members.size() > 1 && proto_.backend != "cuda")
+        throw internal_error("discrete ensembles run on the CUDA backend");
+    std::vector<network*> hosts;
+    for (std::size_t k = 0; k < members.size(); ++k) {
+        run_state& r = runs_[k];
+        r.m = &members[k];
+        r.net = std::make_unique<network>(r.m->run->circuit, lib, r.m->run->protocol.seed, proto_.batch_size);
+        if (threads > 0) r.net->set_threads(threads);
+        hosts.push_back(r.net.get());
+    }
+    // The CUDA backend runs the steps on the device; the host networks keep
+    // the structure and receive the weights whenever they are checkpointed.
+    if (proto_.backend == "cuda") gpu_ = std::make_unique<cuda::device_network>(hosts);
+    mirror_batch_ = proto_.mirror.batch_size > 0 ? proto_.mirror.batch_size : proto_.batch_size;
+}
+
+void discrete_trainer::open(run_state& r) {
+    const protocol_spec& proto = r.m->run->protocol;
+    loop_state& s = r.s;
+    s.order.resize(std::size_t(data_.train.size()));
     std::iota(s.order.begin(), s.order.end(), 0);
     std::uint64_t shuffle_seed = proto.seed ^ 0x5eedULL;
     s.shuffler = rng(splitmix64(shuffle_seed));
     std::uint64_t mirror_seed = proto.seed ^ 0x3177a0ULL;
     s.mirror_noise = rng(splitmix64(mirror_seed));
-    const int mirror_batch = proto.mirror.batch_size > 0 ? proto.mirror.batch_size : B;
-
     const std::chrono::duration<double> flush_interval(proto.record.flush_seconds);
-    std::unique_ptr<recorder> recording;
-    if (opt.resume) {
-        recording = std::make_unique<recorder>(opt.output, recorder::resume_tag{}, flush_interval);
-        const checkpoint& cp = recording->resumed_from();
-        restore(s, net, cp, opt.output.string());
-        if (const auto t = cp.integers.find("threads"); opt.threads == 0 && t != cp.integers.end() && t->second.size() == 1)
-            net.set_threads(int(t->second[0]));
-    } else {
-        run_info info;
-        info.command_line = opt.command_line;
-        info.seed = proto.seed;
-        info.circuit_yaml = emit_circuit(run.circuit);
-        info.protocol_yaml = emit_protocol(proto);
-        recording = std::make_unique<recorder>(opt.output, info, flush_interval);
+    if (resume_) {
+        r.rec = std::make_unique<recorder>(r.m->output, recorder::resume_tag{}, flush_interval);
+        const checkpoint& cp = r.rec->resumed_from();
+        restore(s, *r.net, cp, r.m->output.string());
+        if (const auto t = cp.integers.find("threads"); threads_ == 0 && t != cp.integers.end() && t->second.size() == 1)
+            r.net->set_threads(int(t->second[0]));
+        if (gpu_) gpu_->upload(); // the restored weights
+        return;
     }
-    recorder& rec = *recording;
-    if (gpu && opt.resume) gpu->upload(); // the restored weights
-    // On the device, a snapshot is copied while the next step runs, and
-    // written once it has arrived: after that step's plasticity is queued, or
-    // before anything else is written (a checkpoint must come after it).
-    std::int64_t pending_snapshot = -1;
-    auto write_pending_snapshot = [&] {
-        if (pending_snapshot < 0) return;
-        for (std::size_t g = 0; g < net.groups().size(); ++g) {
-            const auto& grp = net.groups()[g];
-            if (grp.tied_to >= 0) continue;
-            const Eigen::Map<const matrix> w(gpu->snapshot_of(int(g)), grp.w.rows(), grp.w.cols());
-            rec.snapshot(grp.spec->name, w, pending_snapshot);
-        }
-        pending_snapshot = -1;
-    };
-    auto to_host = [&] {
-        if (!gpu) return;
-        write_pending_snapshot();
-        gpu->download();
-    };
-    auto save_state = [&] {
-        to_host();
-        return save(s, net);
-    };
+    run_info info;
+    info.command_line = r.m->command_line;
+    info.seed = proto.seed;
+    info.circuit_yaml = emit_circuit(r.m->run->circuit);
+    info.protocol_yaml = emit_protocol(proto);
+    r.rec = std::make_unique<recorder>(r.m->output, info, flush_interval);
+}
 
-    auto snapshot = [&](std::int64_t step) {
-        s.last_snapshot_is_current = true;
-        if (gpu) {
-            write_pending_snapshot();
-            gpu->begin_snapshot();
-            pending_snapshot = step;
-            return;
+void discrete_trainer::write_pending_snapshots() {
+    if (pending_snapshot_ < 0) return;
+    for (std::size_t k = 0; k < runs_.size(); ++k) {
+        run_state& r = runs_[k];
+        if (!pending_for_[k]) continue;
+        for (std::size_t g = 0; g < r.net->groups().size(); ++g) {
+            const auto& grp = r.net->groups()[g];
+            if (grp.tied_to >= 0) continue;
+            const Eigen::Map<const matrix> w(gpu_->snapshot_of(int(g), int(k)), grp.w.rows(), grp.w.cols());
+            r.rec->snapshot(grp.spec->name, w, pending_snapshot_);
         }
-        for (const auto& grp: net.groups())
-            if (grp.tied_to < 0) rec.snapshot(grp.spec->name, grp.w, step); // the expanded circuit records ties
-    };
-    train_result result;
-    if (opt.resume) {
+    }
+    pending_snapshot_ = -1;
+}
+
+void discrete_trainer::to_host() {
+    if (!gpu_) return;
+    write_pending_snapshots();
+    gpu_->download();
+}
+
+checkpoint discrete_trainer::save_state(run_state& r) {
+    to_host();
+    return save(r.s, *r.net);
+}
+
+void discrete_trainer::snapshot(run_state& r) {
+    r.s.last_snapshot_is_current = true;
+    if (gpu_) { // every member's at once; snapshot_all_due() gathers members
+        if (pending_snapshot_ != r.s.step) {
+            write_pending_snapshots();
+            gpu_->begin_snapshot();
+            pending_snapshot_ = r.s.step;
+            pending_for_.clear();
+            for (const auto& o: runs_) pending_for_.push_back(o.active);
+        }
+        return;
+    }
+    for (const auto& grp: r.net->groups())
+        if (grp.tied_to < 0) r.rec->snapshot(grp.spec->name, grp.w, r.s.step); // the expanded circuit records ties
+}
+
+void discrete_trainer::diverge(run_state& r, const std::string& what) {
+    r.result.diverged = true;
+    r.active = false;
+    *r.m->log << "diverged at step " << r.s.step << ": " << what << " (guard.max_norm "
+              << format_norm(proto_.guard.max_norm) << "); the last good checkpoint is kept; lower circuit.eta_scale\n";
+    r.rec->append_metrics({{"step", double(r.s.step)},
+                           {"epoch", double(r.s.epoch)},
+                           {"train_loss", std::numeric_limits<double>::quiet_NaN()}});
+}
+
+// One step of every active member; false when the epoch's loop must stop
+// (every member diverged or finished its steps, or a signal came).
+bool discrete_trainer::step_all(std::int64_t total_steps) {
+    const std::int64_t n_train = data_.train.size();
+    const int B = proto_.batch_size;
+    const bool scheduled = proto_.schedule.kind != "constant";
+    std::vector<const std::int32_t*> labels;
+    int n = 0;
+    for (auto& r: runs_) {
+        loop_state& s = r.s;
+        n = int(std::min<std::int64_t>(B, n_train - s.position));
+        if (r.net->batch() != n) r.net->resize_batch(n);
+        r.labels.resize(std::size_t(n));
+        data_.train.gather(s.order.data() + s.position, n, r.net->input());
+        for (int j = 0; j < n; ++j) r.labels[std::size_t(j)] = data_.train.y[s.order[std::size_t(s.position + j)]];
+        if (scheduled) r.net->scale_rates(schedule_factor(proto_.schedule, s.step, total_steps, s.epoch));
+        labels.push_back(r.labels.data());
+    }
+    const auto results = gpu_ ? gpu_->forward(labels) : std::vector<loss_result>{runs_[0].net->forward(labels[0])};
+    for (std::size_t k = 0; k < runs_.size(); ++k)
+        if (runs_[k].active && !std::isfinite(results[k].loss_sum))
+            diverge(runs_[k], "the loss is " + format_norm(results[k].loss_sum));
+    if (!any_active()) return false;
+    if (gpu_) {
+        gpu_->learn();
+        write_pending_snapshots(); // while the device learns
+    } else {
+        runs_[0].net->learn();
+    }
+    for (auto& r: runs_) {
+        r.s.step++;
+        r.s.position += n;
+    }
+    const loop_state& shared = runs_.front().s; // every member is at the same step
+    if (runs_.front().net->mirrors() && shared.step % proto_.mirror.every == 0)
+        for (int b = 0; b < proto_.mirror.batches; ++b) {
+            if (gpu_) {
+                std::vector<rng*> noise;
+                for (auto& r: runs_) noise.push_back(&r.s.mirror_noise);
+                gpu_->mirror(noise, mirror_batch_, proto_.mirror.sigma);
+            } else {
+                runs_[0].net->mirror(runs_[0].s.mirror_noise, mirror_batch_, proto_.mirror.sigma);
+            }
+        }
+    if (shared.step % proto_.guard.every == 0)
+        for (std::size_t k = 0; k < runs_.size(); ++k)
+            if (runs_[k].active)
+                if (auto what = guard_violation(*runs_[k].net, proto_.guard.max_norm, gpu_.get(), int(k));
+                    !what.empty())
+                    diverge(runs_[k], what);
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    for (std::size_t k = 0; k < runs_.size(); ++k) {
+        run_state& r = runs_[k];
+        if (!r.active) continue;
+        loop_state& s = r.s;
+        s.last_snapshot_is_current = false;
+        s.epoch_loss += results[k].loss_sum;
+        s.window_loss += results[k].loss_sum;
+        s.epoch_correct += results[k].correct;
+        s.window_correct += results[k].correct;
+        s.epoch_seen += n;
+        s.window_seen += n;
+        if (proto_.record.metrics_every > 0 && s.step % proto_.record.metrics_every == 0) {
+            r.rec->append_metrics({{"step", double(s.step)},
+                                   {"epoch", s.epoch - 1 + double(s.position) / double(n_train)},
+                                   {"train_loss", s.window_loss / double(s.window_seen)},
+                                   {"train_accuracy", double(s.window_correct) / double(s.window_seen)},
+                                   {"test_loss", nan},
+                                   {"test_accuracy", nan}});
+            s.window_loss = 0;
+            s.window_correct = s.window_seen = 0;
+        }
+        if (proto_.record.weights_every > 0 && s.step % proto_.record.weights_every == 0) snapshot(r);
+    }
+    if (!any_active()) return false;
+    if (progress_ && (shared.step % 8 == 0)) draw_progress(shared.epoch, proto_.epochs, shared.position, n_train);
+    if (proto_.max_steps > 0 && shared.step >= proto_.max_steps) return false;
+    // Mid-epoch checkpoints; the epoch's end writes its own after evaluating.
+    const bool every = proto_.record.checkpoint_every > 0 && shared.step % proto_.record.checkpoint_every == 0;
+    const bool mid_epoch = shared.position < n_train;
+    bool wrote = false;
+    for (auto& r: runs_)
+        if (r.active && mid_epoch && (every || stop_requested || r.rec->flush_due())) {
+            if (!wrote) {
+                const double elapsed = r.s.epoch_seconds +
+                                       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+                for (auto& o: runs_) o.s.epoch_seconds = elapsed;
+                wrote = true;
+            }
+            r.rec->write_checkpoint(save_state(r));
+        }
+    if (wrote) t0_ = std::chrono::steady_clock::now();
+    return !(stop_requested && mid_epoch) && mid_epoch;
+}
+
+void discrete_trainer::end_epoch(run_state& r, const std::pair<double, double>& tested, double seconds) {
+    loop_state& s = r.s;
+    const bool windows = proto_.record.metrics_every > 0;
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    epoch_summary sum;
+    sum.epoch = s.epoch;
+    sum.step = s.step;
+    sum.train_loss = s.epoch_loss / double(std::max<std::int64_t>(1, s.epoch_seen));
+    sum.train_accuracy = double(s.epoch_correct) / double(std::max<std::int64_t>(1, s.epoch_seen));
+    sum.test_loss = tested.first;
+    sum.test_accuracy = tested.second;
+    sum.samples_per_second = double(s.epoch_seen) / std::max(seconds, 1e-9);
+    r.result.epochs.push_back(sum);
+    r.rec->append_metrics({{"step", double(s.step)},
+                           {"epoch", double(s.epoch)},
+                           {"train_loss", windows ? nan : sum.train_loss},
+                           {"train_accuracy", windows ? nan : sum.train_accuracy},
+                           {"test_loss", sum.test_loss},
+                           {"test_accuracy", sum.test_accuracy},
+                           {"samples_per_second", sum.samples_per_second}});
+    if (proto_.record.weights_every == 0) snapshot(r);
+    // The checkpoint (which flushes) comes before the line, so what the
+    // user has seen is in the file.
+    if (last_epoch(s)) {
+        s.finished = true;
+    } else {
+        // The next epoch's state, so a resume from here starts it afresh.
+        ++s.epoch;
+        s.start_epoch();
+    }
+    r.rec->write_checkpoint(save_state(r));
+    *r.m->log << "epoch " << std::setw(3) << sum.epoch << "  train_loss " << std::fixed << std::setprecision(4)
+              << sum.train_loss << "  train_acc " << std::setprecision(2) << 100 * sum.train_accuracy << "%  test_acc "
+              << 100 * sum.test_accuracy << "%  samples/s " << std::setprecision(0) << sum.samples_per_second << '\n'
+              << std::defaultfloat << std::flush;
+}
+
+std::vector<train_result> discrete_trainer::run() {
+    for (auto& r: runs_) open(r);
+    run_state& lead = runs_.front(); // every member is where the lead is
+    if (resume_) {
+        loop_state& s = lead.s;
+        std::ostream& log = *lead.m->log;
         if (s.finished) {
             log << "already complete at step " << s.step << " (epoch " << s.epoch << "): nothing to resume\n";
-            result.already_complete = true;
-            result.steps = s.step;
-            return result;
+            lead.result.already_complete = true;
+            lead.result.steps = s.step;
+            return {lead.result};
         }
         log << "resumed at step " << s.step << " (epoch " << s.epoch << ", sample " << s.position << " of "
-            << n_train << ")\n";
+            << data_.train.size() << ")\n";
     } else {
-        snapshot(0);
-        rec.write_checkpoint(save_state());
+        for (auto& r: runs_) snapshot(r);
+        for (auto& r: runs_) r.rec->write_checkpoint(save_state(r));
     }
 
-    const bool scheduled = proto.schedule.kind != "constant";
-    std::int64_t total_steps = proto.epochs * ((n_train + B - 1) / B);
-    if (proto.max_steps > 0) total_steps = std::min(total_steps, proto.max_steps);
-
-    std::vector<std::int32_t> labels(B);
+    const std::int64_t n_train = data_.train.size();
+    std::int64_t total_steps = proto_.epochs * ((n_train + proto_.batch_size - 1) / proto_.batch_size);
+    if (proto_.max_steps > 0) total_steps = std::min(total_steps, proto_.max_steps);
     stop_signals signals;
-    const double nan = std::numeric_limits<double>::quiet_NaN();
-    const bool progress = opt.progress && isatty(STDERR_FILENO);
-    auto diverge = [&](const std::string& what) {
-        result.diverged = true;
-        log << "diverged at step " << s.step << ": " << what << " (guard.max_norm " << format_norm(proto.guard.max_norm)
-            << "); the last good checkpoint is kept; lower circuit.eta_scale\n";
-        rec.append_metrics({{"step", double(s.step)}, {"epoch", double(s.epoch)}, {"train_loss", nan}});
-    };
-    auto max_steps_reached = [&] { return proto.max_steps > 0 && s.step >= proto.max_steps; };
-
-    while (s.epoch <= proto.epochs) {
-        if (s.position == 0 && proto.shuffle)
-            for (std::int64_t i = n_train - 1; i > 0; --i) std::swap(s.order[i], s.order[s.shuffler.below(i + 1)]);
-        auto t0 = std::chrono::steady_clock::now();
-        auto seconds_so_far = [&] {
-            return s.epoch_seconds + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        };
-        while (s.position < n_train) {
-            const std::int64_t start = s.position;
-            const int n = int(std::min<std::int64_t>(B, n_train - start));
-            if (net.batch() != n) net.resize_batch(n);
-            labels.resize(n);
-            data.train.gather(s.order.data() + start, n, net.input());
-            for (int j = 0; j < n; ++j) labels[j] = data.train.y[s.order[start + j]];
-            if (scheduled) net.scale_rates(schedule_factor(proto.schedule, s.step, total_steps, s.epoch));
-            const auto r = gpu ? gpu->forward(labels.data()) : net.forward(labels.data());
-            if (!std::isfinite(r.loss_sum)) {
-                diverge("the loss is " + format_norm(r.loss_sum));
-                break;
-            }
-            if (gpu) {
-                gpu->learn();
-                write_pending_snapshot(); // while the device learns
-            } else {
-                net.learn();
-            }
-            ++s.step;
-            s.position += n;
-            if (net.mirrors() && s.step % proto.mirror.every == 0)
-                for (int k = 0; k < proto.mirror.batches; ++k)
-                    gpu ? gpu->mirror(s.mirror_noise, mirror_batch, proto.mirror.sigma)
-                        : net.mirror(s.mirror_noise, mirror_batch, proto.mirror.sigma);
-            if (s.step % proto.guard.every == 0) {
-                if (auto what = guard_violation(net, proto.guard.max_norm, gpu.get()); !what.empty()) {
-                    diverge(what);
-                    break;
-                }
-            }
-            s.last_snapshot_is_current = false;
-            s.epoch_loss += r.loss_sum;
-            s.window_loss += r.loss_sum;
-            s.epoch_correct += r.correct;
-            s.window_correct += r.correct;
-            s.epoch_seen += n;
-            s.window_seen += n;
-            if (proto.record.metrics_every > 0 && s.step % proto.record.metrics_every == 0) {
-                rec.append_metrics({{"step", double(s.step)},
-                                    {"epoch", s.epoch - 1 + double(s.position) / double(n_train)},
-                                    {"train_loss", s.window_loss / double(s.window_seen)},
-                                    {"train_accuracy", double(s.window_correct) / double(s.window_seen)},
-                                    {"test_loss", nan},
-                                    {"test_accuracy", nan}});
-                s.window_loss = 0;
-                s.window_correct = s.window_seen = 0;
-            }
-            if (proto.record.weights_every > 0 && s.step % proto.record.weights_every == 0) snapshot(s.step);
-            if (progress && (s.step % 8 == 0)) draw_progress(s.epoch, proto.epochs, s.position, n_train);
-            if (max_steps_reached()) break;
-            // Mid-epoch checkpoints; the epoch's end writes its own after evaluating.
-            const bool every = proto.record.checkpoint_every > 0 && s.step % proto.record.checkpoint_every == 0;
-            if (s.position < n_train && (every || stop_requested || rec.flush_due())) {
-                const double elapsed = seconds_so_far();
-                s.epoch_seconds = elapsed;
-                rec.write_checkpoint(save_state());
-                t0 = std::chrono::steady_clock::now();
-            }
-            if (stop_requested && s.position < n_train) break;
+    while (lead.s.epoch <= proto_.epochs && any_active()) {
+        if (lead.s.position == 0 && proto_.shuffle)
+            for (auto& r: runs_)
+                for (std::int64_t i = n_train - 1; i > 0; --i)
+                    std::swap(r.s.order[std::size_t(i)], r.s.order[std::size_t(r.s.shuffler.below(i + 1))]);
+        t0_ = std::chrono::steady_clock::now();
+        while (lead.s.position < n_train && step_all(total_steps)) {
         }
-        if (progress) clear_progress();
-        if (result.diverged) break;
-        if (stop_requested && s.position < n_train) {
-            result.interrupted = true;
-            result.stop_signal = stop_signal;
-            log << "interrupted at step " << s.step << " (epoch " << s.epoch << ", sample " << s.position << " of "
-                << n_train << "): checkpoint written; continue with: counterstream resume " << opt.output.string()
-                << '\n';
+        if (progress_) clear_progress();
+        if (!any_active()) break;
+        if (stop_requested && lead.s.position < n_train) {
+            for (auto& r: runs_) {
+                if (!r.active) continue;
+                r.result.interrupted = true;
+                r.result.stop_signal = stop_signal;
+                *r.m->log << "interrupted at step " << r.s.step << " (epoch " << r.s.epoch << ", sample "
+                          << r.s.position << " of " << n_train << "): checkpoint written; continue with: "
+                          << "counterstream resume " << r.m->output.string() << '\n';
+            }
             break;
         }
-        const double seconds = seconds_so_far();
-        const auto [test_loss, test_acc] = evaluate(net, data.test, proto.eval_batch, B, gpu.get());
-        epoch_summary sum;
-        sum.epoch = s.epoch;
-        sum.step = s.step;
-        sum.train_loss = s.epoch_loss / double(std::max<std::int64_t>(1, s.epoch_seen));
-        sum.train_accuracy = double(s.epoch_correct) / double(std::max<std::int64_t>(1, s.epoch_seen));
-        sum.test_loss = test_loss;
-        sum.test_accuracy = test_acc;
-        sum.samples_per_second = double(s.epoch_seen) / std::max(seconds, 1e-9);
-        result.epochs.push_back(sum);
-        rec.append_metrics({{"step", double(s.step)},
-                            {"epoch", double(s.epoch)},
-                            {"train_loss", proto.record.metrics_every > 0 ? nan : sum.train_loss},
-                            {"train_accuracy", proto.record.metrics_every > 0 ? nan : sum.train_accuracy},
-                            {"test_loss", test_loss},
-                            {"test_accuracy", test_acc},
-                            {"samples_per_second", sum.samples_per_second}});
-        if (proto.record.weights_every == 0) snapshot(s.step);
-        // The checkpoint (which flushes) comes before the line, so what the
-        // user has seen is in the file.
-        const bool last = s.epoch == proto.epochs || max_steps_reached();
-        if (last) {
-            s.finished = true;
-            rec.write_checkpoint(save_state());
+        const double seconds =
+            lead.s.epoch_seconds + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+        std::vector<std::pair<double, double>> tested;
+        if (gpu_) {
+            std::vector<network*> nets;
+            for (auto& r: runs_) nets.push_back(r.net.get());
+            tested = evaluate(nets, data_.test, proto_.eval_batch, proto_.batch_size, *gpu_);
         } else {
-            // The next epoch's state, so a resume from here starts it afresh.
-            ++s.epoch;
-            s.start_epoch();
-            rec.write_checkpoint(save_state());
+            tested.push_back(evaluate(*lead.net, data_.test, proto_.eval_batch, proto_.batch_size));
         }
-        log << "epoch " << std::setw(3) << sum.epoch << "  train_loss " << std::fixed << std::setprecision(4)
-            << sum.train_loss << "  train_acc " << std::setprecision(2) << 100 * sum.train_accuracy << "%  test_acc "
-            << 100 * sum.test_accuracy << "%  samples/s " << std::setprecision(0) << sum.samples_per_second << '\n'
-            << std::defaultfloat << std::flush;
-        if (last) break;
+        for (std::size_t k = 0; k < runs_.size(); ++k) {
+            if (runs_[k].active) {
+                end_epoch(runs_[k], tested[k], seconds);
+                continue;
+            }
+            loop_state& s = runs_[k].s; // a diverged member's cursor keeps up with the others
+            if (last_epoch(s)) s.finished = true;
+            else {
+                ++s.epoch;
+                s.start_epoch();
+            }
+        }
+        if (lead.s.finished) break;
         if (stop_requested) {
-            result.interrupted = true;
-            result.stop_signal = stop_signal;
-            log << "interrupted after epoch " << sum.epoch << " (step " << s.step
-                << "): checkpoint written; continue with: counterstream resume " << opt.output.string() << '\n';
+            for (auto& r: runs_) {
+                if (!r.active) continue;
+                r.result.interrupted = true;
+                r.result.stop_signal = stop_signal;
+                *r.m->log << "interrupted after epoch " << r.s.epoch - 1 << " (step " << r.s.step
+                          << "): checkpoint written; continue with: counterstream resume " << r.m->output.string()
+                          << '\n';
+            }
             break;
         }
     }
     // An epoch's last snapshot comes with its row; with weights_every, the
     // final weights are recorded here if the last step was not a multiple.
-    if (s.finished && !s.last_snapshot_is_current) {
-        snapshot(s.step);
-        rec.write_checkpoint(save_state());
+    for (auto& r: runs_)
+        if (r.active && r.s.finished && !r.s.last_snapshot_is_current) {
+            snapshot(r);
+            r.rec->write_checkpoint(save_state(r));
+        }
+    write_pending_snapshots(); // a diverged run's last good one
+    std::vector<train_result> out;
+    for (auto& r: runs_) {
+        r.rec->flush();
+        r.result.steps = r.s.step;
+        out.push_back(std::move(r.result));
+        r.rec.reset(); // closes the file
     }
-    write_pending_snapshot(); // a diverged run's last good one
-    rec.flush();
-    result.steps = s.step;
-    return result;
+    return out;
+}
+
+} // namespace
+
+train_result train(const run_document& run, const library& lib, const train_options& opt, std::ostream& log) {
+    if (run.protocol.mode == "continuous") return train_continuous(run, lib, opt, log);
+    const std::vector<discrete_trainer::member> members = {{&run, opt.output, opt.command_line, &log}};
+    return discrete_trainer(members, lib, opt.threads, opt.progress, opt.resume).run().front();
+}
+
+std::vector<train_result> train_discrete_ensemble(const std::vector<ensemble_member>& members, const library& lib) {
+    std::vector<discrete_trainer::member> ms;
+    for (const auto& m: members) ms.push_back({m.run, m.output, m.command_line, m.log});
+    return discrete_trainer(ms, lib, 1, false, false).run();
 }
 
 } // namespace counterstream

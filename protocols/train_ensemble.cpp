@@ -402,7 +402,7 @@ std::vector<ensemble_outcome> continuous_trainer::run() {
 } // namespace
 
 std::string ensemble_key(const run_document& run) {
-    if (run.protocol.mode != "continuous")
+    if (run.protocol.mode != "continuous" && run.protocol.backend != "cuda")
         return {};
     protocol_spec p = run.protocol;
     // Without shuffling the seed only initializes the circuit.
@@ -415,6 +415,12 @@ std::vector<ensemble_outcome> train_ensemble(const std::vector<ensemble_member>&
                                              int threads) {
     if (members.empty())
         return {};
+    if (members.front().run->protocol.mode != "continuous") {
+        shared_protocol(members);
+        std::vector<ensemble_outcome> outcomes;
+        for (auto& r: train_discrete_ensemble(members, lib)) outcomes.push_back({std::move(r), nullptr});
+        return outcomes;
+    }
     trainer_options opt;
     opt.threads = threads;
     return continuous_trainer(members, lib, opt).run();

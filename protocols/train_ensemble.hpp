@@ -34,10 +34,13 @@ struct ensemble_outcome {
 // The part of a run that fixes its data stream and schedule (the whole
 // protocol, the seed only when it shuffles): runs with equal keys see the same
 // samples in the same order and can share an ensemble. Empty for a run that
-// cannot be in one (discrete mode).
+// cannot be in one (discrete mode on the CPU, where an ensemble saves nothing).
 std::string ensemble_key(const run_document& run);
 
-// Trains the members, spread over `threads`. Throws input_error before
+// Discrete members on the CUDA backend, as one device ensemble (protocols/train.cpp).
+std::vector<train_result> train_discrete_ensemble(const std::vector<ensemble_member>& members, const library& lib);
+
+// Trains the members, spread over `threads` (discrete ones: on one device). Throws input_error before
 // anything is written when the dataset cannot be loaded, internal_error when
 // the members' keys differ.
 std::vector<ensemble_outcome> train_ensemble(const std::vector<ensemble_member>& members, const library& lib,

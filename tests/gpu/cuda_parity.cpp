@@ -4,6 +4,7 @@
 #include "models/library.hpp"
 #include "protocols/run_document.hpp"
 #include "protocols/train.hpp"
+#include "protocols/train_ensemble.hpp"
 #include "sim/backends/cuda/device_network.hpp"
 #include "sim/integrator.hpp"
 #include "sim/network.hpp"
@@ -328,5 +329,40 @@ TEST_CASE("cuda: a continuous run on the device records what the CPU run records
                                         std::string("/weights/") + w + "/data");
         const auto b = read_last_matrix(opt.output.string(), std::string("/weights/") + w + "/data");
         CHECK(relative_difference(a, b) <= 1e-3);
+    }
+}
+
+TEST_CASE("cuda: a discrete device ensemble records per member what each member records alone on the device") {
+    const auto lib = models::standard_library();
+    std::vector<run_document> runs;
+    for (const char* scale: {"1", "2", "3"})
+        runs.push_back(load_run(circuit_file("wm"),
+                                {"circuit.sizes=[20, 32, 24, 4]", "protocol.epochs=2", "protocol.batch_size=32",
+                                 "protocol.dataset={name: teacher}", "protocol.backend=cuda",
+                                 "protocol.record.weights_every=10", std::string("circuit.eta_scale=") + scale},
+                                lib));
+    std::vector<std::ostringstream> logs(runs.size());
+    std::vector<ensemble_member> members;
+    for (std::size_t k = 0; k < runs.size(); ++k)
+        members.push_back({&runs[k], testing::temp_dir() / ("together-" + std::to_string(k) + ".h5"), "test", &logs[k]});
+    const auto together = train_ensemble(members, lib, 1);
+    REQUIRE(together.size() == runs.size());
+    for (std::size_t k = 0; k < runs.size(); ++k) {
+        CAPTURE(k);
+        REQUIRE(together[k].error == nullptr);
+        std::ostringstream log;
+        train_options opt;
+        opt.command_line = "test";
+        opt.output = testing::temp_dir() / ("alone-" + std::to_string(k) + ".h5");
+        const auto alone = train(runs[k], lib, opt, log);
+        REQUIRE(together[k].result.epochs.size() == alone.epochs.size());
+        CHECK(together[k].result.epochs.back().test_accuracy ==
+              doctest::Approx(alone.epochs.back().test_accuracy).epsilon(1e-3));
+        for (const char* w: {"W1", "W2", "W3", "Wbar2"}) {
+            CAPTURE(w);
+            const auto a = read_last_matrix(opt.output.string(), std::string("/weights/") + w + "/data");
+            const auto b = read_last_matrix(members[k].output.string(), std::string("/weights/") + w + "/data");
+            CHECK(relative_difference(a, b) <= 1e-4);
+        }
     }
 }

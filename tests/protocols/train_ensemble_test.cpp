@@ -45,3 +45,24 @@ TEST_CASE("train_ensemble: a member whose recording cannot be created fails alon
     // Their circuits differ, so their runs do.
     CHECK(outcomes[0].result.epochs[0].train_loss != outcomes[2].result.epochs[0].train_loss);
 }
+
+TEST_CASE("ensemble keys: discrete runs group only on the CUDA backend, and only with the same data stream") {
+    const auto lib = models::standard_library();
+    const std::string dir = std::string(COUNTERSTREAM_SOURCE_DIR) + "/models/circuits/";
+    const auto key = [&](const std::string& circuit, std::vector<std::string> sets) {
+        return ensemble_key(load_run(dir + circuit, sets, lib));
+    };
+    // On the CPU a discrete ensemble saves nothing: every point runs alone.
+    CHECK(key("sal.yaml", {}).empty());
+    const std::string a = key("sal.yaml", {"protocol.backend=cuda", "circuit.eta_scale=1"});
+    CHECK(!a.empty());
+    // Rates belong to the circuit: runs that differ only there share a key.
+    CHECK(key("sal.yaml", {"protocol.backend=cuda", "circuit.eta_scale=3"}) == a);
+    // Another shuffle seed, batch size or backend is another data stream.
+    CHECK(key("sal.yaml", {"protocol.backend=cuda", "protocol.seed=2"}) != a);
+    CHECK(key("sal.yaml", {"protocol.backend=cuda", "protocol.batch_size=128"}) != a);
+    CHECK(key("sal_continuous.yaml", {}) != key("sal_continuous.yaml", {"protocol.backend=cuda"}));
+    // Without shuffling the seed only initializes the circuit.
+    CHECK(key("sal.yaml", {"protocol.backend=cuda", "protocol.shuffle=false", "protocol.seed=2"}) ==
+          key("sal.yaml", {"protocol.backend=cuda", "protocol.shuffle=false", "protocol.seed=3"}));
+}
