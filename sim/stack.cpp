@@ -130,10 +130,19 @@ circuit_spec stack_circuit(const view& circuit, reader& rd, const library& lib) 
         add_population("hbar" + std::to_string(l), "downstream",
                        std::max(1, int(std::lround(ratio * sizes[l - 1]))));
     add_population("e", "error", sizes[L - 1]);
-    for (const auto& k: cpops.keys())
-        if (std::find(population_templates.begin(), population_templates.end(), k) == population_templates.end() &&
-            !c.population(k))
-            rd.error(cpops[k], "no population '" + k + "' in the stacked circuit");
+    // Other names add a population (a constant bias source, say): it needs a size.
+    for (const auto& k: cpops.keys()) {
+        if (std::find(population_templates.begin(), population_templates.end(), k) != population_templates.end() ||
+            c.population(k))
+            continue;
+        if (!cpops[k]["size"].defined()) {
+            rd.error(cpops[k], "no population '" + k + "' in the stacked circuit (an added population needs size:)");
+            continue;
+        }
+        population_spec p = parse_population(k, cpops[k], rd, lib, population_role::none);
+        if (!p.where.line) p.where = cpops[k].where();
+        c.populations.push_back(p);
+    }
 
     // Group templates for l = 1..L-1; a group whose endpoint does not exist
     // at this layer (hbar1) is not made.

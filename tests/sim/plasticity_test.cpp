@@ -110,6 +110,59 @@ TEST_CASE("SGD circuit: one step changes W by exactly -eta times the gradient (f
     }
 }
 
+TEST_CASE("biases: an added constant population's groups step by exactly -eta times the bias gradient (SGD)") {
+    // `one` has no inputs, so its rate is sigmoid(0) = 1/2 for every sample:
+    // b{l} from it is a bias of h{l}, learning by the same rule as W.
+    const double eta = 0.5;
+    std::string extra = "  params: {eta_W: 0.5, gamma: 0}\n  populations:\n    one: {size: 1, activation: sigmoid}\n"
+                        "  synapses:\n    Wbar{l}: {tie: {to: \"W{l}\", transpose: true}, init: null, plastic: null}\n";
+    for (const char* h: {"2", "3", "4"})
+        extra += std::string("    b") + h + ": {from: one, to: h" + h +
+                 ", target: basal, init: {kind: normal, gain: 1}, rule: {post: apical, pre: rate, eta: 0.5, decay: none}}\n";
+    auto doc = stacked("sgd_bias", "two_stream", extra);
+    const auto lib = models::standard_library();
+    network net(doc.circuit, lib, 42, 5);
+    std::vector<std::int32_t> labels;
+    fill_batch(net, labels, 3, 4);
+    const Eigen::MatrixXd x = net.input().cast<double>();
+    std::vector<Eigen::MatrixXd> w, b;
+    for (const char* name: {"W1", "W2", "W3"}) w.push_back(net.grp(name).w.cast<double>());
+    for (const char* name: {"b2", "b3", "b4"}) b.push_back(net.grp(name).w.cast<double>());
+    // h_{l+1} = relu(W_l h_l + b_l / 2) (the last layer linear), mean cross-entropy, in double.
+    const auto loss = [&](const std::vector<Eigen::MatrixXd>& bias) {
+        Eigen::MatrixXd h = x;
+        for (std::size_t l = 0; l < w.size(); ++l) {
+            h = w[l] * h;
+            h.colwise() += 0.5 * bias[l].col(0);
+            if (l + 1 < w.size()) h = h.cwiseMax(0.0);
+        }
+        double sum = 0;
+        for (Eigen::Index j = 0; j < h.cols(); ++j) {
+            const double m = h.col(j).maxCoeff();
+            sum += std::log((h.col(j).array() - m).exp().sum()) + m - h(labels[j], j);
+        }
+        return sum / double(h.cols());
+    };
+    const double forward_loss = net.forward(labels.data()).loss_sum / 5.0;
+    CHECK(forward_loss == doctest::Approx(loss(b)).epsilon(1e-5)); // the biases enter the forward pass
+    net.learn();
+    const double h = 1e-6;
+    for (std::size_t l = 0; l < b.size(); ++l) {
+        Eigen::VectorXd grad(b[l].rows());
+        for (Eigen::Index i = 0; i < grad.size(); ++i) {
+            auto plus = b, minus = b;
+            plus[l](i, 0) += h;
+            minus[l](i, 0) -= h;
+            grad(i) = (loss(plus) - loss(minus)) / (2 * h);
+        }
+        const Eigen::VectorXd step = net.grp("b" + std::to_string(l + 2)).w.cast<double>().col(0) - b[l].col(0);
+        const Eigen::VectorXd expected = -eta * grad;
+        CAPTURE(l);
+        REQUIRE(expected.norm() > 1e-3);
+        CHECK((step - expected).norm() / expected.norm() < 1e-4);
+    }
+}
+
 TEST_CASE("KP circuit: W - Wbar^T shrinks by exactly (1 - eta gamma) per step") {
     const double eta = 0.05, gamma = 0.5;
     auto doc = stacked("kp", "two_stream",
