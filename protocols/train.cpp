@@ -190,7 +190,8 @@ private:
     // once it has arrived: after that step's plasticity is queued, or before
     // anything else is written (a checkpoint must come after it).
     std::int64_t pending_snapshot_ = -1;
-    std::vector<char> pending_for_; // the members active when it began
+    std::int64_t begun_snapshot_ = -1; // the step of the last one begun (written or not)
+    std::vector<char> pending_for_;    // the members active when it began
     int mirror_batch_ = 0;
     std::chrono::steady_clock::time_point t0_;
 };
@@ -275,10 +276,10 @@ checkpoint discrete_trainer::save_state(run_state& r) {
 void discrete_trainer::snapshot(run_state& r) {
     r.s.last_snapshot_is_current = true;
     if (gpu_) { // every member's at once; snapshot_all_due() gathers members
-        if (pending_snapshot_ != r.s.step) {
+        if (begun_snapshot_ != r.s.step) {
             write_pending_snapshots();
             gpu_->begin_snapshot();
-            pending_snapshot_ = r.s.step;
+            pending_snapshot_ = begun_snapshot_ = r.s.step;
             pending_for_.clear();
             for (const auto& o: runs_) pending_for_.push_back(o.active);
         }
@@ -290,6 +291,7 @@ void discrete_trainer::snapshot(run_state& r) {
 
 void discrete_trainer::diverge(run_state& r, const std::string& what) {
     r.result.diverged = true;
+    r.result.steps = r.s.step; // the others go on
     r.active = false;
     *r.m->log << "diverged at step " << r.s.step << ": " << what << " (guard.max_norm "
               << format_norm(proto_.guard.max_norm) << "); the last good checkpoint is kept; lower circuit.eta_scale\n";
@@ -520,7 +522,7 @@ std::vector<train_result> discrete_trainer::run() {
     std::vector<train_result> out;
     for (auto& r: runs_) {
         r.rec->flush();
-        r.result.steps = r.s.step;
+        if (!r.result.diverged) r.result.steps = r.s.step;
         out.push_back(std::move(r.result));
         r.rec.reset(); // closes the file
     }

@@ -225,6 +225,11 @@ void continuous_trainer::present_to(member_run& m, int k) {
 // present() for every instance at once on the device: the same segments, the
 // frames from downloaded rates.
 void continuous_trainer::present_on_device() {
+    // A member that stopped (diverged or failed) is zeroed before every
+    // presentation, so it stays finite and cannot spoil the others' shared
+    // dopri5 step (within the presentation where it blows up, it can).
+    for (int k = 0; k < ens_.size(); ++k)
+        if (!runs_[std::size_t(k)].active) gpu_->zero_instance(k);
     for (int k = 0; k < ens_.size(); ++k) ens_.net(k).input() = input_;
     gpu_->set_input(std::vector<const std::int32_t*>(std::size_t(ens_.size()), labels_.data()));
     std::vector<loss_result> r;
@@ -239,10 +244,7 @@ void continuous_trainer::present_on_device() {
             each([&](member_run& m, int k) { m.out->frame(ens_.net(k)); });
         }
     }
-    each([&](member_run& m, int k) {
-        after_presentation(m, k, r[std::size_t(k)]);
-        if (!m.active) gpu_->zero_instance(k);
-    });
+    each([&](member_run& m, int k) { after_presentation(m, k, r[std::size_t(k)]); });
 }
 
 // A presentation's records: the guard, the totals, metric rows, snapshots.

@@ -12,6 +12,7 @@
 #include "tests/support/yaml_files.hpp"
 
 #include <doctest/doctest.h>
+#include <hdf5.h>
 
 #include <memory>
 #include <sstream>
@@ -37,6 +38,22 @@ void draw_batch(network& net, rng& r, std::vector<std::int32_t>& labels) {
     auto& x = net.input();
     for (Eigen::Index i = 0; i < x.size(); ++i) x.data()[i] = r.uniform() < 0.2 ? float(r.uniform()) : 0.0f;
     for (auto& y: labels) y = std::int32_t(r.below(10));
+}
+
+// The steps of a group's snapshots in a recording (/weights/<group>/step).
+std::vector<std::int64_t> snapshot_steps(const std::string& file, const std::string& group) {
+    std::vector<std::int64_t> steps;
+    const hid_t f = H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+    REQUIRE(f >= 0);
+    const hid_t d = H5Dopen2(f, ("/weights/" + group + "/step").c_str(), H5P_DEFAULT);
+    REQUIRE(d >= 0);
+    const hid_t space = H5Dget_space(d);
+    steps.resize(std::size_t(H5Sget_simple_extent_npoints(space)));
+    CHECK(H5Dread(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, steps.data()) >= 0);
+    H5Sclose(space);
+    H5Dclose(d);
+    H5Fclose(f);
+    return steps;
 }
 
 } // namespace
@@ -339,7 +356,7 @@ TEST_CASE("cuda: a discrete device ensemble records per member what each member 
         runs.push_back(load_run(circuit_file("wm"),
                                 {"circuit.sizes=[20, 32, 24, 4]", "protocol.epochs=2", "protocol.batch_size=32",
                                  "protocol.dataset={name: teacher}", "protocol.backend=cuda",
-                                 "protocol.record.weights_every=10", std::string("circuit.eta_scale=") + scale},
+                                 std::string("circuit.eta_scale=") + scale},
                                 lib));
     std::vector<std::ostringstream> logs(runs.size());
     std::vector<ensemble_member> members;
@@ -358,6 +375,9 @@ TEST_CASE("cuda: a discrete device ensemble records per member what each member 
         REQUIRE(together[k].result.epochs.size() == alone.epochs.size());
         CHECK(together[k].result.epochs.back().test_accuracy ==
               doctest::Approx(alone.epochs.back().test_accuracy).epsilon(1e-3));
+        // One snapshot per recorded step, as alone (step 0 and each epoch's end).
+        CHECK(snapshot_steps(members[k].output.string(), "W1") == snapshot_steps(opt.output.string(), "W1"));
+        CHECK(snapshot_steps(opt.output.string(), "W1").size() == 3);
         for (const char* w: {"W1", "W2", "W3", "Wbar2"}) {
             CAPTURE(w);
             const auto a = read_last_matrix(opt.output.string(), std::string("/weights/") + w + "/data");

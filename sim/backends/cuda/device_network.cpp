@@ -102,7 +102,7 @@ struct blas_stream {
 // cudaFree would wait for the device.
 class device_context {
 public:
-    explicit device_context(cudaStream_t s) : stream_(s) {}
+    explicit device_context(cudaStream_t s) : stream_(s) { free_.reserve(64); }
     device_context(const device_context&) = delete;
     device_context& operator=(const device_context&) = delete;
     ~device_context() {
@@ -119,7 +119,13 @@ public:
         check(cudaMalloc(&p, sizeof(float) * std::size_t(n)), "cudaMalloc (ODE state)");
         return static_cast<float*>(p);
     }
-    void release(float* p, std::int64_t n) { free_.emplace_back(n, p); }
+    void release(float* p, std::int64_t n) noexcept {
+        try {
+            free_.emplace_back(n, p);
+        } catch (...) {
+            cudaFree(p);
+        }
+    }
     void copy(const float* from, float* to, std::int64_t n) {
         check(cudaMemcpyAsync(to, from, sizeof(float) * std::size_t(n), cudaMemcpyDeviceToDevice, stream_),
               "copying an ODE state");
@@ -127,15 +133,19 @@ public:
     void combine(float* out, std::int64_t n, int count, const float* const* in, const float* a) {
         if (count > max_terms) throw internal_error("CUDA backend: a stepper stage with more than 16 terms");
         cuda::combine(stream_, n, count, in, a, out);
+        check(cudaGetLastError(), "an ODE stage kernel");
     }
     void relative_error(float* err, const float* x, const float* dxdt, std::int64_t n, float eps_abs, float eps_rel,
                         float a_x, float a_dxdt) {
         cuda::relative_error(stream_, n, x, dxdt, eps_abs, eps_rel, a_x, a_dxdt, err);
+        check(cudaGetLastError(), "the ODE error kernel");
     }
     // Waits for the device: the controlled stepper decides on the host.
     float max_abs(const float* x, std::int64_t n) {
         result_.reserve(1);
+        check(cudaMemsetAsync(result_.get(), 0, sizeof(float), stream_), "cudaMemsetAsync");
         cuda::max_abs(stream_, n, x, result_.get());
+        check(cudaGetLastError(), "the ODE norm kernel");
         float m = 0;
         check(cudaMemcpyAsync(&m, result_.get(), sizeof(float), cudaMemcpyDeviceToHost, stream_), "copying a norm");
         check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
@@ -263,6 +273,7 @@ struct device_network::impl {
         std::vector<std::int64_t> offset; // of group g's K slices in both copies (-1: tied)
         bool pending = false;
         ~snapshot_copy() {
+            if (pending) cudaEventSynchronize(arrived); // the copy writes into `host`
             if (host) cudaFreeHost(host);
             if (copied) cudaEventDestroy(copied);
             if (arrived) cudaEventDestroy(arrived);
@@ -931,6 +942,7 @@ struct device_network::impl {
 
     void upload() {
         host_current = false;
+        if (continuous) bind(x.data(), rate_state ? x.data() : nullptr);
         // Continuous: the hosts' views read their states, whose rates go to the device's.
         for (std::size_t p = 0; continuous && p < pops.size(); ++p) {
             if (pops[p].field < 0) continue;

@@ -43,7 +43,7 @@ void combine(cudaStream_t s, std::int64_t n, int count, const float* const* in, 
 // err = |err| / (eps_abs + eps_rel (a_x |x| + a_dxdt |dxdt|))
 void relative_error(cudaStream_t s, std::int64_t n, const float* x, const float* dxdt, float eps_abs, float eps_rel,
                     float a_x, float a_dxdt, float* err);
-// *result = max |x_i| (result on the device; NaN when any x_i is NaN)
+// *result = max(*result, max |x_i|) (on the device, zeroed by the caller; NaN when any x_i is NaN)
 void max_abs(cudaStream_t s, std::int64_t n, const float* x, float* result);
 // Per column j of y [classes x batch]: loss[j], correct[j] (argmax, ties to
 // the lowest index, equals labels[j]) and, when e is given, e = -dF/dy.
