@@ -34,7 +34,7 @@ namespace {
 const std::string circuits = std::string(COUNTERSTREAM_SOURCE_DIR) + "/models/circuits/";
 
 // SGD and FA on two teacher tasks, one short epoch each; FA diverges on T2
-// (its rates x1000), and the paper block gives one cell.
+// (its rates x10000), and the paper block gives one cell.
 std::string teacher_benchmark(const std::string& name) {
     return testing::write_file(name, "methods:\n  SGD: " + circuits + "sgd.yaml\n  FA: " + circuits + R"(fa.yaml
 datasets:
@@ -47,7 +47,7 @@ set:
   protocol.batch_size: 32
   protocol.dataset: {name: teacher, teacher: {train: 1024, test: 256}}
 cells:
-  FA: {T2: {circuit.eta_scale: 1000}}
+  FA: {T2: {circuit.eta_scale: 10000}}
 paper:
   SGD: {T1: [90, 1.5]}
 )");
