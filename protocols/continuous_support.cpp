@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <functional>
 #include <iomanip>
 #include <limits>
 #include <numeric>
@@ -45,22 +46,31 @@ std::vector<segment_end> segment_ends(const protocol_spec& p) {
     return merged;
 }
 
+void walk_segments(const std::vector<segment_end>& ends, const protocol_spec& p,
+                   const std::function<void(double, double, bool)>& advance,
+                   const std::function<void(bool)>& settle) {
+    double t = 0;
+    for (const auto& end: ends) {
+        advance(t, end.t, t >= p.learn_after_ms - 1e-9);
+        t = end.t;
+        if (end.sample || t >= p.present_ms)
+            settle(end.sample);
+    }
+}
+
 loss_result present(network& net, integrator& integ, Eigen::VectorXf& x, Eigen::VectorXf& settle,
                     const std::vector<segment_end>& ends, const protocol_spec& p, const std::int32_t* labels,
                     continuous_recording& out) {
-    double t = 0;
     loss_result r;
-    for (const auto& end: ends) {
-        integ.advance(x, t, end.t, labels, t >= p.learn_after_ms - 1e-9);
-        t = end.t;
-        if (!end.sample && t < p.present_ms)
-            continue;
-        // Rates of instantaneous populations at this exact state.
-        r = net.derivative(x.data(), settle.data(), labels, false);
-        net.bind_state(x.data());
-        if (end.sample)
-            out.frame(net);
-    }
+    walk_segments(
+        ends, p, [&](double t0, double t1, bool learning) { integ.advance(x, t0, t1, labels, learning); },
+        [&](bool sample) {
+            // Rates of instantaneous populations at this exact state.
+            r = net.derivative(x.data(), settle.data(), labels, false);
+            net.bind_state(x.data());
+            if (sample)
+                out.frame(net);
+        });
     return r;
 }
 

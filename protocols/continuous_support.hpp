@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <iosfwd>
 #include <memory>
 #include <string>
@@ -135,6 +136,13 @@ private:
     recorder rec_;
     std::vector<rate_report> reports_; // declared after rec_: they close before its file
 };
+
+// A presentation's segments: advance(t0, t1, learning) integrates each
+// (plasticity from learn_after_ms), and settle(sample) follows every sample
+// time (sample true) and the presentation's end.
+void walk_segments(const std::vector<segment_end>& ends, const protocol_spec& p,
+                   const std::function<void(double, double, bool)>& advance,
+                   const std::function<void(bool)>& settle);
 
 // One presentation of the network's input, x from t = 0 to present_ms
 // (plasticity from learn_after_ms), pausing at `ends` for frames of `out`.

@@ -104,6 +104,16 @@ void clear_progress() {
     std::fflush(stderr);
 }
 
+void record_device_snapshot(recorder& rec, const network& net, cuda::device_network& gpu, int instance,
+                            std::int64_t step) {
+    for (std::size_t g = 0; g < net.groups().size(); ++g) {
+        const auto& grp = net.groups()[g];
+        if (grp.tied_to >= 0) continue; // the expanded circuit records ties
+        rec.snapshot(grp.spec->name,
+                     Eigen::Map<const matrix>(gpu.snapshot_of(int(g), instance), grp.w.rows(), grp.w.cols()), step);
+    }
+}
+
 std::pair<double, double> evaluate(network& net, const datasets::split& data, int chunk, int batch,
                                    cuda::device_network* gpu) {
     if (gpu) return evaluate(std::vector<network*>{&net}, data, chunk, batch, *gpu).front();
@@ -124,14 +134,15 @@ std::pair<double, double> evaluate(network& net, const datasets::split& data, in
 
 std::vector<std::pair<double, double>> evaluate(const std::vector<network*>& nets, const datasets::split& data,
                                                 int chunk, int batch, cuda::device_network& gpu) {
+    if (nets.size() > 1 && !gpu.shares_input())
+        throw internal_error("evaluate: an ensemble's instances must share their input");
     std::vector<double> loss(nets.size(), 0.0);
     std::vector<std::int64_t> correct(nets.size(), 0);
     for (std::int64_t start = 0; start < data.size(); start += chunk) {
         const int n = int(std::min<std::int64_t>(chunk, data.size() - start));
-        for (network* net: nets) {
+        for (network* net: nets)
             if (net->batch() != n) net->resize_batch(n);
-            data.copy(start, n, net->input());
-        }
+        data.copy(start, n, nets.front()->input());
         const auto r = gpu.infer(std::vector<const std::int32_t*>(nets.size(), data.y.data() + start));
         for (std::size_t k = 0; k < nets.size(); ++k) {
             loss[k] += r[k].loss_sum;

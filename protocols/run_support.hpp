@@ -8,6 +8,7 @@
 #include "protocols/train.hpp"
 #include "sim/backends/cuda/device_network.hpp"
 #include "sim/network.hpp"
+#include "sim/recorder.hpp"
 
 #include <atomic>
 #include <cstdint>
@@ -44,13 +45,18 @@ std::string format_norm(double x);
 void draw_progress(int epoch, int epochs, std::int64_t done, std::int64_t total);
 void clear_progress();
 
+// Writes instance `instance`'s weights of every untied group of `net` from
+// the device snapshot `gpu` began last (waiting for it) into `rec` at `step`.
+void record_device_snapshot(recorder& rec, const network& net, cuda::device_network& gpu, int instance,
+                            std::int64_t step);
+
 // Test-set loss and accuracy, evaluated in chunks on the same network (every
 // population instantaneous), which is then resized back to `batch`; with
 // `gpu`, on its device.
 std::pair<double, double> evaluate(network& net, const datasets::split& data, int chunk, int batch,
                                    cuda::device_network* gpu = nullptr);
 // The same for every instance of a device ensemble at once (nets[k] is its
-// instance k), each network resized back to `batch`.
+// instance k; `gpu` shares nets[0]'s input), each network resized back to `batch`.
 std::vector<std::pair<double, double>> evaluate(const std::vector<network*>& nets, const datasets::split& data,
                                                 int chunk, int batch, cuda::device_network& gpu);
 

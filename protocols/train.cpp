@@ -160,10 +160,8 @@ private:
         std::unique_ptr<recorder> rec;
         train_result result;
         bool active = true;
-        std::vector<std::int32_t> labels;
     };
 
-    network& net(std::size_t k) { return *runs_[k].net; }
     void open(run_state& r);
     void write_pending_snapshots();
     void to_host();
@@ -174,9 +172,18 @@ private:
         return std::any_of(runs_.begin(), runs_.end(), [](const run_state& r) { return r.active; });
     }
     bool step_all(std::int64_t total_steps);
-    bool last_epoch(const loop_state& s) const {
-        return s.epoch == proto_.epochs || (proto_.max_steps > 0 && s.step >= proto_.max_steps);
+    // Past the epoch that just ended: finished, or the next epoch's start
+    // (so a checkpoint from here starts it afresh).
+    void next_epoch(loop_state& s) const {
+        if (s.epoch == proto_.epochs || (proto_.max_steps > 0 && s.step >= proto_.max_steps)) {
+            s.finished = true;
+            return;
+        }
+        ++s.epoch;
+        s.start_epoch();
     }
+    // Every running member stopped by a signal: its result and its log line.
+    void interrupt(const std::string& where);
     void end_epoch(run_state& r, const std::pair<double, double>& tested, double seconds);
 
     const protocol_spec& proto_;
@@ -189,9 +196,10 @@ private:
     // On the device, a snapshot is copied while the next step runs and written
     // once it has arrived: after that step's plasticity is queued, or before
     // anything else is written (a checkpoint must come after it).
-    std::int64_t pending_snapshot_ = -1;
-    std::int64_t begun_snapshot_ = -1; // the step of the last one begun (written or not)
-    std::vector<char> pending_for_;    // the members active when it began
+    std::int64_t snapshot_step_ = -1; // the step of the last one begun
+    std::vector<char> pending_for_;   // the members active when it began; empty once written
+    std::vector<std::int32_t> labels_; // the step's labels
+    std::vector<rng*> mirror_noise_;          // every member's mirror noise
     int mirror_batch_ = 0;
     std::chrono::steady_clock::time_point t0_;
 };
@@ -216,7 +224,10 @@ discrete_trainer::discrete_trainer(const std::vector<member>& members, const lib
     }
     // The CUDA backend runs the steps on the device; the host networks keep
     // the structure and receive the weights whenever they are checkpointed.
-    if (proto_.backend == "cuda") gpu_ = std::make_unique<cuda::device_network>(hosts);
+    if (proto_.backend == "cuda") {
+        gpu_ = std::make_unique<cuda::device_network>(hosts);
+        gpu_->share_input(true); // one data stream: the lead member's batch
+    }
     mirror_batch_ = proto_.mirror.batch_size > 0 ? proto_.mirror.batch_size : proto_.batch_size;
 }
 
@@ -248,18 +259,9 @@ void discrete_trainer::open(run_state& r) {
 }
 
 void discrete_trainer::write_pending_snapshots() {
-    if (pending_snapshot_ < 0) return;
-    for (std::size_t k = 0; k < runs_.size(); ++k) {
-        run_state& r = runs_[k];
-        if (!pending_for_[k]) continue;
-        for (std::size_t g = 0; g < r.net->groups().size(); ++g) {
-            const auto& grp = r.net->groups()[g];
-            if (grp.tied_to >= 0) continue;
-            const Eigen::Map<const matrix> w(gpu_->snapshot_of(int(g), int(k)), grp.w.rows(), grp.w.cols());
-            r.rec->snapshot(grp.spec->name, w, pending_snapshot_);
-        }
-    }
-    pending_snapshot_ = -1;
+    for (std::size_t k = 0; k < pending_for_.size(); ++k)
+        if (pending_for_[k]) record_device_snapshot(*runs_[k].rec, *runs_[k].net, *gpu_, int(k), snapshot_step_);
+    pending_for_.clear();
 }
 
 void discrete_trainer::to_host() {
@@ -275,12 +277,11 @@ checkpoint discrete_trainer::save_state(run_state& r) {
 
 void discrete_trainer::snapshot(run_state& r) {
     r.s.last_snapshot_is_current = true;
-    if (gpu_) { // every member's at once; snapshot_all_due() gathers members
-        if (begun_snapshot_ != r.s.step) {
+    if (gpu_) { // every member's at once, by the first member due at this step
+        if (snapshot_step_ != r.s.step) {
             write_pending_snapshots();
             gpu_->begin_snapshot();
-            pending_snapshot_ = begun_snapshot_ = r.s.step;
-            pending_for_.clear();
+            snapshot_step_ = r.s.step;
             for (const auto& o: runs_) pending_for_.push_back(o.active);
         }
         return;
@@ -305,20 +306,23 @@ void discrete_trainer::diverge(run_state& r, const std::string& what) {
 bool discrete_trainer::step_all(std::int64_t total_steps) {
     const std::int64_t n_train = data_.train.size();
     const int B = proto_.batch_size;
+    const loop_state& shared = runs_.front().s; // every member is at the same step
+    const int n = int(std::min<std::int64_t>(B, n_train - shared.position));
     const bool scheduled = proto_.schedule.kind != "constant";
-    std::vector<const std::int32_t*> labels;
-    int n = 0;
+    const double factor = scheduled ? schedule_factor(proto_.schedule, shared.step, total_steps, shared.epoch) : 1;
+    // Every member sees the same samples (one data stream): the lead's batch,
+    // which the device shares.
+    const std::int64_t* order = shared.order.data() + shared.position;
+    data_.train.gather(order, n, runs_.front().net->input());
+    labels_.resize(std::size_t(n));
+    for (int j = 0; j < n; ++j) labels_[std::size_t(j)] = data_.train.y[std::size_t(order[j])];
     for (auto& r: runs_) {
-        loop_state& s = r.s;
-        n = int(std::min<std::int64_t>(B, n_train - s.position));
         if (r.net->batch() != n) r.net->resize_batch(n);
-        r.labels.resize(std::size_t(n));
-        data_.train.gather(s.order.data() + s.position, n, r.net->input());
-        for (int j = 0; j < n; ++j) r.labels[std::size_t(j)] = data_.train.y[s.order[std::size_t(s.position + j)]];
-        if (scheduled) r.net->scale_rates(schedule_factor(proto_.schedule, s.step, total_steps, s.epoch));
-        labels.push_back(r.labels.data());
+        if (scheduled) r.net->scale_rates(factor);
     }
-    const auto results = gpu_ ? gpu_->forward(labels) : std::vector<loss_result>{runs_[0].net->forward(labels[0])};
+    const auto results =
+        gpu_ ? gpu_->forward(std::vector<const std::int32_t*>(runs_.size(), labels_.data()))
+             : std::vector<loss_result>{runs_[0].net->forward(labels_.data())};
     for (std::size_t k = 0; k < runs_.size(); ++k)
         if (runs_[k].active && !std::isfinite(results[k].loss_sum))
             diverge(runs_[k], "the loss is " + format_norm(results[k].loss_sum));
@@ -333,16 +337,12 @@ bool discrete_trainer::step_all(std::int64_t total_steps) {
         r.s.step++;
         r.s.position += n;
     }
-    const loop_state& shared = runs_.front().s; // every member is at the same step
     if (runs_.front().net->mirrors() && shared.step % proto_.mirror.every == 0)
         for (int b = 0; b < proto_.mirror.batches; ++b) {
-            if (gpu_) {
-                std::vector<rng*> noise;
-                for (auto& r: runs_) noise.push_back(&r.s.mirror_noise);
-                gpu_->mirror(noise, mirror_batch_, proto_.mirror.sigma);
-            } else {
+            if (gpu_)
+                gpu_->mirror(mirror_noise_, mirror_batch_, proto_.mirror.sigma);
+            else
                 runs_[0].net->mirror(runs_[0].s.mirror_noise, mirror_batch_, proto_.mirror.sigma);
-            }
         }
     if (shared.step % proto_.guard.every == 0)
         for (std::size_t k = 0; k < runs_.size(); ++k)
@@ -418,13 +418,7 @@ void discrete_trainer::end_epoch(run_state& r, const std::pair<double, double>& 
     if (proto_.record.weights_every == 0) snapshot(r);
     // The checkpoint (which flushes) comes before the line, so what the
     // user has seen is in the file.
-    if (last_epoch(s)) {
-        s.finished = true;
-    } else {
-        // The next epoch's state, so a resume from here starts it afresh.
-        ++s.epoch;
-        s.start_epoch();
-    }
+    next_epoch(s);
     r.rec->write_checkpoint(save_state(r));
     *r.m->log << "epoch " << std::setw(3) << sum.epoch << "  train_loss " << std::fixed << std::setprecision(4)
               << sum.train_loss << "  train_acc " << std::setprecision(2) << 100 * sum.train_accuracy << "%  test_acc "
@@ -432,8 +426,21 @@ void discrete_trainer::end_epoch(run_state& r, const std::pair<double, double>& 
               << std::defaultfloat << std::flush;
 }
 
+void discrete_trainer::interrupt(const std::string& where) {
+    for (auto& r: runs_) {
+        if (!r.active) continue;
+        r.result.interrupted = true;
+        r.result.stop_signal = stop_signal;
+        *r.m->log << "interrupted " << where << ": checkpoint written; continue with: counterstream resume "
+                  << r.m->output.string() << '\n';
+    }
+}
+
 std::vector<train_result> discrete_trainer::run() {
-    for (auto& r: runs_) open(r);
+    for (auto& r: runs_) {
+        open(r);
+        mirror_noise_.push_back(&r.s.mirror_noise);
+    }
     run_state& lead = runs_.front(); // every member is where the lead is
     if (resume_) {
         loop_state& s = lead.s;
@@ -466,14 +473,8 @@ std::vector<train_result> discrete_trainer::run() {
         if (progress_) clear_progress();
         if (!any_active()) break;
         if (stop_requested && lead.s.position < n_train) {
-            for (auto& r: runs_) {
-                if (!r.active) continue;
-                r.result.interrupted = true;
-                r.result.stop_signal = stop_signal;
-                *r.m->log << "interrupted at step " << r.s.step << " (epoch " << r.s.epoch << ", sample "
-                          << r.s.position << " of " << n_train << "): checkpoint written; continue with: "
-                          << "counterstream resume " << r.m->output.string() << '\n';
-            }
+            interrupt("at step " + std::to_string(lead.s.step) + " (epoch " + std::to_string(lead.s.epoch) +
+                      ", sample " + std::to_string(lead.s.position) + " of " + std::to_string(n_train) + ")");
             break;
         }
         const double seconds =
@@ -487,27 +488,15 @@ std::vector<train_result> discrete_trainer::run() {
             tested.push_back(evaluate(*lead.net, data_.test, proto_.eval_batch, proto_.batch_size));
         }
         for (std::size_t k = 0; k < runs_.size(); ++k) {
-            if (runs_[k].active) {
+            if (runs_[k].active)
                 end_epoch(runs_[k], tested[k], seconds);
-                continue;
-            }
-            loop_state& s = runs_[k].s; // a diverged member's cursor keeps up with the others
-            if (last_epoch(s)) s.finished = true;
-            else {
-                ++s.epoch;
-                s.start_epoch();
-            }
+            else
+                next_epoch(runs_[k].s); // a diverged member's cursor keeps up with the others
         }
         if (lead.s.finished) break;
         if (stop_requested) {
-            for (auto& r: runs_) {
-                if (!r.active) continue;
-                r.result.interrupted = true;
-                r.result.stop_signal = stop_signal;
-                *r.m->log << "interrupted after epoch " << r.s.epoch - 1 << " (step " << r.s.step
-                          << "): checkpoint written; continue with: counterstream resume " << r.m->output.string()
-                          << '\n';
-            }
+            interrupt("after epoch " + std::to_string(lead.s.epoch - 1) + " (step " + std::to_string(lead.s.step) +
+                      ")");
             break;
         }
     }

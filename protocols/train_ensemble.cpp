@@ -116,7 +116,8 @@ private:
 
 continuous_trainer::continuous_trainer(const std::vector<ensemble_member>& members, const library& lib,
                                        const trainer_options& opt)
-    : proto_(runnable(shared_protocol(members), members.front().run->file)), opt_(opt), progress_(opt.progress && isatty(STDERR_FILENO)),
+    : proto_(runnable(shared_protocol(members), members.front().run->file)), opt_(opt),
+      progress_(opt.progress && isatty(STDERR_FILENO)),
       data_(load_matching_dataset(*members.front().run)),
       ens_(instances_of(members), lib, proto_.trials, proto_.integrator), runs_(members.size()),
       stream_(data_.train, proto_), input_(data_.n_features(), proto_.trials), labels_(std::size_t(proto_.trials)),
@@ -135,6 +136,7 @@ continuous_trainer::continuous_trainer(const std::vector<ensemble_member>& membe
         std::vector<network*> nets;
         for (int k = 0; k < ens_.size(); ++k) nets.push_back(&ens_.net(k));
         gpu_ = std::make_unique<cuda::device_network>(nets);
+        gpu_->share_input(true); // one data stream
         // The host side of a presentation is bookkeeping and HDF5: one thread,
         // so that downloads need no lock.
         ens_.set_threads(1);
@@ -230,20 +232,18 @@ void continuous_trainer::present_on_device() {
     // dopri5 step (within the presentation where it blows up, it can).
     for (int k = 0; k < ens_.size(); ++k)
         if (!runs_[std::size_t(k)].active) gpu_->zero_instance(k);
-    for (int k = 0; k < ens_.size(); ++k) ens_.net(k).input() = input_;
+    ens_.net(0).input() = input_; // the device shares it
     gpu_->set_input(std::vector<const std::int32_t*>(std::size_t(ens_.size()), labels_.data()));
     std::vector<loss_result> r;
-    double t = 0;
-    for (const auto& end: ends_) {
-        gpu_->advance(proto_.integrator, t, end.t, t >= proto_.learn_after_ms - 1e-9);
-        t = end.t;
-        if (!end.sample && t < proto_.present_ms) continue;
-        r = gpu_->settle();
-        if (end.sample) {
+    walk_segments(
+        ends_, proto_,
+        [&](double t0, double t1, bool learning) { gpu_->advance(proto_.integrator, t0, t1, learning); },
+        [&](bool sample) {
+            r = gpu_->settle();
+            if (!sample) return;
             sync_hosts();
             each([&](member_run& m, int k) { m.out->frame(ens_.net(k)); });
-        }
-    }
+        });
     each([&](member_run& m, int k) { after_presentation(m, k, r[std::size_t(k)]); });
 }
 

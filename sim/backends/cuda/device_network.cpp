@@ -254,6 +254,7 @@ struct device_network::impl {
     // Continuous mode: every instance's ODE state in one device vector, field
     // by field (the K slices of a population's rates or a group's weights
     // next to each other, so products and laws run over them as over own buffers).
+    bool shared_input = false;   // every instance reads hosts[0]'s input()
     bool continuous = false;
     int state_batch = 0;         // the trials the state holds rates for
     device_context ode{handles.stream};
@@ -396,11 +397,15 @@ struct device_network::impl {
         const int ip = host.input_population();
         const std::int64_t slice = slice_of(ip);
         for (int k = 0; k < K; ++k) {
-            const auto& in = hosts[k]->input();
-            if (in.cols() != b) throw internal_error("CUDA ensemble: the instances' batches differ");
-            check(cudaMemcpyAsync(pops[ip].rate + k * slice, in.data(), sizeof(float) * std::size_t(slice),
-                                  cudaMemcpyHostToDevice, stream),
-                  "copying the input batch");
+            float* to = pops[ip].rate + k * slice;
+            const auto size = sizeof(float) * std::size_t(slice);
+            if (shared_input && k > 0) { // instance 0's batch, copied on the device
+                check(cudaMemcpyAsync(to, pops[ip].rate, size, cudaMemcpyDeviceToDevice, stream), "copying the input batch");
+            } else {
+                const auto& in = hosts[k]->input();
+                if (in.cols() != b) throw internal_error("CUDA ensemble: the instances' batches differ");
+                check(cudaMemcpyAsync(to, in.data(), size, cudaMemcpyHostToDevice, stream), "copying the input batch");
+            }
             if (y[k]) // a circuit without an error population takes none
                 check(cudaMemcpyAsync(labels.get() + std::int64_t(k) * b, y[k],
                                       sizeof(std::int32_t) * std::size_t(b), cudaMemcpyHostToDevice, stream),
@@ -592,6 +597,14 @@ struct device_network::impl {
     // apart); decay_k sign(W_k) is subtracted first when l1. One GEMM when
     // the instances share alpha and beta; else W is scaled by beta and A by
     // alpha per instance (into `scaled`) first.
+    // Per-instance factors to the device (`factors`), in stream order: a later
+    // call overwrites them only after the kernels queued before it read them.
+    const float* device_factors(const std::vector<float>& v) {
+        check(cudaMemcpyAsync(factors.get(), v.data(), sizeof(float) * v.size(), cudaMemcpyHostToDevice, stream),
+              "copying per-instance rates");
+        return factors.get();
+    }
+
     void plastic_update(float* w, int rows, int cols, int inner, const float* a, std::int64_t stride_a,
                         const float* b, std::int64_t stride_b, const std::vector<float>& alpha,
                         const std::vector<float>& beta, const std::vector<float>& l1, buffer<float>& scaled) {
@@ -599,19 +612,14 @@ struct device_network::impl {
         const auto uniform = [](const std::vector<float>& v) {
             return std::all_of(v.begin(), v.end(), [&](float x) { return x == v[0]; });
         };
-        const auto send = [&](const std::vector<float>& v) {
-            check(cudaMemcpyAsync(factors.get(), v.data(), sizeof(float) * v.size(), cudaMemcpyHostToDevice, stream),
-                  "copying per-instance rates");
-            return factors.get();
-        };
-        if (!l1.empty()) l1_decay_slices(stream, K, size, send(l1), w);
+        if (!l1.empty()) l1_decay_slices(stream, K, size, device_factors(l1), w);
         if (uniform(alpha) && uniform(beta)) {
             gemm(false, true, rows, cols, inner, alpha[0], a, rows, stride_a, b, cols, stride_b, beta[0], w, size, K);
             return;
         }
-        if (!uniform(beta) || beta[0] != 1.0f) scale_slices(stream, K, size, send(beta), w);
+        if (!uniform(beta) || beta[0] != 1.0f) scale_slices(stream, K, size, device_factors(beta), w);
         // The copies above read `factors` in stream order before this one overwrites it.
-        scaled_copy(stream, K, stride_a, send(alpha), a, scaled.get());
+        scaled_copy(stream, K, stride_a, device_factors(alpha), a, scaled.get());
         gemm(false, true, rows, cols, inner, 1.0f, scaled.get(), rows, stride_a, b, cols, stride_b, 1.0f, w, size, K);
     }
 
@@ -748,46 +756,35 @@ struct device_network::impl {
         check(cudaGetLastError(), "a continuous-mode kernel");
     }
 
-    // dS/dt = eta (mean_trials(POST PRE^T) - gamma R(S)) of every plastic group: one GEMM each.
+    // dS/dt = eta (mean_trials(POST PRE^T) - gamma R(S)) of every plastic
+    // group: the decay term written into dS/dt, then the product added by
+    // plastic_update (beta 1), one GEMM each.
     void plasticity_derivative(float* dxdt, bool learning) {
         const float inv_batch = 1.0f / float(batch);
         const auto& hp = host.populations();
-        std::vector<float> alpha(static_cast<std::size_t>(K)), decay(static_cast<std::size_t>(K));
-        const auto send = [&](const std::vector<float>& v) {
-            check(cudaMemcpyAsync(factors.get(), v.data(), sizeof(float) * v.size(), cudaMemcpyHostToDevice, stream),
-                  "copying per-instance rates");
-            return factors.get();
-        };
+        std::vector<float> alpha(static_cast<std::size_t>(K)), decay(static_cast<std::size_t>(K)),
+            ones(static_cast<std::size_t>(K), 1.0f);
         for (std::size_t gi = 0; gi < groups.size(); ++gi) {
             const auto& g0 = host.groups()[gi];
             if (!g0.learns) continue;
             const int rows = hp[g0.to].spec->size, cols = hp[g0.from].spec->size;
             const std::int64_t size = std::int64_t(rows) * cols;
             float* d = dxdt + groups[gi].field;
-            if (!learning) {
+            if (!learning || g0.decay == network::group::decay_kind::none)
                 check(cudaMemsetAsync(d, 0, sizeof(float) * std::size_t(size * K), stream), "cudaMemsetAsync");
-                continue;
-            }
-            const float* post = product(g0.post, groups[gi].post, size_of(g0.to));
-            const float* pre = product(g0.pre, groups[gi].pre, size_of(g0.from));
+            if (!learning) continue;
             for (int k = 0; k < K; ++k) {
                 const auto& g = hosts[k]->groups()[gi];
                 alpha[k] = g.eta * inv_batch;
                 decay[k] = -g.eta * g.gamma;
             }
-            float beta = 1.0f; // d holds the decay term
-            switch (g0.decay) {
-            case network::group::decay_kind::l2: scaled_copy(stream, K, size, send(decay), groups[gi].w, d); break;
-            case network::group::decay_kind::l1: sign_scaled_copy(stream, K, size, send(decay), groups[gi].w, d); break;
-            case network::group::decay_kind::none: beta = 0.0f; break;
-            }
-            const bool uniform = std::all_of(alpha.begin(), alpha.end(), [&](float a) { return a == alpha[0]; });
-            if (!uniform) { // POST scaled per instance (the copy below reads `factors` after the decay did)
-                scaled_copy(stream, K, slice_of(g0.to), send(alpha), post, groups[gi].scaled.get());
-                post = groups[gi].scaled.get();
-            }
-            gemm(false, true, rows, cols, batch, uniform ? alpha[0] : 1.0f, post, rows, slice_of(g0.to), pre, cols,
-                 slice_of(g0.from), beta, d, size, K);
+            if (g0.decay == network::group::decay_kind::l2)
+                scaled_copy(stream, K, size, device_factors(decay), groups[gi].w, d);
+            else if (g0.decay == network::group::decay_kind::l1)
+                sign_scaled_copy(stream, K, size, device_factors(decay), groups[gi].w, d);
+            plastic_update(d, rows, cols, batch, product(g0.post, groups[gi].post, size_of(g0.to)), slice_of(g0.to),
+                           product(g0.pre, groups[gi].pre, size_of(g0.from)), slice_of(g0.from), alpha, ones, {},
+                           groups[gi].scaled);
         }
     }
 
@@ -983,6 +980,8 @@ device_network::device_network(const std::vector<network*>& instances)
 device_network::~device_network() = default;
 
 int device_network::instances() const { return impl_->K; }
+void device_network::share_input(bool shared) { impl_->shared_input = shared; }
+bool device_network::shares_input() const { return impl_->shared_input; }
 std::vector<loss_result> device_network::forward(const std::vector<const std::int32_t*>& labels) {
     return impl_->forward(labels);
 }
@@ -1041,6 +1040,8 @@ device_network::device_network(const std::vector<network*>&) {
 }
 device_network::~device_network() = default;
 int device_network::instances() const { return 0; }
+void device_network::share_input(bool) {}
+bool device_network::shares_input() const { return false; }
 std::vector<loss_result> device_network::forward(const std::vector<const std::int32_t*>&) { return {}; }
 std::vector<loss_result> device_network::infer(const std::vector<const std::int32_t*>&) { return {}; }
 loss_result device_network::forward(const std::int32_t*) { return {}; }

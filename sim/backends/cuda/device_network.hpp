@@ -54,6 +54,10 @@ public:
     device_network& operator=(const device_network&) = delete;
 
     int instances() const;
+    // One data stream: every instance reads the first host's input(), sent
+    // to the device once per batch (the others' input() are not read).
+    void share_input(bool shared);
+    bool shares_input() const;
 
     // network::forward(), learn(), infer() and mirror() on the device, for
     // the batch in each host's input() (the same column count for all);
