@@ -9,6 +9,7 @@
 #include "sim/integrator.hpp"
 #include "sim/network.hpp"
 #include "sim/weights_file.hpp"
+#include "tests/support/h5_tables.hpp"
 #include "tests/support/yaml_files.hpp"
 
 #include <doctest/doctest.h>
@@ -40,20 +41,46 @@ void draw_batch(network& net, rng& r, std::vector<std::int32_t>& labels) {
     for (auto& y: labels) y = std::int32_t(r.below(10));
 }
 
-// The steps of a group's snapshots in a recording (/weights/<group>/step).
-std::vector<std::int64_t> snapshot_steps(const std::string& file, const std::string& group) {
-    std::vector<std::int64_t> steps;
+// The steps of group W1's snapshots in a recording.
+std::vector<double> snapshot_steps(const std::string& file) {
     const hid_t f = H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
     REQUIRE(f >= 0);
-    const hid_t d = H5Dopen2(f, ("/weights/" + group + "/step").c_str(), H5P_DEFAULT);
-    REQUIRE(d >= 0);
-    const hid_t space = H5Dget_space(d);
-    steps.resize(std::size_t(H5Sget_simple_extent_npoints(space)));
-    CHECK(H5Dread(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, steps.data()) >= 0);
-    H5Sclose(space);
-    H5Dclose(d);
+    const auto steps = testing::read_doubles(f, "/weights/W1/step");
     H5Fclose(f);
     return steps;
+}
+
+// The last snapshot of every group in `groups` agrees between two recordings to `tolerance`.
+void check_same_weights(const std::string& a, const std::string& b, const std::vector<std::string>& groups,
+                        double tolerance) {
+    for (const auto& w: groups) {
+        CAPTURE(w);
+        CHECK(relative_difference(read_last_matrix(a, "/weights/" + w + "/data"),
+                                  read_last_matrix(b, "/weights/" + w + "/data")) <= tolerance);
+    }
+}
+
+// Trains `circuit` with `sets` on the CPU and then on the device (recordings
+// NAME-cpu.h5 and NAME-cuda.h5): the same epochs, and the same final
+// accuracy, loss and weights to float rounding.
+void check_device_recording(const std::string& circuit, const std::vector<std::string>& sets, const std::string& name) {
+    const auto lib = models::standard_library();
+    std::vector<std::string> on_device = sets;
+    on_device.push_back("protocol.backend=cuda");
+    std::ostringstream log;
+    train_options opt;
+    opt.command_line = "test";
+    opt.threads = 1;
+    const std::string cpu_file = (testing::temp_dir() / (name + "-cpu.h5")).string();
+    opt.output = cpu_file;
+    const auto cpu = train(load_run(circuit_file(circuit), sets, lib), lib, opt, log);
+    opt.output = testing::temp_dir() / (name + "-cuda.h5");
+    const auto gpu = train(load_run(circuit_file(circuit), on_device, lib), lib, opt, log);
+    REQUIRE(gpu.epochs.size() == cpu.epochs.size());
+    REQUIRE(gpu.epochs.size() == 2);
+    CHECK(gpu.epochs.back().test_accuracy == doctest::Approx(cpu.epochs.back().test_accuracy).epsilon(0.01));
+    CHECK(gpu.epochs.back().train_loss == doctest::Approx(cpu.epochs.back().train_loss).epsilon(1e-3));
+    check_same_weights(cpu_file, opt.output.string(), {"W1", "W2", "W3", "Wbar2", "V2"}, 1e-3);
 }
 
 } // namespace
@@ -123,32 +150,17 @@ TEST_CASE("cuda: the weights move: 100 device steps change every plastic group (
 }
 
 TEST_CASE("cuda: a device run records what the CPU run records, to float rounding, and stops a diverging run") {
-    const auto lib = models::standard_library();
     const std::vector<std::string> base = {"circuit.sizes=[20, 32, 24, 4]", "protocol.epochs=2",
                                            "protocol.batch_size=32", "protocol.dataset={name: teacher}"};
-    std::vector<std::string> on_device = base;
-    on_device.push_back("protocol.backend=cuda");
-    std::ostringstream log;
-    train_options opt;
-    opt.command_line = "test";
-    opt.output = testing::temp_dir() / "cpu.h5";
-    const auto cpu = train(load_run(circuit_file("sal"), base, lib), lib, opt, log);
-    opt.output = testing::temp_dir() / "cuda.h5";
-    const auto gpu = train(load_run(circuit_file("sal"), on_device, lib), lib, opt, log);
-    REQUIRE(gpu.epochs.size() == 2);
-    CHECK(gpu.epochs.back().test_accuracy == doctest::Approx(cpu.epochs.back().test_accuracy).epsilon(0.01));
-    CHECK(gpu.epochs.back().train_loss == doctest::Approx(cpu.epochs.back().train_loss).epsilon(1e-3));
-    for (const char* w: {"W1", "W2", "W3", "Wbar2", "V2"}) {
-        CAPTURE(w);
-        const auto a = read_last_matrix((testing::temp_dir() / "cpu.h5").string(), std::string("/weights/") + w + "/data");
-        const auto b = read_last_matrix(opt.output.string(), std::string("/weights/") + w + "/data");
-        CHECK(relative_difference(a, b) <= 1e-3);
-    }
+    check_device_recording("sal", base, "discrete");
 
-    on_device.push_back("circuit.eta_scale=1000");
-    opt.output = testing::temp_dir() / "diverging.h5";
-    const auto diverged = train(load_run(circuit_file("sal"), on_device, lib), lib, opt, log);
-    CHECK(diverged.diverged);
+    // The guard stops a device run that blows up.
+    std::vector<std::string> diverging = base;
+    diverging.insert(diverging.end(), {"protocol.backend=cuda", "circuit.eta_scale=1000"});
+    const auto lib = models::standard_library();
+    std::ostringstream log;
+    train_options opt{testing::temp_dir() / "diverging.h5", "test"};
+    CHECK(train(load_run(circuit_file("sal"), diverging, lib), lib, opt, log).diverged);
 }
 
 TEST_CASE("cuda: a K-instance ensemble agrees with K single device runs (own seeds, rates and mirror noise)") {
@@ -323,30 +335,10 @@ TEST_CASE("cuda: a K-instance continuous ensemble agrees with K single device ru
 }
 
 TEST_CASE("cuda: a continuous run on the device records what the CPU run records, to float rounding") {
-    const auto lib = models::standard_library();
     const std::vector<std::string> base = {"circuit.sizes=[20, 32, 24, 4]", "protocol.epochs=2",
                                            "protocol.dataset={name: teacher}", "protocol.record.sample_every_ms=5",
                                            "protocol.record.populations=[h4]", "protocol.record.weights_every_ms=400"};
-    std::vector<std::string> on_device = base;
-    on_device.push_back("protocol.backend=cuda");
-    std::ostringstream log;
-    train_options opt;
-    opt.command_line = "test";
-    opt.threads = 1;
-    opt.output = testing::temp_dir() / "continuous-cpu.h5";
-    const auto cpu = train(load_run(circuit_file("sal_continuous"), base, lib), lib, opt, log);
-    opt.output = testing::temp_dir() / "continuous-cuda.h5";
-    const auto gpu = train(load_run(circuit_file("sal_continuous"), on_device, lib), lib, opt, log);
-    REQUIRE(gpu.epochs.size() == 2);
-    CHECK(gpu.epochs.back().test_accuracy == doctest::Approx(cpu.epochs.back().test_accuracy).epsilon(0.01));
-    CHECK(gpu.epochs.back().train_loss == doctest::Approx(cpu.epochs.back().train_loss).epsilon(1e-3));
-    for (const char* w: {"W1", "W2", "W3", "Wbar2", "V2"}) {
-        CAPTURE(w);
-        const auto a = read_last_matrix((testing::temp_dir() / "continuous-cpu.h5").string(),
-                                        std::string("/weights/") + w + "/data");
-        const auto b = read_last_matrix(opt.output.string(), std::string("/weights/") + w + "/data");
-        CHECK(relative_difference(a, b) <= 1e-3);
-    }
+    check_device_recording("sal_continuous", base, "continuous");
 }
 
 TEST_CASE("cuda: a discrete device ensemble records per member what each member records alone on the device") {
@@ -376,13 +368,8 @@ TEST_CASE("cuda: a discrete device ensemble records per member what each member 
         CHECK(together[k].result.epochs.back().test_accuracy ==
               doctest::Approx(alone.epochs.back().test_accuracy).epsilon(1e-3));
         // One snapshot per recorded step, as alone (step 0 and each epoch's end).
-        CHECK(snapshot_steps(members[k].output.string(), "W1") == snapshot_steps(opt.output.string(), "W1"));
-        CHECK(snapshot_steps(opt.output.string(), "W1").size() == 3);
-        for (const char* w: {"W1", "W2", "W3", "Wbar2"}) {
-            CAPTURE(w);
-            const auto a = read_last_matrix(opt.output.string(), std::string("/weights/") + w + "/data");
-            const auto b = read_last_matrix(members[k].output.string(), std::string("/weights/") + w + "/data");
-            CHECK(relative_difference(a, b) <= 1e-4);
-        }
+        CHECK(snapshot_steps(members[k].output.string()) == snapshot_steps(opt.output.string()));
+        CHECK(snapshot_steps(opt.output.string()).size() == 3);
+        check_same_weights(opt.output.string(), members[k].output.string(), {"W1", "W2", "W3", "Wbar2"}, 1e-4);
     }
 }
