@@ -312,14 +312,14 @@ bool discrete_trainer::step_all(std::int64_t total_steps) {
     const double factor = scheduled ? schedule_factor(proto_.schedule, shared.step, total_steps, shared.epoch) : 1;
     // Every member sees the same samples (one data stream): the lead's batch,
     // which the device shares.
+    for (auto& r: runs_) {
+        if (r.net->batch() != n) r.net->resize_batch(n); // an epoch's last batch may be short
+        if (scheduled) r.net->scale_rates(factor);
+    }
     const std::int64_t* order = shared.order.data() + shared.position;
     data_.train.gather(order, n, runs_.front().net->input());
     labels_.resize(std::size_t(n));
     for (int j = 0; j < n; ++j) labels_[std::size_t(j)] = data_.train.y[std::size_t(order[j])];
-    for (auto& r: runs_) {
-        if (r.net->batch() != n) r.net->resize_batch(n);
-        if (scheduled) r.net->scale_rates(factor);
-    }
     const auto results =
         gpu_ ? gpu_->forward(std::vector<const std::int32_t*>(runs_.size(), labels_.data()))
              : std::vector<loss_result>{runs_[0].net->forward(labels_.data())};

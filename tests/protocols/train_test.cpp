@@ -44,7 +44,8 @@ TEST_CASE("SGD and SAL circuits learn the teacher task, and the recording has th
         CAPTURE(circuit);
         const auto doc = load_run(std::string(COUNTERSTREAM_SOURCE_DIR) + "/models/circuits/" + circuit + ".yaml",
                                   {"circuit.sizes=[20, 32, 4]", "protocol.epochs=3", "protocol.batch_size=32",
-                                   "protocol.dataset={name: teacher}", "protocol.record.metrics_every=50"},
+                                   "protocol.dataset={name: teacher, teacher: {train: 4090}}",
+                                   "protocol.record.metrics_every=50"},
                                   lib);
         train_options opt;
         opt.output = testing::temp_dir() / (circuit + "-teacher.h5");
@@ -66,7 +67,8 @@ TEST_CASE("SGD and SAL circuits learn the teacher task, and the recording has th
         CHECK(H5Aexists_by_name(f, "/config/circuit", "sha256", H5P_DEFAULT) > 0);
         for (const char* attr: {"format", "format_version", "software_version", "created", "command_line", "seed"})
             CHECK(H5Aexists(f, attr) > 0);
-        // 128 steps per epoch, a row every 50 steps plus one per epoch.
+        // 4090 samples: 128 steps per epoch, the last one short (26 samples);
+        // a row every 50 steps plus one per epoch.
         const auto steps = read_doubles(f, "/metrics/step");
         CHECK(steps.size() == 7 + 3);
         for (const char* m: {"epoch", "train_loss", "train_accuracy", "test_accuracy", "test_loss"})
