@@ -84,6 +84,7 @@ struct protocol_spec {
     guard_spec guard;
     mirror_protocol mirror;
     schedule_spec schedule;
+    optimizer_spec optimizer; // how discrete steps apply the rules (sim/network.hpp)
 };
 
 struct run_document {

@@ -71,6 +71,14 @@ checkpoint save(const loop_state& s, const network& net) {
     cp.integers["threads"] = {net.threads()}; // results are bitwise the same only on as many threads
     if (net.mirrors()) save_rng(s.mirror_noise, "mirror_noise", cp);
     save_weights(net, cp);
+    if (net.adam()) {
+        cp.integers["optimizer_steps"] = {net.optimizer_steps()};
+        for (const auto& g: net.groups())
+            if (g.learns) {
+                cp.optimizer[g.spec->name + ".m"] = g.moment1;
+                cp.optimizer[g.spec->name + ".v"] = g.moment2;
+            }
+    }
     return cp;
 }
 
@@ -95,6 +103,14 @@ void restore(loop_state& s, network& net, const checkpoint& cp, const std::strin
     s.epoch_seconds = sums[2];
     if (net.mirrors()) restore_rng(s.mirror_noise, "mirror_noise", cp, file);
     restore_weights(net, cp, file);
+    if (net.adam()) {
+        net.set_optimizer_steps(cp.integers_of("optimizer_steps", 1, file)[0]);
+        for (auto& g: net.groups())
+            if (g.learns) {
+                g.moment1 = cp.optimizer_of(g.spec->name + ".m", g.w.rows(), g.w.cols(), file);
+                g.moment2 = cp.optimizer_of(g.spec->name + ".v", g.w.rows(), g.w.cols(), file);
+            }
+    }
 }
 
 } // namespace
@@ -219,6 +235,7 @@ discrete_trainer::discrete_trainer(const std::vector<member>& members, const lib
         run_state& r = runs_[k];
         r.m = &members[k];
         r.net = std::make_unique<network>(r.m->run->circuit, lib, r.m->run->protocol.seed, proto_.batch_size);
+        r.net->set_optimizer(r.m->run->protocol.optimizer);
         if (threads > 0) r.net->set_threads(threads);
         hosts.push_back(r.net.get());
     }

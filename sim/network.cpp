@@ -4,6 +4,7 @@
 #include "sim/error.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <functional>
 #include <omp.h>
 #include <set>
@@ -406,6 +407,10 @@ void network::learn_rows(int thread, int threads, float* dxdt, bool learning) {
         }
         const const_block post = g.post.size() > 1 ? const_block(g.post_buf) : factor_block(g.post[0]);
         const const_block pre = g.pre.size() > 1 ? const_block(g.pre_buf) : factor_block(g.pre[0]);
+        if (!dxdt && adam()) {
+            adam_rows(g, rows, post, pre);
+            continue;
+        }
         const float decay = g.eta * g.gamma;
         float beta = 1.0f;
         if (!dxdt) {
@@ -432,7 +437,48 @@ void network::learn_rows(int thread, int threads, float* dxdt, bool learning) {
     }
 }
 
+// This thread's rows of an Adam step: U = (1 / B) POST PRE^T - gamma R(S),
+// m <- beta1 m + (1 - beta1) U, v <- beta2 v + (1 - beta2) U^2,
+// S <- S + eta (m / c1) / (sqrt(v / c2) + epsilon).
+void network::adam_rows(group& g, columns rows, const_block post, const_block pre) {
+    auto w = g.w.middleRows(rows.first, rows.count);
+    auto u = g.update.middleRows(rows.first, rows.count);
+    switch (g.decay) {
+    case group::decay_kind::l2: u = -g.gamma * w; break;
+    case group::decay_kind::l1: u = -g.gamma * w.cwiseSign(); break;
+    case group::decay_kind::none: u.setZero(); break;
+    }
+    cpu::gemm(1.0f / float(batch_), post.middleRows(rows.first, rows.count), cpu::op::none, pre,
+              cpu::op::transpose, 1.0f, u);
+    const float b1 = float(optimizer_.beta1), b2 = float(optimizer_.beta2), eps = float(optimizer_.epsilon);
+    auto m = g.moment1.middleRows(rows.first, rows.count).array();
+    auto v = g.moment2.middleRows(rows.first, rows.count).array();
+    m = b1 * m + (1 - b1) * u.array();
+    v = b2 * v + (1 - b2) * u.array().square();
+    w.array() += g.eta * (m / adam_c1_) / ((v / adam_c2_).sqrt() + eps);
+}
+
+void network::set_optimizer(const optimizer_spec& o) {
+    if (o.kind != "plain" && o.kind != "adam") throw internal_error("network: optimizer '" + o.kind + "'");
+    if (o.kind == "adam" && mode_ != sim_mode::discrete)
+        throw internal_error("network: Adam steps are discrete-mode only");
+    optimizer_ = o;
+    optimizer_steps_ = 0;
+    for (auto& g: groups_) {
+        const bool keep = adam() && g.learns;
+        g.moment1 = keep ? matrix::Zero(g.w.rows(), g.w.cols()) : matrix();
+        g.moment2 = g.moment1;
+        g.update = keep ? matrix(g.w.rows(), g.w.cols()) : matrix();
+    }
+}
+
 void network::learn() {
+    if (adam()) {
+        ++optimizer_steps_;
+        const double t = double(optimizer_steps_);
+        adam_c1_ = float(1 - std::pow(optimizer_.beta1, t));
+        adam_c2_ = float(1 - std::pow(optimizer_.beta2, t));
+    }
     // Rates and currents were all computed by forward() from the pre-update
     // weights, so updating groups one after another is still simultaneous.
 #pragma omp parallel for num_threads(threads_) schedule(static, 1)

@@ -6,7 +6,8 @@
 //   forward(): clamp inputs, evaluate populations in order (r = f(I_b) g(I_g) + alpha I_a),
 //              then the currents the rules need;
 //   learn():   every plastic group S <- beta S + (eta / B) POST PRE^T from the same
-//              rates and pre-update weights (simultaneous semantics).
+//              rates and pre-update weights (simultaneous semantics); with Adam
+//              steps (optimizer_spec) S <- S + eta m^ / (sqrt(v^) + epsilon).
 // Continuous mode: the ODE state is one flat float vector holding the rates of
 // populations with tau > 0 and every plastic weight; derivative() points the
 // network's views at a state (no copies) and writes
@@ -31,6 +32,16 @@
 namespace counterstream {
 
 enum class sim_mode { discrete, continuous };
+
+// How a discrete step applies a rule's update U = mean(POST PRE^T) - gamma R(S).
+// plain: S <- S + eta U (Algorithm 1). adam: each synapse keeps running means
+// of U and U^2 (m, v; beta1, beta2) and moves by eta m^ / (sqrt(v^) + epsilon),
+// with m^, v^ the bias-corrected means (Kingma & Ba 2015): a per-synapse step
+// size, local to the synapse like the rule itself.
+struct optimizer_spec {
+    std::string kind = "plain"; // plain | adam
+    double beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8;
+};
 
 class network {
 public:
@@ -81,6 +92,8 @@ public:
         float base_eta = 0; // eta as the circuit gives it
         float gamma = 0;
         enum class decay_kind { l2, l1, none } decay = decay_kind::l2;
+        // Adam steps: the running means of U and U^2, and U itself (scratch).
+        matrix moment1, moment2, update;
         std::int64_t state_offset = -1; // continuous, plastic: where the weights sit in the state
         // Weight mirroring (synapse_spec::mirror), resolved at assembly.
         int mirror_of = -1;
@@ -116,6 +129,14 @@ public:
     // the forward batch are untouched. Returns whether the circuit has any.
     bool mirror(rng& noise, int batch, double sigma);
     bool mirrors() const { return mirrors_; }
+    // How learn() steps (discrete mode); Adam's moments start at zero.
+    void set_optimizer(const optimizer_spec& o);
+    const optimizer_spec& optimizer() const { return optimizer_; }
+    bool adam() const { return optimizer_.kind == "adam"; }
+    // learn() calls so far with Adam steps (the bias correction's t); a
+    // checkpoint keeps it with the moments.
+    std::int64_t optimizer_steps() const { return optimizer_steps_; }
+    void set_optimizer_steps(std::int64_t t) { optimizer_steps_ = t; }
     // Every rule's eta (and so its decay eta gamma) becomes the circuit's
     // times `factor` (protocol.schedule); mirror batches keep their rate.
     void scale_rates(double factor);
@@ -161,6 +182,7 @@ private:
     loss_result forward_columns(columns cols, const std::int32_t* labels, float* dxdt);
     loss_result infer_columns(columns cols, const std::int32_t* labels);
     void learn_rows(int thread, int threads, float* dxdt, bool learning);
+    void adam_rows(group& g, columns rows, const_block post, const_block pre);
     void evaluate(int p, columns cols, block out);
     void compute_compartment(int p, int c, columns cols);
     void apply_group(int g, block out, bool accumulate, columns cols);
@@ -180,6 +202,9 @@ private:
     int state_batch_ = 0; // the trials the state holds rates for
     std::vector<loss_result> partial_; // one per thread, reused every step
     bool mirrors_ = false;
+    optimizer_spec optimizer_;
+    std::int64_t optimizer_steps_ = 0;
+    float adam_c1_ = 1, adam_c2_ = 1; // this step's bias corrections, 1 - beta^t
     matrix mirror_x_, mirror_y_; // the mirror batch's noise and response, reused
 };
 

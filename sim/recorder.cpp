@@ -345,6 +345,10 @@ struct recorder::impl {
             h5_handle rates = open_or_create_group(g.get(), "rates");
             write_matrices(rates.get(), cp.rates);
         }
+        if (!cp.optimizer.empty()) {
+            h5_handle moments = open_or_create_group(g.get(), "optimizer");
+            write_matrices(moments.get(), cp.optimizer);
+        }
         // Where the recording stood, so a resume drops what came after.
         h5_handle rec = open_or_create_group(g.get(), "recording");
         const std::int64_t rows = std::int64_t(n_rows);
@@ -417,6 +421,10 @@ struct recorder::impl {
         if (exists(g.get(), "rates")) {
             h5_handle rates = open_group(g.get(), "rates");
             resumed.rates = read_matrices(rates.get());
+        }
+        if (exists(g.get(), "optimizer")) {
+            h5_handle moments = open_group(g.get(), "optimizer");
+            resumed.optimizer = read_matrices(moments.get());
         }
         h5_handle rec = open_group(g.get(), "recording");
         const auto rows = read_vector<std::int64_t>(rec.get(), "metric_rows", H5T_NATIVE_INT64);
@@ -739,6 +747,14 @@ const std::vector<double>& checkpoint::reals_of(const std::string& name, std::si
     const auto it = reals.find(name);
     if (it == reals.end() || (n > 0 && it->second.size() != n))
         throw input_error(file + ": damaged checkpoint (reals/" + name + ")");
+    return it->second;
+}
+
+const Eigen::MatrixXf& checkpoint::optimizer_of(const std::string& name, Eigen::Index rows, Eigen::Index cols,
+                                                const std::string& file) const {
+    const auto it = optimizer.find(name);
+    if (it == optimizer.end() || it->second.rows() != rows || it->second.cols() != cols)
+        throw input_error(file + ": damaged checkpoint (optimizer/" + name + ")");
     return it->second;
 }
 

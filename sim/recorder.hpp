@@ -32,6 +32,9 @@ struct checkpoint {
     std::map<std::string, Eigen::MatrixXf> matrices;
     // Continuous runs: the rates the ODE integrates, [neurons x trials] by population.
     std::map<std::string, Eigen::MatrixXf> rates;
+    // Discrete runs with Adam steps: each plastic group's moments, as
+    // GROUP.m and GROUP.v [n_post x n_pre].
+    std::map<std::string, Eigen::MatrixXf> optimizer;
     // The SONATA reports in the file (sim/sonata_report.hpp): frames each
     // had, by population. Their writer fills it in; a resume cuts them back.
     std::map<std::string, std::int64_t> report_frames;
@@ -41,6 +44,8 @@ struct checkpoint {
     const std::vector<std::int64_t>& integers_of(const std::string& name, std::size_t n,
                                                  const std::string& file) const;
     const std::vector<double>& reals_of(const std::string& name, std::size_t n, const std::string& file) const;
+    const Eigen::MatrixXf& optimizer_of(const std::string& name, Eigen::Index rows, Eigen::Index cols,
+                                        const std::string& file) const;
 };
 
 // The run's documents stored in /config, read back to resume it.

@@ -768,6 +768,21 @@ TEST_CASE("bad inputs: rate schedules") {
     });
 }
 
+TEST_CASE("bad inputs: optimizers") {
+    const auto with = [](const std::string& o) { return doc(replace(discrete, "max_steps: 2", "max_steps: 2\n  optimizer: " + o)); };
+    check_all({
+        {"optimizer-unknown-kind", with("{kind: adm}"), run, 2,
+         {"doc.yaml:13:", "protocol.optimizer.kind: unknown value 'adm'", "did you mean 'adam'?"}},
+        {"optimizer-beta-one", with("{kind: adam, beta2: 1}"), run, 2, {"doc.yaml:13:", "protocol.optimizer.beta2"}},
+        {"optimizer-beta-with-plain", with("{kind: plain, beta1: 0.5}"), run, 2,
+         {"doc.yaml:13:", "protocol.optimizer.beta1: beta1 applies to kind: adam"}},
+        {"optimizer-adam-on-cuda", with("{kind: adam}"), run + " --backend cuda", 2,
+         {"doc.yaml:13:", "protocol.optimizer.kind: Adam steps run on the cpu backend only"}},
+        {"optimizer-in-continuous", doc(replace(continuous, "trials: 4", "trials: 4\n  optimizer: {kind: adam}")),
+         run, 2, {"doc.yaml:17:", "protocol.optimizer: an optimizer applies to mode: discrete"}},
+    });
+}
+
 TEST_CASE("bad inputs: backends") {
     check_all({
         {"unknown-backend", doc(replace(discrete, "epochs: 1", "backend: gpu\n  epochs: 1")), run, 2,

@@ -9,6 +9,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <map>
 #include <vector>
 
 using namespace counterstream;
@@ -198,4 +199,60 @@ TEST_CASE("simultaneous updates: learn() uses the rates of forward() and the pre
         wb.w + (wb.eta / 4.0f) * b.pop("hbar2").current[int(compartment::gate)] * b.pop("hbar3").rate.transpose();
     a.learn();
     CHECK((a.grp("Wbar2").w - expected).norm() <= 1e-5f * expected.norm());
+}
+
+TEST_CASE("Adam steps: the first moves every synapse by eta along its rule's update, later ones follow the moments") {
+    // SAL's four rules with their decay. U, each rule's plain update per unit
+    // eta, comes from a copy with eta = 1 stepped from the same weights and batch.
+    auto doc = stacked("sal_adam", "sal", "  params: {gamma: 0.1}\n");
+    const auto lib = models::standard_library();
+    optimizer_spec o;
+    o.kind = "adam";
+    o.beta1 = 0.8;
+    o.beta2 = 0.9;
+    network adam(doc.circuit, lib, 21, 8), plain(doc.circuit, lib, 21, 8);
+    adam.set_optimizer(o);
+    std::vector<std::string> learners;
+    for (auto& g: plain.groups())
+        if (g.learns) {
+            learners.push_back(g.spec->name);
+            g.eta = 1;
+        }
+    REQUIRE(learners.size() == 9); // W1-W3, V2-V3, Wbar2-Wbar3, Vbar1-Vbar2 (Vbar3 is the fixed identity)
+    std::map<std::string, Eigen::MatrixXd> m, v;
+    std::vector<std::int32_t> labels;
+    for (int t = 1; t <= 3; ++t) {
+        CAPTURE(t);
+        for (std::size_t i = 0; i < plain.groups().size(); ++i)
+            if (plain.groups()[i].tied_to < 0) plain.groups()[i].w = adam.groups()[i].w;
+        fill_batch(adam, labels, 300 + t, 4);
+        plain.input() = adam.input();
+        std::map<std::string, Eigen::MatrixXd> before;
+        for (const auto& name: learners) before[name] = adam.grp(name).w.cast<double>();
+        adam.forward(labels.data());
+        plain.forward(labels.data());
+        plain.learn();
+        adam.learn();
+        CHECK(adam.optimizer_steps() == t);
+        const double c1 = 1 - std::pow(o.beta1, t), c2 = 1 - std::pow(o.beta2, t);
+        for (const auto& name: learners) {
+            CAPTURE(name);
+            const Eigen::MatrixXd u = plain.grp(name).w.cast<double>() - before[name];
+            if (t == 1) {
+                m[name] = Eigen::MatrixXd::Zero(u.rows(), u.cols());
+                v[name] = m[name];
+            }
+            m[name] = o.beta1 * m[name] + (1 - o.beta1) * u;
+            v[name] = o.beta2 * v[name] + (1 - o.beta2) * u.cwiseAbs2();
+            const double eta = adam.grp(name).eta;
+            const Eigen::MatrixXd expected =
+                eta * ((m[name] / c1).array() / ((v[name] / c2).array().sqrt() + o.epsilon)).matrix();
+            const Eigen::MatrixXd step = adam.grp(name).w.cast<double>() - before[name];
+            CHECK((step - expected).norm() <= 1e-3 * expected.norm());
+            if (t == 1) { // m^ = U and v^ = U^2: a step of eta * sign(U), whatever U's size
+                for (Eigen::Index k = 0; k < u.size(); ++k)
+                    if (std::abs(u(k)) > 1e-4) CHECK(std::abs(step(k) - eta * (u(k) > 0 ? 1 : -1)) <= 1e-3 * eta);
+            }
+        }
+    }
 }

@@ -970,6 +970,8 @@ std::vector<network*> checked(const std::vector<network*>& instances) {
     std::string why;
     if (!usable(&why)) throw input_error("--backend cuda: " + why);
     if (instances.empty()) throw internal_error("CUDA ensemble: no instances");
+    for (const network* n: instances)
+        if (n->adam()) throw input_error("--backend cuda: Adam steps run on the cpu backend only");
     return instances;
 }
 } // namespace
