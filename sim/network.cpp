@@ -463,6 +463,7 @@ void network::set_optimizer(const optimizer_spec& o) {
     if (o.kind == "adam" && mode_ != sim_mode::discrete)
         throw internal_error("network: Adam steps are discrete-mode only");
     optimizer_ = o;
+    adam_ = o.kind == "adam";
     optimizer_steps_ = 0;
     for (auto& g: groups_) {
         const bool keep = adam() && g.learns;

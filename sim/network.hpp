@@ -132,7 +132,7 @@ public:
     // How learn() steps (discrete mode); Adam's moments start at zero.
     void set_optimizer(const optimizer_spec& o);
     const optimizer_spec& optimizer() const { return optimizer_; }
-    bool adam() const { return optimizer_.kind == "adam"; }
+    bool adam() const { return adam_; }
     // learn() calls so far with Adam steps (the bias correction's t); a
     // checkpoint keeps it with the moments.
     std::int64_t optimizer_steps() const { return optimizer_steps_; }
@@ -203,6 +203,7 @@ private:
     std::vector<loss_result> partial_; // one per thread, reused every step
     bool mirrors_ = false;
     optimizer_spec optimizer_;
+    bool adam_ = false; // optimizer_.kind == "adam", read in the step loop
     std::int64_t optimizer_steps_ = 0;
     float adam_c1_ = 1, adam_c2_ = 1; // this step's bias corrections, 1 - beta^t
     matrix mirror_x_, mirror_y_; // the mirror batch's noise and response, reused
