@@ -643,6 +643,7 @@ struct point_result {
     bool internal = false; // failed by an internal error, not the input
     double test_accuracy = nan, test_loss = nan, train_loss = nan, train_accuracy = nan;
     std::int64_t steps = 0;
+    std::string diverged_at; // as the point's log names it: "step N" or "presentation N"
     double seconds = 0;
     std::int32_t rank = 0;
     std::string log, message;
@@ -697,6 +698,7 @@ void encode(byte_writer& w, const point_result& r) {
     w.put(r.train_loss);
     w.put(r.train_accuracy);
     w.put(r.steps);
+    w.put(r.diverged_at);
     w.put(r.seconds);
     w.put(r.rank);
     w.put(r.log);
@@ -716,6 +718,7 @@ point_result decode(byte_reader& in) {
     in.get(r.train_loss);
     in.get(r.train_accuracy);
     in.get(r.steps);
+    in.get(r.diverged_at);
     in.get(r.seconds);
     in.get(r.rank);
     in.get(r.log);
@@ -752,6 +755,7 @@ std::filesystem::path point_file(const std::filesystem::path& dir, std::int64_t 
 // A point's result from its finished training run.
 void take_result(point_result& r, const train_result& t) {
     r.steps = t.steps;
+    r.diverged_at = t.diverged_at;
     if (t.interrupted) {
         r.status = point_status::interrupted;
     } else if (t.diverged) {
@@ -904,7 +908,7 @@ std::string outcome(const point_result& r) {
     case point_status::done:
         return "test_acc " + percent(r.test_accuracy);
     case point_status::diverged:
-        return "diverged at step " + std::to_string(r.steps + 1);
+        return "diverged at " + r.diverged_at;
     case point_status::interrupted:
         return "interrupted";
     case point_status::failed:

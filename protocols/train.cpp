@@ -183,7 +183,7 @@ private:
     void to_host();
     checkpoint save_state(run_state& r);
     void snapshot(run_state& r);
-    void diverge(run_state& r, const std::string& what);
+    void diverge(run_state& r, std::int64_t step, const std::string& what);
     bool any_active() const {
         return std::any_of(runs_.begin(), runs_.end(), [](const run_state& r) { return r.active; });
     }
@@ -307,11 +307,14 @@ void discrete_trainer::snapshot(run_state& r) {
         if (grp.tied_to < 0) r.rec->snapshot(grp.spec->name, grp.w, r.s.step); // the expanded circuit records ties
 }
 
-void discrete_trainer::diverge(run_state& r, const std::string& what) {
+// `step` counts from 1: a loss that is not finite is caught before its step
+// is taken (step = steps done + 1), a guard violation just after (= steps done).
+void discrete_trainer::diverge(run_state& r, std::int64_t step, const std::string& what) {
     r.result.diverged = true;
     r.result.steps = r.s.step; // the others go on
+    r.result.diverged_at = "step " + std::to_string(step);
     r.active = false;
-    *r.m->log << "diverged at step " << r.s.step << ": " << what << " (guard.max_norm "
+    *r.m->log << "diverged at step " << step << ": " << what << " (guard.max_norm "
               << format_norm(proto_.guard.max_norm) << "); the last good checkpoint is kept; lower circuit.eta_scale\n";
     r.rec->append_metrics({{"step", double(r.s.step)},
                            {"epoch", double(r.s.epoch)},
@@ -342,7 +345,7 @@ bool discrete_trainer::step_all(std::int64_t total_steps) {
              : std::vector<loss_result>{runs_[0].net->forward(labels_.data())};
     for (std::size_t k = 0; k < runs_.size(); ++k)
         if (runs_[k].active && !std::isfinite(results[k].loss_sum))
-            diverge(runs_[k], "the loss is " + format_norm(results[k].loss_sum));
+            diverge(runs_[k], runs_[k].s.step + 1, "the loss is " + format_norm(results[k].loss_sum));
     if (!any_active()) return false;
     if (gpu_) {
         gpu_->learn();
@@ -366,7 +369,7 @@ bool discrete_trainer::step_all(std::int64_t total_steps) {
             if (runs_[k].active)
                 if (auto what = guard_violation(*runs_[k].net, proto_.guard.max_norm, gpu_.get(), int(k));
                     !what.empty())
-                    diverge(runs_[k], what);
+                    diverge(runs_[k], runs_[k].s.step, what);
     const double nan = std::numeric_limits<double>::quiet_NaN();
     for (std::size_t k = 0; k < runs_.size(); ++k) {
         run_state& r = runs_[k];

@@ -35,6 +35,7 @@ struct train_result {
     int stop_signal = 0; // interrupted: the signal (SIGINT, SIGTERM)
     bool already_complete = false; // resume of a run that had finished
     std::int64_t steps = 0;
+    std::string diverged_at; // diverged: "step N" or "presentation N", as the run's log names it
 };
 
 // Runs the document; prints one line per epoch to `log`. Throws input_error

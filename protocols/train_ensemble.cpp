@@ -255,6 +255,7 @@ void continuous_trainer::after_presentation(member_run& m, int k, const loss_res
     if (!why.empty()) {
         m.outcome.result.diverged = true;
         m.outcome.result.steps = cursor_.presentation;
+        m.outcome.result.diverged_at = "presentation " + std::to_string(cursor_.presentation);
         log_divergence(*m.member->log, cursor_.presentation, why, proto_.guard);
         m.out->diverged_row(cursor_.presentation, cursor_.epoch);
         m.out->flush();

@@ -138,6 +138,17 @@ TEST_CASE("a benchmark summarizes its runs per cell, the same on 1 and 2 threads
     for (std::size_t c = 1; c < 4; ++c)
         CHECK((std::isnan(paper_mean[c]) && std::isnan(paper_std[c])));
 
+    // A diverged run's line names the step its own log names (the guard stops
+    // after the step is taken, a non-finite loss before it).
+    for (const int i: {6, 7}) {
+        const std::string log =
+            testing::string_attribute(opt.output.string(), "/points/" + std::to_string(i), "log");
+        const auto at = log.find("diverged at step ");
+        REQUIRE(at != std::string::npos);
+        const std::string named_step = log.substr(at, log.find(':', at) - at);
+        CHECK_MESSAGE(out.find(named_step + "  ") != std::string::npos, named_step);
+    }
+
     // The markdown table: ours beside the paper's, diverged runs counted.
     CHECK(out.find("\n| method | T1 (ours) | T1 (paper) | T2 (ours) | T2 (paper) |\n|---|---|---|---|---|\n") !=
           std::string::npos);
