@@ -282,6 +282,20 @@ TEST_CASE("SIGINT and SIGTERM stop at a step with a checkpoint, exit 130 and 143
 
 namespace {
 
+// N of the log's "diverged at step N:".
+std::int64_t named_divergence_step(const std::string& log) {
+    const auto at = log.find("diverged at step ");
+    REQUIRE_MESSAGE(at != std::string::npos, log);
+    return std::stoll(log.substr(at + std::strlen("diverged at step ")));
+}
+
+// The steps taken, as the recording's last metrics row (the divergence's) gives them.
+std::int64_t steps_recorded(hid_t file) {
+    const auto step = read_array(file, "/metrics/step");
+    REQUIRE_FALSE(step.values.empty());
+    return std::int64_t(step.values.back());
+}
+
 // Runs DOC whole, then again stopped by SIGINT after epoch 1 and resumed;
 // the two recordings must be the same bit for bit.
 void check_sigint_resume_is_bitwise(const fs::path& dir, const std::string& doc) {
@@ -326,6 +340,21 @@ TEST_CASE("the divergence guard stops at the step, names what diverged, keeps th
     REQUIRE(f.valid());
     const auto step = read_array(f.get(), "/checkpoint/0/integers/step");
     REQUIRE(step.values.size() == 1);
+    // The guard looks after a step is taken: the step it names is the last one recorded.
+    CHECK(named_divergence_step(out) == steps_recorded(f.get()));
+}
+
+TEST_CASE("a loss that is not finite stops the run before its step, which the log names counting from 1") {
+    const fs::path dir = case_dir("nan-loss");
+    // The guard looks only at step 10^6, so the weights overflow until the loss does.
+    write(dir / "run.yaml", run_document(3, "  guard: {max_norm: 1e300, every: 1000000}\n"));
+    std::string out;
+    const int code = run(dir, {"run", "run.yaml", "-o", "diverged.h5", "--set", "circuit.eta_scale=200"}, out);
+    CHECK_MESSAGE(code == 3, out);
+    REQUIRE_MESSAGE(out.find("the loss is") != std::string::npos, out);
+    const auto f = open_file(dir / "diverged.h5");
+    REQUIRE(f.valid());
+    CHECK(named_divergence_step(out) == steps_recorded(f.get()) + 1);
 }
 
 TEST_CASE("resume refuses a file it cannot continue, with one line and exit 2") {
