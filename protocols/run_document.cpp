@@ -155,13 +155,14 @@ protocol_spec parse_protocol(const view& v, reader& rd) {
     if (rd.expect_map(o)) {
         rd.check_keys(o, {"kind", "beta1", "beta2", "epsilon"});
         if (continuous) rd.error(o, "an optimizer applies to mode: discrete (continuous mode integrates dS/dt)");
-        if (auto k = rd.choice(o["kind"], {"plain", "adam"})) p.optimizer.kind = *k;
+        if (auto k = rd.choice(o["kind"], {"plain", "adam"}))
+            p.optimizer.kind = *k == "adam" ? optimizer_kind::adam : optimizer_kind::plain;
         if (auto b = rd.number(o["beta1"], 0, 0.999999)) p.optimizer.beta1 = *b;
         if (auto b = rd.number(o["beta2"], 0, 0.999999)) p.optimizer.beta2 = *b;
         if (auto e = rd.number(o["epsilon"], 1e-30, 1)) p.optimizer.epsilon = *e;
         for (const char* k: {"beta1", "beta2", "epsilon"})
-            if (o[k].defined() && p.optimizer.kind != "adam") rd.error(o[k], std::string(k) + " applies to kind: adam");
-        if (p.optimizer.kind == "adam" && p.backend == "cuda")
+            if (o[k].defined() && p.optimizer.kind != optimizer_kind::adam) rd.error(o[k], std::string(k) + " applies to kind: adam");
+        if (p.optimizer.kind == optimizer_kind::adam && p.backend == "cuda")
             rd.error(o["kind"], "Adam steps run on the cpu backend only (the cuda backend has no Adam kernel yet)");
     }
     return p;
@@ -330,9 +331,9 @@ std::string emit_protocol(const protocol_spec& p) {
             }
             out << YAML::EndMap;
         }
-        if (p.optimizer.kind != "plain") {
+        if (p.optimizer.kind != optimizer_kind::plain) {
             out << YAML::Key << "optimizer" << YAML::Value << YAML::Flow << YAML::BeginMap;
-            out << YAML::Key << "kind" << YAML::Value << p.optimizer.kind;
+            out << YAML::Key << "kind" << YAML::Value << optimizer_name(p.optimizer.kind);
             out << YAML::Key << "beta1" << YAML::Value << format_number(p.optimizer.beta1);
             out << YAML::Key << "beta2" << YAML::Value << format_number(p.optimizer.beta2);
             out << YAML::Key << "epsilon" << YAML::Value << format_number(p.optimizer.epsilon);

@@ -459,11 +459,9 @@ void network::adam_rows(group& g, columns rows, const_block post, const_block pr
 }
 
 void network::set_optimizer(const optimizer_spec& o) {
-    if (o.kind != "plain" && o.kind != "adam") throw internal_error("network: optimizer '" + o.kind + "'");
-    if (o.kind == "adam" && mode_ != sim_mode::discrete)
+    if (o.kind == optimizer_kind::adam && mode_ != sim_mode::discrete)
         throw internal_error("network: Adam steps are discrete-mode only");
     optimizer_ = o;
-    adam_ = o.kind == "adam";
     optimizer_steps_ = 0;
     for (auto& g: groups_) {
         const bool keep = adam() && g.learns;

@@ -38,8 +38,10 @@ enum class sim_mode { discrete, continuous };
 // of U and U^2 (m, v; beta1, beta2) and moves by eta m^ / (sqrt(v^) + epsilon),
 // with m^, v^ the bias-corrected means (Kingma & Ba 2015): a per-synapse step
 // size, local to the synapse like the rule itself.
+enum class optimizer_kind { plain, adam };
+inline const char* optimizer_name(optimizer_kind k) { return k == optimizer_kind::adam ? "adam" : "plain"; }
 struct optimizer_spec {
-    std::string kind = "plain"; // plain | adam
+    optimizer_kind kind = optimizer_kind::plain;
     double beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8;
 };
 
@@ -132,7 +134,7 @@ public:
     // How learn() steps (discrete mode); Adam's moments start at zero.
     void set_optimizer(const optimizer_spec& o);
     const optimizer_spec& optimizer() const { return optimizer_; }
-    bool adam() const { return adam_; }
+    bool adam() const { return optimizer_.kind == optimizer_kind::adam; }
     // learn() calls so far with Adam steps (the bias correction's t); a
     // checkpoint keeps it with the moments.
     std::int64_t optimizer_steps() const { return optimizer_steps_; }
@@ -203,7 +205,6 @@ private:
     std::vector<loss_result> partial_; // one per thread, reused every step
     bool mirrors_ = false;
     optimizer_spec optimizer_;
-    bool adam_ = false; // optimizer_.kind == "adam", read in the step loop
     std::int64_t optimizer_steps_ = 0;
     float adam_c1_ = 1, adam_c2_ = 1; // this step's bias corrections, 1 - beta^t
     matrix mirror_x_, mirror_y_; // the mirror batch's noise and response, reused

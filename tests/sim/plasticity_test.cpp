@@ -207,7 +207,7 @@ TEST_CASE("Adam steps: the first moves every synapse by eta along its rule's upd
     auto doc = stacked("sal_adam", "sal", "  params: {gamma: 0.1}\n");
     const auto lib = models::standard_library();
     optimizer_spec o;
-    o.kind = "adam";
+    o.kind = optimizer_kind::adam;
     o.beta1 = 0.8;
     o.beta2 = 0.9;
     network adam(doc.circuit, lib, 21, 8), plain(doc.circuit, lib, 21, 8);
