@@ -185,16 +185,17 @@ struct cell_stats {
 };
 
 // The runs [first, first + count): diverged ones counted, the others' final
-// test accuracies summarized (sample std).
-cell_stats summarize_cell(const std::vector<point_outcome>& outcomes, std::size_t first, std::size_t count) {
+// accuracies (test or validation) summarized (sample std).
+cell_stats summarize_cell(const std::vector<point_outcome>& outcomes, std::size_t first, std::size_t count,
+                          double point_outcome::*accuracy) {
     cell_stats c;
     c.runs = std::int64_t(count);
     std::vector<double> acc;
     for (std::size_t i = first; i < first + count; ++i) {
         if (outcomes[i].diverged)
             ++c.diverged;
-        else if (std::isfinite(outcomes[i].test_accuracy))
-            acc.push_back(outcomes[i].test_accuracy);
+        else if (std::isfinite(outcomes[i].*accuracy))
+            acc.push_back(outcomes[i].*accuracy);
     }
     c.finished = std::int64_t(acc.size());
     if (acc.empty())
@@ -214,10 +215,12 @@ cell_stats summarize_cell(const std::vector<point_outcome>& outcomes, std::size_
     return c;
 }
 
-std::vector<table_column> cells_table(const benchmark_document& doc, const std::vector<cell_stats>& cells) {
+// The test accuracies' cells, and the validation accuracies' when the runs hold out a validation split.
+std::vector<table_column> cells_table(const benchmark_document& doc, const std::vector<cell_stats>& cells,
+                                      const std::vector<cell_stats>& validation) {
     std::vector<std::string> method, dataset;
     std::vector<std::int64_t> runs, diverged;
-    std::vector<double> mean, sd, min, max, paper_mean, paper_std;
+    std::vector<double> mean, sd, min, max, paper_mean, paper_std, validation_mean, validation_sd;
     for (std::size_t c = 0; c < cells.size(); ++c) {
         method.push_back(doc.methods[c / doc.datasets.size()]);
         dataset.push_back(doc.datasets[c % doc.datasets.size()]);
@@ -229,11 +232,21 @@ std::vector<table_column> cells_table(const benchmark_document& doc, const std::
         max.push_back(cells[c].max);
         paper_mean.push_back(doc.paper_mean[c] / 100);
         paper_std.push_back(doc.paper_std[c] / 100);
+        if (!validation.empty()) {
+            validation_mean.push_back(validation[c].mean);
+            validation_sd.push_back(validation[c].sd);
+        }
     }
-    return {{"method", method},         {"dataset", dataset},         {"runs", runs},
-            {"diverged", diverged},     {"mean_test_accuracy", mean}, {"std_test_accuracy", sd},
-            {"min_test_accuracy", min}, {"max_test_accuracy", max},   {"paper_mean", paper_mean},
-            {"paper_std", paper_std}};
+    std::vector<table_column> table = {
+        {"method", method},         {"dataset", dataset},         {"runs", runs},
+        {"diverged", diverged},     {"mean_test_accuracy", mean}, {"std_test_accuracy", sd},
+        {"min_test_accuracy", min}, {"max_test_accuracy", max},   {"paper_mean", paper_mean},
+        {"paper_std", paper_std}};
+    if (!validation.empty()) {
+        table.push_back({"mean_validation_accuracy", validation_mean});
+        table.push_back({"std_validation_accuracy", validation_sd});
+    }
+    return table;
 }
 
 std::string two_decimals(double v) {
@@ -263,11 +276,13 @@ std::string markdown(std::string text) {
 
 // Rows the methods, columns the datasets (each beside the paper's numbers
 // when the document gives any), for pasting into a README.
-std::string markdown_table(const benchmark_document& doc, const std::vector<cell_stats>& cells) {
-    const bool paper =
-        std::any_of(doc.paper_mean.begin(), doc.paper_mean.end(), [](double v) { return !std::isnan(v); });
+// `what` names the accuracy ("test"); the paper's numbers are test accuracies.
+std::string markdown_table(const benchmark_document& doc, const std::vector<cell_stats>& cells,
+                           const std::string& what) {
+    const bool paper = what == "test" && std::any_of(doc.paper_mean.begin(), doc.paper_mean.end(),
+                                                     [](double v) { return !std::isnan(v); });
     const std::size_t seeds = doc.sweep.axes[2].size();
-    std::string out = "final test accuracy [%], mean ± sample std over " + std::to_string(seeds) +
+    std::string out = "final " + what + " accuracy [%], mean ± sample std over " + std::to_string(seeds) +
                       (seeds == 1 ? " seed" : " seeds") + " (diverged runs counted, not averaged in)\n\n| method |";
     std::string rule = "|---|";
     for (const auto& d: doc.datasets) {
@@ -292,10 +307,17 @@ std::string markdown_table(const benchmark_document& doc, const std::vector<cell
 
 sweep_summary summarize(const benchmark_document& doc, const std::vector<point_outcome>& outcomes) {
     const std::size_t seeds = doc.sweep.axes[2].size();
-    std::vector<cell_stats> cells;
-    for (std::size_t c = 0; c < doc.methods.size() * doc.datasets.size(); ++c)
-        cells.push_back(summarize_cell(outcomes, c * seeds, seeds));
-    return {cells_table(doc, cells), markdown_table(doc, cells)};
+    std::vector<cell_stats> cells, validation;
+    const bool held_out = holds_validation(doc.sweep);
+    for (std::size_t c = 0; c < doc.methods.size() * doc.datasets.size(); ++c) {
+        cells.push_back(summarize_cell(outcomes, c * seeds, seeds, &point_outcome::test_accuracy));
+        if (held_out)
+            validation.push_back(summarize_cell(outcomes, c * seeds, seeds, &point_outcome::validation_accuracy));
+    }
+    std::string text = markdown_table(doc, cells, "test");
+    if (held_out) // first, since a search chooses by it
+        text = markdown_table(doc, validation, "validation") + "\n" + text;
+    return {cells_table(doc, cells, validation), text};
 }
 
 } // namespace

@@ -3,7 +3,7 @@
 // ensembles: protocols/sweep.hpp), summarized per (method, dataset) cell as
 // the mean and sample std of the final test accuracy over the seeds, printed
 // as a markdown table beside the published numbers when the document gives
-// them.
+// them; with a validation split, the validation accuracy's table first.
 //
 // A benchmark document (paths relative to it):
 //   methods:                        # row label -> run document
@@ -35,11 +35,15 @@
 //                      mean_test_accuracy, std_test_accuracy (sample std; NaN below two finished
 //                      runs), min_test_accuracy, max_test_accuracy (over the finished runs; diverged
 //                      runs are counted, not averaged in), paper_mean, paper_std (NaN where not
-//                      given) (float64, all accuracies as fractions like the recordings', the
-//                      paper's percent / 100). The group's attribute `columns` lists them in order.
+//                      given), and when the runs hold out a validation split
+//                      (protocol.dataset.validation) mean_validation_accuracy and
+//                      std_validation_accuracy (float64, all accuracies as fractions like the
+//                      recordings', the paper's percent / 100). The group's attribute `columns`
+//                      lists them in order.
 //   /benchmark/runs/*  one row per run, the columns of a sweep's /sweep/table: method, dataset
 //                      (strings), seed (float64), point, final_test_accuracy, final_test_loss,
-//                      final_train_loss, final_train_accuracy, diverged (uint8), steps
+//                      (final_validation_accuracy, final_validation_loss,) final_train_loss,
+//                      final_train_accuracy, diverged (uint8), steps
 //   /benchmark/seconds float64 wall time of each run
 //   /points/<i>        run i's recording, as in a sweep (its `command_line` reruns it alone)
 // Both tables are identical, byte for byte, for any number of threads and ranks.

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <functional>
 #include <iomanip>
+#include <map>
 #include <limits>
 #include <numeric>
 #include <ostream>
@@ -246,14 +247,16 @@ void continuous_recording::window_row(std::int64_t presentation, double epoch, c
 
 void continuous_recording::epoch_row(const epoch_summary& s) {
     const bool windows = proto_.record.metrics_every > 0;
-    rec_.append_metrics({{"step", double(s.step)},
-                         {"time_ms", double(s.step) * proto_.present_ms},
-                         {"epoch", double(s.epoch)},
-                         {"train_loss", windows ? nan : s.train_loss},
-                         {"train_accuracy", windows ? nan : s.train_accuracy},
-                         {"test_loss", s.test_loss},
-                         {"test_accuracy", s.test_accuracy},
-                         {"samples_per_second", s.samples_per_second}});
+    std::map<std::string, double> row = {{"step", double(s.step)},
+                                         {"time_ms", double(s.step) * proto_.present_ms},
+                                         {"epoch", double(s.epoch)},
+                                         {"train_loss", windows ? nan : s.train_loss},
+                                         {"train_accuracy", windows ? nan : s.train_accuracy},
+                                         {"test_loss", s.test_loss},
+                                         {"test_accuracy", s.test_accuracy},
+                                         {"samples_per_second", s.samples_per_second}};
+    add_validation_metrics(row, s);
+    rec_.append_metrics(row);
 }
 
 void continuous_recording::diverged_row(std::int64_t presentation, int epoch) {
@@ -295,8 +298,8 @@ void log_resumed(std::ostream& log, const run_cursor& c, std::int64_t per_epoch)
 
 void log_epoch(std::ostream& log, const epoch_summary& s, std::int64_t presentations, double seconds) {
     log << "epoch " << std::setw(3) << s.epoch << "  presentations " << s.step << "  train_loss " << std::fixed
-        << std::setprecision(4) << s.train_loss << "  train_acc " << std::setprecision(2) << 100 * s.train_accuracy
-        << "%  test_acc " << 100 * s.test_accuracy << "%  presentations/s " << std::setprecision(1)
+        << std::setprecision(4) << s.train_loss << "  " << accuracy_fields(s) << "  presentations/s "
+        << std::setprecision(1)
         << double(presentations) / std::max(seconds, 1e-9) << '\n'
         << std::defaultfloat << std::flush;
 }

@@ -72,11 +72,12 @@ protocol_spec parse_protocol(const view& v, reader& rd) {
 
     const view d = v["dataset"];
     if (rd.expect_map(d)) {
-        rd.check_keys(d, {"name", "path", "normalize", "classes", "teacher"});
+        rd.check_keys(d, {"name", "path", "normalize", "classes", "validation", "teacher"});
         if (auto n = rd.choice(d["name"], datasets::known_datasets())) p.dataset.name = *n;
         if (auto s = rd.text(d["path"])) p.dataset.path = *s;
         if (auto s = rd.choice(d["normalize"], {"unit", "standardize", "none"})) p.dataset.normalize = *s;
         if (auto c = rd.integer(d["classes"], 1, 1 << 20)) p.dataset.idx_classes = int(*c);
+        if (auto n = rd.integer(d["validation"], 0, INT64_MAX)) p.dataset.validation = *n;
         const view t = d["teacher"];
         if (rd.expect_map(t)) {
             rd.check_keys(t, {"inputs", "hidden", "classes", "train", "test", "seed"});
@@ -281,6 +282,8 @@ std::string emit_protocol(const protocol_spec& p) {
     out << YAML::Key << "name" << YAML::Value << p.dataset.name;
     if (!p.dataset.path.empty()) out << YAML::Key << "path" << YAML::Value << p.dataset.path.string();
     out << YAML::Key << "normalize" << YAML::Value << p.dataset.normalize;
+    if (p.dataset.idx_classes > 0) out << YAML::Key << "classes" << YAML::Value << p.dataset.idx_classes;
+    if (p.dataset.validation > 0) out << YAML::Key << "validation" << YAML::Value << p.dataset.validation;
     if (p.dataset.name == "teacher") {
         out << YAML::Key << "teacher" << YAML::Value << YAML::Flow << YAML::BeginMap;
         out << YAML::Key << "inputs" << YAML::Value << p.dataset.teacher_inputs;

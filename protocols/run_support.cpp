@@ -2,11 +2,13 @@
 
 #include "sim/error.hpp"
 
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <iomanip>
 #include <mutex>
 #include <sstream>
+#include <tuple>
 
 namespace counterstream {
 
@@ -156,6 +158,48 @@ std::vector<std::pair<double, double>> evaluate(const std::vector<network*>& net
         out.emplace_back(loss[k] / n, double(correct[k]) / n);
     }
     return out;
+}
+
+held_out_scores score_held_out(network& net, const datasets::dataset& data, int chunk, int batch,
+                               cuda::device_network* gpu) {
+    held_out_scores s;
+    s.test = evaluate(net, data.test, chunk, batch, gpu);
+    if (data.validation.size() > 0) s.validation = evaluate(net, data.validation, chunk, batch, gpu);
+    return s;
+}
+
+std::vector<held_out_scores> score_held_out(const std::vector<network*>& nets, const datasets::dataset& data,
+                                            int chunk, int batch, cuda::device_network& gpu) {
+    const auto test = evaluate(nets, data.test, chunk, batch, gpu);
+    std::vector<held_out_scores> out(test.size());
+    for (std::size_t k = 0; k < test.size(); ++k) out[k].test = test[k];
+    if (data.validation.size() > 0) {
+        const auto validation = evaluate(nets, data.validation, chunk, batch, gpu);
+        for (std::size_t k = 0; k < validation.size(); ++k) out[k].validation = validation[k];
+    }
+    return out;
+}
+
+void take_scores(epoch_summary& s, const held_out_scores& scores) {
+    std::tie(s.test_loss, s.test_accuracy) = scores.test;
+    std::tie(s.validation_loss, s.validation_accuracy) = scores.validation;
+}
+
+void add_validation_metrics(std::map<std::string, double>& row, const epoch_summary& s) {
+    if (std::isnan(s.validation_accuracy)) return;
+    row["validation_loss"] = s.validation_loss;
+    row["validation_accuracy"] = s.validation_accuracy;
+}
+
+std::string accuracy_fields(const epoch_summary& s) {
+    char buf[96];
+    if (std::isnan(s.validation_accuracy))
+        std::snprintf(buf, sizeof buf, "train_acc %.2f%%  test_acc %.2f%%", 100 * s.train_accuracy,
+                      100 * s.test_accuracy);
+    else
+        std::snprintf(buf, sizeof buf, "train_acc %.2f%%  val_acc %.2f%%  test_acc %.2f%%", 100 * s.train_accuracy,
+                      100 * s.validation_accuracy, 100 * s.test_accuracy);
+    return buf;
 }
 
 } // namespace counterstream

@@ -1,6 +1,6 @@
 // Pieces the discrete and continuous trainers share: the dataset checked
 // against the circuit, clean stops on SIGINT/SIGTERM, the progress bar, and
-// test-set evaluation.
+// evaluation on the held-out splits.
 #pragma once
 
 #include "protocols/datasets/dataset.hpp"
@@ -12,8 +12,11 @@
 
 #include <atomic>
 #include <cstdint>
+#include <limits>
+#include <map>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace counterstream {
 
@@ -59,6 +62,25 @@ std::pair<double, double> evaluate(network& net, const datasets::split& data, in
 // instance k; `gpu` shares nets[0]'s input), each network resized back to `batch`.
 std::vector<std::pair<double, double>> evaluate(const std::vector<network*>& nets, const datasets::split& data,
                                                 int chunk, int batch, cuda::device_network& gpu);
+
+// An epoch's loss and accuracy on the held-out splits: the test set, and
+// the validation split when the dataset holds one (NaN otherwise).
+struct held_out_scores {
+    std::pair<double, double> test;
+    std::pair<double, double> validation{std::numeric_limits<double>::quiet_NaN(),
+                                         std::numeric_limits<double>::quiet_NaN()};
+};
+// evaluate() on both splits, for one network or every instance of a device ensemble.
+held_out_scores score_held_out(network& net, const datasets::dataset& data, int chunk, int batch,
+                               cuda::device_network* gpu = nullptr);
+std::vector<held_out_scores> score_held_out(const std::vector<network*>& nets, const datasets::dataset& data,
+                                            int chunk, int batch, cuda::device_network& gpu);
+// s's test and validation fields from `scores`.
+void take_scores(epoch_summary& s, const held_out_scores& scores);
+// The validation columns of an epoch's /metrics row, when the run holds out a validation split.
+void add_validation_metrics(std::map<std::string, double>& row, const epoch_summary& s);
+// "train_acc 97.12%  val_acc 96.80%  test_acc 96.71%" (val_acc only with a validation split).
+std::string accuracy_fields(const epoch_summary& s);
 
 // The continuous-mode trainer (train() dispatches to it): an ensemble of one,
 // defined in protocols/train_ensemble.cpp.

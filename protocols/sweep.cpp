@@ -642,6 +642,7 @@ struct point_result {
     point_status status = point_status::not_run;
     bool internal = false; // failed by an internal error, not the input
     double test_accuracy = nan, test_loss = nan, train_loss = nan, train_accuracy = nan;
+    double validation_accuracy = nan, validation_loss = nan;
     std::int64_t steps = 0;
     std::string diverged_at; // as the point's log names it: "step N" or "presentation N"
     double seconds = 0;
@@ -697,6 +698,8 @@ void encode(byte_writer& w, const point_result& r) {
     w.put(r.test_loss);
     w.put(r.train_loss);
     w.put(r.train_accuracy);
+    w.put(r.validation_accuracy);
+    w.put(r.validation_loss);
     w.put(r.steps);
     w.put(r.diverged_at);
     w.put(r.seconds);
@@ -717,6 +720,8 @@ point_result decode(byte_reader& in) {
     in.get(r.test_loss);
     in.get(r.train_loss);
     in.get(r.train_accuracy);
+    in.get(r.validation_accuracy);
+    in.get(r.validation_loss);
     in.get(r.steps);
     in.get(r.diverged_at);
     in.get(r.seconds);
@@ -768,6 +773,8 @@ void take_result(point_result& r, const train_result& t) {
             r.test_loss = e.test_loss;
             r.train_loss = e.train_loss;
             r.train_accuracy = e.train_accuracy;
+            r.validation_accuracy = e.validation_accuracy;
+            r.validation_loss = e.validation_loss;
         }
     }
 }
@@ -906,7 +913,8 @@ std::string decimals(double v, int digits) {
 std::string outcome(const point_result& r) {
     switch (r.status) {
     case point_status::done:
-        return "test_acc " + percent(r.test_accuracy);
+        return (std::isnan(r.validation_accuracy) ? "" : "val_acc " + percent(r.validation_accuracy) + "  ") +
+               "test_acc " + percent(r.test_accuracy);
     case point_status::diverged:
         return "diverged at " + r.diverged_at;
     case point_status::interrupted:
@@ -1136,12 +1144,14 @@ std::vector<table_column> points_table(const sweep_document& doc, const std::vec
         }
     }
     std::vector<std::int64_t> index, steps;
-    std::vector<double> test_acc, test_loss, train_loss, train_acc;
+    std::vector<double> test_acc, test_loss, validation_acc, validation_loss, train_loss, train_acc;
     std::vector<std::uint8_t> diverged;
     for (const auto& r: results) {
         index.push_back(r.index);
         test_acc.push_back(r.test_accuracy);
         test_loss.push_back(r.test_loss);
+        validation_acc.push_back(r.validation_accuracy);
+        validation_loss.push_back(r.validation_loss);
         train_loss.push_back(r.train_loss);
         train_acc.push_back(r.train_accuracy);
         diverged.push_back(r.status == point_status::diverged ? 1 : 0);
@@ -1150,6 +1160,10 @@ std::vector<table_column> points_table(const sweep_document& doc, const std::vec
     table.push_back({"point", index});
     table.push_back({"final_test_accuracy", test_acc});
     table.push_back({"final_test_loss", test_loss});
+    if (holds_validation(doc)) {
+        table.push_back({"final_validation_accuracy", validation_acc});
+        table.push_back({"final_validation_loss", validation_loss});
+    }
     table.push_back({"final_train_loss", train_loss});
     table.push_back({"final_train_accuracy", train_acc});
     table.push_back({"diverged", diverged});
@@ -1225,17 +1239,56 @@ void write_sweep_file(const std::filesystem::path& path, const std::filesystem::
 
 // ---------------------------------------------------------------- printing
 
+// An accuracy as a table cell: "diverged", "-" (none) or percent.
+std::string accuracy_cell(const point_outcome& r, double accuracy, bool with_sign) {
+    if (r.diverged)
+        return "diverged";
+    return with_sign ? percent(accuracy) : std::isnan(accuracy) ? "-" : decimals(100 * accuracy, 2);
+}
+
+// A 2-D grid's accuracy as a matrix: rows the first key's values, columns the second's.
+void print_grid(const sweep_document& doc, const std::vector<point_outcome>& outcomes, const std::string& title,
+                double point_outcome::*accuracy, std::ostream& out) {
+    const auto& ra = doc.axes[0];
+    const auto& ca = doc.axes[1];
+    out << '\n' << title << " [%]: rows " << doc.columns[0] << ", columns " << doc.columns[1] << '\n';
+    std::size_t w0 = doc.columns[0].size();
+    for (const auto& v: ra)
+        w0 = std::max(w0, v.size());
+    std::size_t wc = 8;
+    for (const auto& v: ca)
+        wc = std::max(wc, v.size());
+    std::string head = doc.columns[0] + std::string(w0 - doc.columns[0].size(), ' ');
+    for (const auto& v: ca)
+        head += "  " + std::string(wc - v.size(), ' ') + v;
+    out << head << '\n';
+    for (std::size_t i = 0; i < ra.size(); ++i) {
+        std::string s = std::string(w0 - ra[i].size(), ' ') + ra[i];
+        for (std::size_t j = 0; j < ca.size(); ++j) {
+            const auto& r = outcomes[i * ca.size() + j];
+            const std::string cell = accuracy_cell(r, r.*accuracy, false);
+            s += "  " + std::string(wc - cell.size(), ' ') + cell;
+        }
+        out << s << '\n';
+    }
+}
+
 void print_table(const sweep_document& doc, const std::vector<point_outcome>& outcomes, std::ostream& out) {
+    const bool validation = holds_validation(doc);
     std::vector<std::string> header = {"point"};
     for (const auto& c: doc.columns)
         header.push_back(c);
+    if (validation)
+        header.push_back("val_acc");
     header.push_back("test_acc");
     std::vector<std::vector<std::string>> rows;
     for (std::size_t i = 0; i < outcomes.size(); ++i) {
         std::vector<std::string> row = {std::to_string(i)};
         for (const auto& v: doc.points[i].values)
             row.push_back(v);
-        row.push_back(outcomes[i].diverged ? "diverged" : percent(outcomes[i].test_accuracy));
+        if (validation)
+            row.push_back(accuracy_cell(outcomes[i], outcomes[i].validation_accuracy, true));
+        row.push_back(accuracy_cell(outcomes[i], outcomes[i].test_accuracy, true));
         rows.push_back(row);
     }
     std::vector<std::size_t> width(header.size());
@@ -1254,33 +1307,11 @@ void print_table(const sweep_document& doc, const std::vector<point_outcome>& ou
     for (const auto& row: rows)
         line(row);
 
-    // A 2-D grid also as a matrix: rows the first key's values, columns the second's.
     if (doc.axes.size() != 2)
         return;
-    const auto& ra = doc.axes[0];
-    const auto& ca = doc.axes[1];
-    out << "\ntest accuracy [%]: rows " << doc.columns[0] << ", columns " << doc.columns[1] << '\n';
-    std::size_t w0 = doc.columns[0].size();
-    for (const auto& v: ra)
-        w0 = std::max(w0, v.size());
-    std::size_t wc = 8;
-    for (const auto& v: ca)
-        wc = std::max(wc, v.size());
-    std::string head = doc.columns[0] + std::string(w0 - doc.columns[0].size(), ' ');
-    for (const auto& v: ca)
-        head += "  " + std::string(wc - v.size(), ' ') + v;
-    out << head << '\n';
-    for (std::size_t i = 0; i < ra.size(); ++i) {
-        std::string s = std::string(w0 - ra[i].size(), ' ') + ra[i];
-        for (std::size_t j = 0; j < ca.size(); ++j) {
-            const auto& r = outcomes[i * ca.size() + j];
-            const std::string cell = r.diverged                    ? "diverged"
-                                     : std::isnan(r.test_accuracy) ? "-"
-                                                                   : decimals(100 * r.test_accuracy, 2);
-            s += "  " + std::string(wc - cell.size(), ' ') + cell;
-        }
-        out << s << '\n';
-    }
+    if (validation)
+        print_grid(doc, outcomes, "validation accuracy", &point_outcome::validation_accuracy, out);
+    print_grid(doc, outcomes, "test accuracy", &point_outcome::test_accuracy, out);
 }
 
 std::string indented(const std::string& text) {
@@ -1292,6 +1323,11 @@ std::string indented(const std::string& text) {
 }
 
 } // namespace
+
+bool holds_validation(const sweep_document& doc) {
+    return std::any_of(doc.points.begin(), doc.points.end(),
+                       [](const sweep_point& p) { return p.run.protocol.dataset.validation > 0; });
+}
 
 bool sweep_built_with_mpi() {
 #ifdef COUNTERSTREAM_MPI
@@ -1500,7 +1536,7 @@ int run_sweep(const sweep_command& command, const sweep_options& opt, const libr
             } else {
                 std::vector<point_outcome> outcomes;
                 for (const auto& r: results)
-                    outcomes.push_back({r.status == point_status::diverged, r.test_accuracy});
+                    outcomes.push_back({r.status == point_status::diverged, r.test_accuracy, r.validation_accuracy});
                 const sweep_summary summary = command.summarize(doc, outcomes);
                 const auto merged = points_dir / "merged.h5";
                 write_sweep_file(merged, points_dir, doc, results, {opt.command_line, world.size(), threads}, command,

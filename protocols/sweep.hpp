@@ -30,6 +30,8 @@
 //                     paths. Parameter columns are named by dotted path: float64 when every
 //                     value is a number, else variable-length UTF-8 strings (the value as
 //                     flow YAML). Then point (int64), final_test_accuracy, final_test_loss,
+//                     when any point holds out a validation split final_validation_accuracy
+//                     and final_validation_loss (NaN for points without one), then
 //                     final_train_loss, final_train_accuracy (float64, NaN for a diverged
 //                     point), diverged (uint8), steps (int64). Identical, byte for byte, for any
 //                     number of threads and ranks.
@@ -47,6 +49,7 @@
 #include <filesystem>
 #include <functional>
 #include <iosfwd>
+#include <limits>
 #include <optional>
 #include <string>
 #include <variant>
@@ -154,7 +157,11 @@ void load_points(sweep_document& doc, const std::vector<point_source>& sources, 
 struct point_outcome {
     bool diverged = false;
     double test_accuracy = 0; // of the last epoch; NaN when diverged
+    double validation_accuracy = std::numeric_limits<double>::quiet_NaN(); // likewise; NaN without a validation split
 };
+
+// Whether any point holds out a validation split (protocol.dataset.validation).
+bool holds_validation(const sweep_document& doc);
 
 // A column of a table in the output: a 1-D dataset, one row per entry.
 struct table_column {

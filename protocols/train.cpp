@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstdio>
 #include <iomanip>
+#include <map>
 #include <limits>
 #include <memory>
 #include <numeric>
@@ -200,7 +201,7 @@ private:
     }
     // Every running member stopped by a signal: its result and its log line.
     void interrupt(const std::string& where);
-    void end_epoch(run_state& r, const std::pair<double, double>& tested, double seconds);
+    void end_epoch(run_state& r, const held_out_scores& scored, double seconds);
 
     const protocol_spec& proto_;
     // Data first: a missing or corrupt dataset must fail before any recording exists.
@@ -415,7 +416,7 @@ bool discrete_trainer::step_all(std::int64_t total_steps) {
     return !(stop_requested && mid_epoch) && mid_epoch;
 }
 
-void discrete_trainer::end_epoch(run_state& r, const std::pair<double, double>& tested, double seconds) {
+void discrete_trainer::end_epoch(run_state& r, const held_out_scores& scored, double seconds) {
     loop_state& s = r.s;
     const bool windows = proto_.record.metrics_every > 0;
     const double nan = std::numeric_limits<double>::quiet_NaN();
@@ -424,25 +425,26 @@ void discrete_trainer::end_epoch(run_state& r, const std::pair<double, double>& 
     sum.step = s.step;
     sum.train_loss = s.epoch_loss / double(std::max<std::int64_t>(1, s.epoch_seen));
     sum.train_accuracy = double(s.epoch_correct) / double(std::max<std::int64_t>(1, s.epoch_seen));
-    sum.test_loss = tested.first;
-    sum.test_accuracy = tested.second;
+    take_scores(sum, scored);
     sum.samples_per_second = double(s.epoch_seen) / std::max(seconds, 1e-9);
     r.result.epochs.push_back(sum);
-    r.rec->append_metrics({{"step", double(s.step)},
-                           {"epoch", double(s.epoch)},
-                           {"train_loss", windows ? nan : sum.train_loss},
-                           {"train_accuracy", windows ? nan : sum.train_accuracy},
-                           {"test_loss", sum.test_loss},
-                           {"test_accuracy", sum.test_accuracy},
-                           {"samples_per_second", sum.samples_per_second}});
+    std::map<std::string, double> row = {{"step", double(s.step)},
+                                         {"epoch", double(s.epoch)},
+                                         {"train_loss", windows ? nan : sum.train_loss},
+                                         {"train_accuracy", windows ? nan : sum.train_accuracy},
+                                         {"test_loss", sum.test_loss},
+                                         {"test_accuracy", sum.test_accuracy},
+                                         {"samples_per_second", sum.samples_per_second}};
+    add_validation_metrics(row, sum);
+    r.rec->append_metrics(row);
     if (proto_.record.weights_every == 0) snapshot(r);
     // The checkpoint (which flushes) comes before the line, so what the
     // user has seen is in the file.
     next_epoch(s);
     r.rec->write_checkpoint(save_state(r));
     *r.m->log << "epoch " << std::setw(3) << sum.epoch << "  train_loss " << std::fixed << std::setprecision(4)
-              << sum.train_loss << "  train_acc " << std::setprecision(2) << 100 * sum.train_accuracy << "%  test_acc "
-              << 100 * sum.test_accuracy << "%  samples/s " << std::setprecision(0) << sum.samples_per_second << '\n'
+              << sum.train_loss << "  " << accuracy_fields(sum) << "  samples/s " << std::setprecision(0)
+              << sum.samples_per_second << '\n'
               << std::defaultfloat << std::flush;
 }
 
@@ -499,13 +501,13 @@ std::vector<train_result> discrete_trainer::run() {
         }
         const double seconds =
             lead.s.epoch_seconds + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
-        std::vector<std::pair<double, double>> tested;
+        std::vector<held_out_scores> tested;
         if (gpu_) {
             std::vector<network*> nets;
             for (auto& r: runs_) nets.push_back(r.net.get());
-            tested = evaluate(nets, data_.test, proto_.eval_batch, proto_.batch_size, *gpu_);
+            tested = score_held_out(nets, data_, proto_.eval_batch, proto_.batch_size, *gpu_);
         } else {
-            tested.push_back(evaluate(*lead.net, data_.test, proto_.eval_batch, proto_.batch_size));
+            tested.push_back(score_held_out(*lead.net, data_, proto_.eval_batch, proto_.batch_size));
         }
         for (std::size_t k = 0; k < runs_.size(); ++k) {
             if (runs_[k].active)

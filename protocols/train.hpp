@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <iosfwd>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,9 @@ struct epoch_summary {
     int epoch = 0;
     std::int64_t step = 0;
     double train_loss = 0, train_accuracy = 0, test_loss = 0, test_accuracy = 0;
+    // On protocol.dataset.validation's held-out samples; NaN when there are none.
+    double validation_loss = std::numeric_limits<double>::quiet_NaN();
+    double validation_accuracy = std::numeric_limits<double>::quiet_NaN();
     double samples_per_second = 0;
 };
 

@@ -111,7 +111,7 @@ private:
     run_cursor cursor_;
     // protocol.backend: cuda: every instance on the device, as one lockstep ensemble.
     std::unique_ptr<cuda::device_network> gpu_;
-    std::vector<std::pair<double, double>> tested_; // the device's test loss and accuracy per instance
+    std::vector<held_out_scores> tested_; // the device's held-out scores per instance
 };
 
 continuous_trainer::continuous_trainer(const std::vector<ensemble_member>& members, const library& lib,
@@ -282,8 +282,8 @@ void continuous_trainer::after_presentation(member_run& m, int k, const loss_res
 void continuous_trainer::record_epoch(member_run& m, int k, const run_cursor& next, double seconds,
                                       std::int64_t timed) {
     network& net = ens_.net(k);
-    const auto [test_loss, test_acc] =
-        gpu_ ? tested_[std::size_t(k)] : evaluate(net, data_.test, proto_.eval_batch, proto_.trials);
+    const held_out_scores scored =
+        gpu_ ? tested_[std::size_t(k)] : score_held_out(net, data_, proto_.eval_batch, proto_.trials);
     net.bind_state(ens_.state(k).data());
     const running_totals& e = m.totals.epoch;
     epoch_summary s;
@@ -291,8 +291,7 @@ void continuous_trainer::record_epoch(member_run& m, int k, const run_cursor& ne
     s.step = cursor_.presentation;
     s.train_loss = e.loss / double(std::max<std::int64_t>(1, e.seen));
     s.train_accuracy = double(e.correct) / double(std::max<std::int64_t>(1, e.seen));
-    s.test_loss = test_loss;
-    s.test_accuracy = test_acc;
+    take_scores(s, scored);
     s.samples_per_second = double(timed * proto_.trials) / std::max(seconds, 1e-9);
     m.outcome.result.epochs.push_back(s);
     m.out->epoch_row(s);
@@ -344,10 +343,10 @@ void continuous_trainer::end_epoch(double seconds, std::int64_t timed) {
         ++next.epoch;
         next.position = 0;
     }
-    if (gpu_) { // every instance's test set in one pass
+    if (gpu_) { // every instance's held-out splits in one pass
         std::vector<network*> nets;
         for (int k = 0; k < ens_.size(); ++k) nets.push_back(&ens_.net(k));
-        tested_ = evaluate(nets, data_.test, proto_.eval_batch, proto_.trials, *gpu_);
+        tested_ = score_held_out(nets, data_, proto_.eval_batch, proto_.trials, *gpu_);
     }
     each([&](member_run& m, int k) { record_epoch(m, k, next, seconds, timed); });
     cursor_ = next;

@@ -246,13 +246,37 @@ split to_split(byte_split&& b, const std::array<float, 256>& lut) {
     return split::from_bytes(std::move(b.pixels), int(features), lut, std::move(b.labels));
 }
 
+// protocol.dataset.validation must leave at least one training sample.
+void check_validation(const dataset_spec& spec, std::int64_t training_samples) {
+    if (spec.validation < 0 || spec.validation >= training_samples)
+        throw input_error(spec.where + ".validation: " + std::to_string(spec.validation) +
+                          " samples held out of a training set of " + std::to_string(training_samples) +
+                          "; it must be 0 (none) to " + std::to_string(training_samples - 1));
+}
+
+// The last spec.validation samples of `train`, moved out of it.
+byte_split hold_out(const dataset_spec& spec, byte_split& train) {
+    const auto n = std::int64_t(train.labels.size());
+    check_validation(spec, n);
+    const std::int64_t keep = n - spec.validation;
+    byte_split v;
+    v.features = train.features;
+    v.pixels.assign(train.pixels.begin() + keep * train.features, train.pixels.end());
+    v.labels.assign(train.labels.begin() + keep, train.labels.end());
+    train.pixels.resize(std::size_t(keep * train.features));
+    train.labels.resize(std::size_t(keep));
+    return v;
+}
+
 dataset from_bytes(const dataset_spec& spec, normalization norm, std::array<byte_split, 2> raw,
                    int n_classes) {
+    byte_split validation = hold_out(spec, raw[0]);
     const auto lut = byte_table(spec, norm, raw[0].pixels);
     dataset d;
     d.name = spec.name;
     d.n_classes = n_classes;
     d.train = to_split(std::move(raw[0]), lut);
+    d.validation = to_split(std::move(validation), lut);
     d.test = to_split(std::move(raw[1]), lut);
     return d;
 }
@@ -274,7 +298,7 @@ void standardize(const dataset_spec& spec, dataset& d) {
     if (!(sd > 0))
         throw input_error(spec.where +
                           ".normalize: standardize: the training inputs have standard deviation 0");
-    for (split* s: {&d.train, &d.test}) {
+    for (split* s: {&d.train, &d.validation, &d.test}) {
         Eigen::MatrixXf x = *s->floats();
         for (Eigen::Index k = 0; k < x.size(); ++k)
             x.data()[k] = float((double(x.data()[k]) - mean) / sd);
@@ -303,6 +327,13 @@ dataset load_teacher(const dataset_spec& spec, normalization norm) {
     p.seed = spec.teacher_seed;
     dataset d = make_teacher(p);
     d.name = spec.name;
+    check_validation(spec, d.train.size());
+    const std::int64_t keep = d.train.size() - spec.validation;
+    const Eigen::MatrixXf& x = *d.train.floats();
+    d.validation = split::from_floats(x.rightCols(spec.validation),
+                                      std::vector<std::int32_t>(d.train.y.begin() + keep, d.train.y.end()));
+    d.train = split::from_floats(x.leftCols(keep),
+                                 std::vector<std::int32_t>(d.train.y.begin(), d.train.y.begin() + keep));
     // The inputs are already N(0, 1): scaling by 1/255 would only shrink them.
     if (norm == normalization::standardize) standardize(spec, d);
     return d;

@@ -59,6 +59,7 @@ private:
 struct dataset {
     std::string name;
     split train, test;
+    split validation; // held out of the training file (protocol.dataset.validation); empty when none
     int n_classes = 0;
     int n_features() const { return train.features(); }
 };
@@ -68,6 +69,10 @@ struct dataset_spec {
     std::string name = "mnist";     // mnist | fashion-mnist | idx | cifar10 | teacher
     std::filesystem::path path;     // folder with the files; empty: the default search
     std::string normalize = "unit"; // unit (x/255) | standardize | none
+    // The last `validation` samples of the training file, held out of
+    // training and scored each epoch; 0: none. Standardization's mean and
+    // std come from the samples that remain.
+    std::int64_t validation = 0;
     std::string where = "protocol.dataset"; // "file:line:col: key path" prefix for errors
     // idx: labels must lie in 0 .. idx_classes-1; 0 takes 1 + the largest label.
     int idx_classes = 0;

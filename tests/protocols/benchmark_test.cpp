@@ -185,3 +185,54 @@ TEST_CASE("a benchmark summarizes its runs per cell, the same on 1 and 2 threads
     testing::check_same_table(cells, read_table(ranks, "/benchmark/table"));
     testing::check_same_table(runs, read_table(ranks, "/benchmark/runs"));
 }
+
+TEST_CASE("a benchmark with a validation split prints its table before the test table and records it per cell") {
+    const auto file = testing::write_file("validation-benchmark.yaml", "methods:\n  SGD: " + circuits + R"(sgd.yaml
+datasets:
+  T: {}
+seeds: [1, 2]
+set:
+  circuit.sizes: [20, 16, 4]
+  protocol.epochs: 1
+  protocol.batch_size: 32
+  protocol.dataset: {name: teacher, validation: 256, teacher: {train: 1024, test: 256}}
+paper:
+  SGD: {T: [90, 1.5]}
+)");
+    sweep_options opt;
+    opt.file = file;
+    opt.output = testing::fresh_output("validation-benchmark.h5");
+    opt.threads = 2;
+    std::ostringstream printed;
+    REQUIRE(benchmark(opt, models::standard_library(), printed) == 0);
+    const std::string out = printed.str();
+    INFO(out);
+    const table cells = read_table(opt.output.string(), "/benchmark/table");
+    const table runs = read_table(opt.output.string(), "/benchmark/runs");
+    const auto held = values<double>(named(runs, "final_validation_accuracy"));
+    REQUIRE(held.size() == 2);
+    const hid_t f = H5Fopen(opt.output.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+    REQUIRE(f >= 0);
+    for (std::size_t i = 0; i < 2; ++i) {
+        const auto recorded = read_doubles(f, "/points/" + std::to_string(i) + "/metrics/validation_accuracy");
+        REQUIRE(recorded.size() == 1);
+        CHECK(recorded.back() == held[i]);
+    }
+    H5Fclose(f);
+    CHECK(cells[cells.size() - 2].first == "mean_validation_accuracy");
+    CHECK(cells.back().first == "std_validation_accuracy");
+    const double mean = values<double>(named(cells, "mean_validation_accuracy"))[0];
+    const double sd = values<double>(named(cells, "std_validation_accuracy"))[0];
+    CHECK(mean == doctest::Approx((held[0] + held[1]) / 2).epsilon(1e-12));
+    CHECK(sd == doctest::Approx(std::abs(held[0] - held[1]) / std::sqrt(2.0)).epsilon(1e-12));
+
+    // The validation table has no paper column (the paper's numbers are test accuracies).
+    const auto validation_table = out.find("final validation accuracy [%], mean ± sample std over 2 seeds");
+    const auto test_table = out.find("final test accuracy [%], mean ± sample std over 2 seeds");
+    REQUIRE(validation_table != std::string::npos);
+    REQUIRE(test_table != std::string::npos);
+    CHECK(validation_table < test_table);
+    CHECK(out.find("\n| method | T |\n|---|---|\n| SGD | " + percent(mean) + " ± " + percent(sd) + " |\n",
+                   validation_table) < test_table);
+    CHECK(out.find("| method | T (ours) | T (paper) |", test_table) != std::string::npos);
+}

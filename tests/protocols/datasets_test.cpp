@@ -305,6 +305,65 @@ TEST_CASE("idx: load() converts and normalizes") {
     }
 }
 
+TEST_CASE("validation: the training file's last samples are held out, and standardization ignores them") {
+    temp_folder tmp;
+    small_idx set(tmp.path, 10, 4, false);
+    for (std::string norm: {"unit", "standardize"}) {
+        CAPTURE(norm);
+        auto spec = idx_spec(tmp.path, norm);
+        const dataset whole = load(spec);
+        spec.validation = 3;
+        const dataset d = load(spec);
+        REQUIRE(d.train.size() == 7);
+        REQUIRE(d.validation.size() == 3);
+        CHECK(d.test.size() == 4);
+        CHECK(d.train.y == std::vector<std::int32_t>(set.train_y.begin(), set.train_y.begin() + 7));
+        CHECK(d.validation.y == std::vector<std::int32_t>(set.train_y.begin() + 7, set.train_y.end()));
+        if (norm == "unit") {
+            CHECK(d.train.dense() == whole.train.dense().leftCols(7));
+            CHECK(d.validation.dense() == whole.train.dense().rightCols(3));
+            CHECK(d.test.dense() == whole.test.dense());
+            continue;
+        }
+        // The mean and std of the 7 samples that remain, not of all 10.
+        double m = 0, sd = 0;
+        const std::size_t kept = 7 * 12;
+        for (std::size_t k = 0; k < kept; ++k) m += set.train_x[k];
+        m /= double(kept);
+        for (std::size_t k = 0; k < kept; ++k) sd += (set.train_x[k] - m) * (set.train_x[k] - m);
+        sd = std::sqrt(sd / double(kept));
+        const auto [mean, spread] = mean_sd(d.train.dense());
+        CHECK(std::abs(mean) < 1e-6);
+        CHECK(spread == doctest::Approx(1.0).epsilon(1e-6));
+        CHECK(d.validation.at(5, 1) == float((set.train_x[8 * 12 + 5] - m) / sd));
+        CHECK(d.test.at(7, 2) == float((set.test_x[2 * 12 + 7] - m) / sd));
+        CHECK(d.validation.at(5, 1) != whole.train.at(5, 8)); // the whole file's statistics differ
+    }
+
+    SUBCASE("teacher: the held-out samples are the last of the set") {
+        dataset_spec spec;
+        spec.name = "teacher";
+        spec.teacher_train = 300;
+        const dataset whole = load(spec);
+        spec.validation = 100;
+        const dataset d = load(spec);
+        CHECK(d.train.dense() == whole.train.dense().leftCols(200));
+        CHECK(d.validation.dense() == whole.train.dense().rightCols(100));
+        CHECK(d.validation.y == std::vector<std::int32_t>(whole.train.y.begin() + 200, whole.train.y.end()));
+        CHECK(d.test.dense() == whole.test.dense());
+    }
+    SUBCASE("none to hold out, or all of it, is an error naming the key") {
+        auto spec = idx_spec(tmp.path);
+        spec.where = "run.yaml:12:3: protocol.dataset";
+        spec.validation = 10;
+        CHECK(error_of([&] { load(spec); }) ==
+              "run.yaml:12:3: protocol.dataset.validation: 10 samples held out of a training set of 10; it must "
+              "be 0 (none) to 9");
+        spec.validation = 0;
+        CHECK(load(spec).validation.size() == 0);
+    }
+}
+
 TEST_CASE("idx: the bytes and their table read back bitwise the normalization's floats") {
     temp_folder tmp;
     small_idx set(tmp.path, 40, 9);

@@ -11,7 +11,9 @@
 #include <doctest/doctest.h>
 #include <hdf5.h>
 
+#include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <sstream>
@@ -33,6 +35,12 @@ using testing::string_attribute;
 using testing::values;
 
 const std::string sgd = std::string(COUNTERSTREAM_SOURCE_DIR) + "/models/circuits/sgd.yaml";
+
+std::string percent(double fraction) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.2f%%", 100 * fraction);
+    return buf;
+}
 
 // A 2 x 2 grid over the learning-rate scale and the seed, two short epochs each.
 std::string teacher_sweep(const std::string& name) {
@@ -200,6 +208,67 @@ TEST_CASE("a sweep's table is the same with 1 and 2 threads, and every point kee
     const auto again = run_cli("sweep-again", "sweep " + file + " -o " + one_thread_output);
     CHECK(again.code == 2);
     CHECK(again.err.find("exists (pass --overwrite") != std::string::npos);
+}
+
+TEST_CASE("a sweep over the validation split tables and prints the held-out accuracy beside the test accuracy") {
+    const auto file = testing::write_file("validation-sweep.yaml", "base: " + sgd + R"(
+set:
+  circuit.sizes: [20, 16, 4]
+  protocol.epochs: 1
+  protocol.batch_size: 32
+  protocol.dataset: {name: teacher, teacher: {train: 1024, test: 256}}
+grid:
+  protocol.dataset.validation: [0, 256]
+  protocol.seed: [1, 2]
+)");
+    sweep_options opt;
+    opt.file = file;
+    opt.output = fresh_output("validation-sweep.h5");
+    opt.threads = 2;
+    std::ostringstream printed;
+    REQUIRE(sweep(opt, models::standard_library(), printed) == 0);
+    const std::string out = printed.str();
+    INFO(out);
+
+    const auto table = read_table(opt.output.string());
+    std::vector<std::string> names;
+    for (const auto& c: table)
+        names.push_back(c.first);
+    CHECK(names == std::vector<std::string>{"protocol.dataset.validation", "protocol.seed", "point",
+                                            "final_test_accuracy", "final_test_loss", "final_validation_accuracy",
+                                            "final_validation_loss", "final_train_loss", "final_train_accuracy",
+                                            "diverged", "steps"});
+    const auto validation = values<double>(testing::named(table, "final_validation_accuracy"));
+    const auto steps = values<std::int64_t>(testing::named(table, "steps"));
+    REQUIRE(validation.size() == 4);
+    const hid_t f = H5Fopen(opt.output.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+    REQUIRE(f >= 0);
+    for (std::size_t i = 0; i < 4; ++i) {
+        CAPTURE(i);
+        const std::string metric = "/points/" + std::to_string(i) + "/metrics/validation_accuracy";
+        if (i < 2) { // nothing held out: trained on all 1024
+            CHECK(std::isnan(validation[i]));
+            CHECK(H5Lexists(f, metric.c_str(), H5P_DEFAULT) == 0);
+            CHECK(steps[i] == 32);
+            continue;
+        }
+        CHECK(steps[i] == 24); // 768 samples in batches of 32
+        const auto recorded = read_doubles(f, metric);
+        REQUIRE(recorded.size() == 1);
+        CHECK(recorded.back() == validation[i]);
+        CHECK(validation[i] > 0.4); // four balanced classes: chance is 25%
+        CHECK(out.find("val_acc " + percent(validation[i])) != std::string::npos);
+    }
+    H5Fclose(f);
+    // Both matrices, the validation accuracy's first; "-" where nothing was held out.
+    const auto held = out.find("validation accuracy [%]: rows protocol.dataset.validation, columns protocol.seed");
+    const auto test = out.find("test accuracy [%]: rows protocol.dataset.validation, columns protocol.seed");
+    REQUIRE(held != std::string::npos);
+    REQUIRE(test != std::string::npos);
+    CHECK(held < test);
+    const std::string cell = std::string(7, ' ') + "-"; // columns 8 wide
+    const std::string none = std::string(26, ' ') + "0  " + cell + "  " + cell + "\n"; // right-aligned row label
+    CHECK(out.find(none, held) < test);
 }
 
 TEST_CASE("under mpirun -n 2 the points are spread over both ranks and the table equals the 1-thread table") {

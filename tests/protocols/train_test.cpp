@@ -9,7 +9,9 @@
 #include <doctest/doctest.h>
 #include <hdf5.h>
 
+#include <cmath>
 #include <sstream>
+#include <tuple>
 #include <vector>
 
 using namespace counterstream;
@@ -93,4 +95,54 @@ TEST_CASE("a dataset that does not fit the circuit fails before a recording is w
     CHECK_THROWS_WITH_AS(train(doc, lib, opt, log), doctest::Contains("21 neurons but dataset 'teacher' has 20"),
                          input_error);
     CHECK_FALSE(std::filesystem::exists(opt.output));
+}
+
+TEST_CASE("a validation split never reaches training and is scored each epoch like the test set") {
+    const auto lib = models::standard_library();
+    const auto run_with = [&](const std::string& dataset, const std::string& name) {
+        const auto doc = load_run(std::string(COUNTERSTREAM_SOURCE_DIR) + "/models/circuits/sgd.yaml",
+                                  {"circuit.sizes=[20, 32, 4]", "protocol.epochs=3", "protocol.batch_size=32",
+                                   "protocol.dataset=" + dataset},
+                                  lib);
+        train_options opt;
+        opt.output = testing::temp_dir() / (name + ".h5");
+        opt.command_line = "test";
+        std::ostringstream log;
+        auto result = train(doc, lib, opt, log);
+        return std::make_tuple(result, log.str(), opt.output);
+    };
+    // The teacher's first 3072 training samples are the same with or without
+    // 1024 more after them (its test set is drawn from its own stream).
+    const auto [held, held_log, held_file] =
+        run_with("{name: teacher, validation: 1024, teacher: {train: 4096}}", "validation-held");
+    const auto [plain, plain_log, plain_file] = run_with("{name: teacher, teacher: {train: 3072}}", "validation-none");
+    REQUIRE(held.epochs.size() == 3);
+    REQUIRE(plain.epochs.size() == 3);
+    for (std::size_t e = 0; e < 3; ++e) {
+        CAPTURE(e);
+        // Bit for bit the run that never had those samples.
+        CHECK(held.epochs[e].train_loss == plain.epochs[e].train_loss);
+        CHECK(held.epochs[e].test_accuracy == plain.epochs[e].test_accuracy);
+        CHECK(std::isnan(plain.epochs[e].validation_accuracy));
+    }
+    // Held-out samples of the teacher's distribution score like its test set
+    // (1024 each: the difference has a std of about 1.5 points).
+    const auto& last = held.epochs.back();
+    CHECK(last.validation_accuracy > 0.6);
+    CHECK(std::abs(last.validation_accuracy - last.test_accuracy) < 0.06);
+    CHECK(held_log.find("val_acc") != std::string::npos);
+    CHECK(plain_log.find("val_acc") == std::string::npos);
+
+    const hid_t f = H5Fopen(held_file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+    REQUIRE(f >= 0);
+    const auto acc = read_doubles(f, "/metrics/validation_accuracy");
+    REQUIRE(acc.size() == 3);
+    for (std::size_t e = 0; e < 3; ++e)
+        CHECK(acc[e] == held.epochs[e].validation_accuracy);
+    CHECK(read_doubles(f, "/metrics/validation_loss").size() == 3);
+    H5Fclose(f);
+    const hid_t g = H5Fopen(plain_file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+    REQUIRE(g >= 0);
+    CHECK(H5Lexists(g, "/metrics/validation_accuracy", H5P_DEFAULT) == 0);
+    H5Fclose(g);
 }

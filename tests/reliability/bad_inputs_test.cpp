@@ -428,6 +428,13 @@ TEST_CASE("bad inputs: impossible sizes") {
         {"output-size-vs-dataset",
          doc(replace(discrete, "teacher: {train: 64", "teacher: {classes: 3, train: 64")), run, 2,
          {"doc.yaml: circuit output has 4 neurons but dataset 'teacher' has 3"}},
+        {"validation-holds-out-everything",
+         doc(replace(discrete, teacher_dataset, "{name: teacher, validation: 64, teacher: {train: 64, test: 32}}")),
+         run, 2,
+         {"doc.yaml:13:12: protocol.dataset.validation: 64 samples held out of a training set of 64; it must be 0 "
+          "(none) to 63"}},
+        {"validation-negative", doc(replace(discrete, teacher_dataset, "{name: teacher, validation: -1}")), run, 2,
+         {"doc.yaml:13:", "protocol.dataset.validation: -1 is out of range"}},
     });
 }
 

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -323,6 +324,18 @@ TEST_CASE("an Adam run stopped by SIGINT resumes bitwise, every synapse's moment
     std::string doc = run_document(8, "  optimizer: {kind: adam, beta2: 0.99}\n");
     doc.replace(doc.find("eta_scale: 0.5"), 14, "eta_scale: 0.05");
     check_sigint_resume_is_bitwise(case_dir("adam"), doc);
+}
+
+TEST_CASE("a run holding out a validation split stopped by SIGINT resumes bitwise, validation scores included") {
+    std::string doc = run_document(8);
+    const std::string dataset = "dataset: {name: teacher, ";
+    doc.replace(doc.find(dataset), dataset.size(), dataset + "validation: 1024, ");
+    const fs::path dir = case_dir("validation");
+    check_sigint_resume_is_bitwise(dir, doc);
+    const auto f = open_file(dir / "stopped.h5");
+    REQUIRE(f.valid());
+    const auto scores = read_array(f.get(), "/metrics/validation_accuracy").values; // NaN in the windows' rows
+    CHECK(std::count_if(scores.begin(), scores.end(), [](double v) { return std::isfinite(v); }) == 8);
 }
 
 TEST_CASE("the divergence guard stops at the step, names what diverged, keeps the last checkpoint, exits 3") {
