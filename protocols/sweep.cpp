@@ -1239,11 +1239,14 @@ void write_sweep_file(const std::filesystem::path& path, const std::filesystem::
 
 // ---------------------------------------------------------------- printing
 
-// An accuracy as a table cell: "diverged", "-" (none) or percent.
-std::string accuracy_cell(const point_outcome& r, double accuracy, bool with_sign) {
+// An accuracy as a table cell: "diverged", "-" (none), or in percent
+// ("97.12%" in the list, "97.12" in a matrix, whose title gives the unit).
+std::string accuracy_cell(const point_outcome& r, double accuracy, bool percent_sign) {
     if (r.diverged)
         return "diverged";
-    return with_sign ? percent(accuracy) : std::isnan(accuracy) ? "-" : decimals(100 * accuracy, 2);
+    if (std::isnan(accuracy))
+        return "-";
+    return percent_sign ? percent(accuracy) : decimals(100 * accuracy, 2);
 }
 
 // A 2-D grid's accuracy as a matrix: rows the first key's values, columns the second's.
