@@ -8,8 +8,8 @@
 #include <cmath>
 #include <functional>
 #include <iomanip>
-#include <map>
 #include <limits>
+#include <map>
 #include <numeric>
 #include <ostream>
 

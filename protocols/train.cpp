@@ -13,8 +13,8 @@
 #include <cmath>
 #include <cstdio>
 #include <iomanip>
-#include <map>
 #include <limits>
+#include <map>
 #include <memory>
 #include <numeric>
 #include <ostream>
