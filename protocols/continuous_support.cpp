@@ -9,7 +9,6 @@
 #include <functional>
 #include <iomanip>
 #include <limits>
-#include <map>
 #include <numeric>
 #include <ostream>
 
@@ -246,16 +245,8 @@ void continuous_recording::window_row(std::int64_t presentation, double epoch, c
 }
 
 void continuous_recording::epoch_row(const epoch_summary& s) {
-    const bool windows = proto_.record.metrics_every > 0;
-    std::map<std::string, double> row = {{"step", double(s.step)},
-                                         {"time_ms", double(s.step) * proto_.present_ms},
-                                         {"epoch", double(s.epoch)},
-                                         {"train_loss", windows ? nan : s.train_loss},
-                                         {"train_accuracy", windows ? nan : s.train_accuracy},
-                                         {"test_loss", s.test_loss},
-                                         {"test_accuracy", s.test_accuracy},
-                                         {"samples_per_second", s.samples_per_second}};
-    add_validation_metrics(row, s);
+    auto row = epoch_metrics(s, proto_.record.metrics_every > 0);
+    row["time_ms"] = double(s.step) * proto_.present_ms;
     rec_.append_metrics(row);
 }
 

@@ -6,6 +6,7 @@
 #include <csignal>
 #include <cstdio>
 #include <iomanip>
+#include <limits>
 #include <mutex>
 #include <sstream>
 #include <tuple>
@@ -185,21 +186,31 @@ void take_scores(epoch_summary& s, const held_out_scores& scores) {
     std::tie(s.validation_loss, s.validation_accuracy) = scores.validation;
 }
 
-void add_validation_metrics(std::map<std::string, double>& row, const epoch_summary& s) {
-    if (std::isnan(s.validation_accuracy)) return;
-    row["validation_loss"] = s.validation_loss;
-    row["validation_accuracy"] = s.validation_accuracy;
+std::map<std::string, double> epoch_metrics(const epoch_summary& s, bool windows) {
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    std::map<std::string, double> row = {{"step", double(s.step)},
+                                         {"epoch", double(s.epoch)},
+                                         {"train_loss", windows ? nan : s.train_loss},
+                                         {"train_accuracy", windows ? nan : s.train_accuracy},
+                                         {"test_loss", s.test_loss},
+                                         {"test_accuracy", s.test_accuracy},
+                                         {"samples_per_second", s.samples_per_second}};
+    if (!std::isnan(s.validation_accuracy)) {
+        row["validation_loss"] = s.validation_loss;
+        row["validation_accuracy"] = s.validation_accuracy;
+    }
+    return row;
 }
 
 std::string accuracy_fields(const epoch_summary& s) {
-    char buf[96];
-    if (std::isnan(s.validation_accuracy))
-        std::snprintf(buf, sizeof buf, "train_acc %.2f%%  test_acc %.2f%%", 100 * s.train_accuracy,
-                      100 * s.test_accuracy);
-    else
-        std::snprintf(buf, sizeof buf, "train_acc %.2f%%  val_acc %.2f%%  test_acc %.2f%%", 100 * s.train_accuracy,
-                      100 * s.validation_accuracy, 100 * s.test_accuracy);
-    return buf;
+    const auto field = [](const char* name, double fraction) {
+        char buf[48];
+        std::snprintf(buf, sizeof buf, "%s %.2f%%", name, 100 * fraction);
+        return std::string(buf);
+    };
+    std::string out = field("train_acc", s.train_accuracy);
+    if (!std::isnan(s.validation_accuracy)) out += "  " + field("val_acc", s.validation_accuracy);
+    return out + "  " + field("test_acc", s.test_accuracy);
 }
 
 } // namespace counterstream

@@ -77,8 +77,10 @@ std::vector<held_out_scores> score_held_out(const std::vector<network*>& nets, c
                                             int chunk, int batch, cuda::device_network& gpu);
 // s's test and validation fields from `scores`.
 void take_scores(epoch_summary& s, const held_out_scores& scores);
-// The validation columns of an epoch's /metrics row, when the run holds out a validation split.
-void add_validation_metrics(std::map<std::string, double>& row, const epoch_summary& s);
+// An epoch's /metrics row: step, epoch, the train columns (NaN when metric
+// windows record them), test_loss, test_accuracy, samples_per_second, and
+// validation_loss and validation_accuracy when the run holds out a split.
+std::map<std::string, double> epoch_metrics(const epoch_summary& s, bool windows);
 // "train_acc 97.12%  val_acc 96.80%  test_acc 96.71%" (val_acc only with a validation split).
 std::string accuracy_fields(const epoch_summary& s);
 

@@ -14,7 +14,6 @@
 #include <cstdio>
 #include <iomanip>
 #include <limits>
-#include <map>
 #include <memory>
 #include <numeric>
 #include <ostream>
@@ -418,8 +417,6 @@ bool discrete_trainer::step_all(std::int64_t total_steps) {
 
 void discrete_trainer::end_epoch(run_state& r, const held_out_scores& scored, double seconds) {
     loop_state& s = r.s;
-    const bool windows = proto_.record.metrics_every > 0;
-    const double nan = std::numeric_limits<double>::quiet_NaN();
     epoch_summary sum;
     sum.epoch = s.epoch;
     sum.step = s.step;
@@ -428,15 +425,7 @@ void discrete_trainer::end_epoch(run_state& r, const held_out_scores& scored, do
     take_scores(sum, scored);
     sum.samples_per_second = double(s.epoch_seen) / std::max(seconds, 1e-9);
     r.result.epochs.push_back(sum);
-    std::map<std::string, double> row = {{"step", double(s.step)},
-                                         {"epoch", double(s.epoch)},
-                                         {"train_loss", windows ? nan : sum.train_loss},
-                                         {"train_accuracy", windows ? nan : sum.train_accuracy},
-                                         {"test_loss", sum.test_loss},
-                                         {"test_accuracy", sum.test_accuracy},
-                                         {"samples_per_second", sum.samples_per_second}};
-    add_validation_metrics(row, sum);
-    r.rec->append_metrics(row);
+    r.rec->append_metrics(epoch_metrics(sum, proto_.record.metrics_every > 0));
     if (proto_.record.weights_every == 0) snapshot(r);
     // The checkpoint (which flushes) comes before the line, so what the
     // user has seen is in the file.

@@ -338,13 +338,24 @@ TEST_CASE("a run holding out a validation split stopped by SIGINT resumes bitwis
     CHECK(std::count_if(scores.begin(), scores.end(), [](double v) { return std::isfinite(v); }) == 8);
 }
 
-TEST_CASE("the divergence guard stops at the step, names what diverged, keeps the last checkpoint, exits 3") {
-    const fs::path dir = case_dir("guard");
-    // Rates far too large: SAL's weights blow up within a few steps.
-    write(dir / "run.yaml", run_document(3, "  guard: {max_norm: 1000}\n"));
+namespace {
+
+// Runs run_document(3) with `guard` (a protocol line) at rates far too large,
+// in `dir`, to diverged.h5; checks it exits 3 and returns its output.
+std::string run_to_divergence(const fs::path& dir, const std::string& guard) {
+    write(dir / "run.yaml", run_document(3, guard));
     std::string out;
     const int code = run(dir, {"run", "run.yaml", "-o", "diverged.h5", "--set", "circuit.eta_scale=200"}, out);
     CHECK_MESSAGE(code == 3, out);
+    return out;
+}
+
+} // namespace
+
+TEST_CASE("the divergence guard stops at the step, names what diverged, keeps the last checkpoint, exits 3") {
+    const fs::path dir = case_dir("guard");
+    // SAL's weights blow up within a few steps.
+    const std::string out = run_to_divergence(dir, "  guard: {max_norm: 1000}\n");
     CHECK(out.find("diverged at step") != std::string::npos);
     CHECK((out.find("weights of group") != std::string::npos || out.find("rates of population") != std::string::npos ||
            out.find("the loss is") != std::string::npos));
@@ -360,10 +371,7 @@ TEST_CASE("the divergence guard stops at the step, names what diverged, keeps th
 TEST_CASE("a loss that is not finite stops the run before its step, which the log names counting from 1") {
     const fs::path dir = case_dir("nan-loss");
     // The guard looks only at step 10^6, so the weights overflow until the loss does.
-    write(dir / "run.yaml", run_document(3, "  guard: {max_norm: 1e300, every: 1000000}\n"));
-    std::string out;
-    const int code = run(dir, {"run", "run.yaml", "-o", "diverged.h5", "--set", "circuit.eta_scale=200"}, out);
-    CHECK_MESSAGE(code == 3, out);
+    const std::string out = run_to_divergence(dir, "  guard: {max_norm: 1e300, every: 1000000}\n");
     REQUIRE_MESSAGE(out.find("the loss is") != std::string::npos, out);
     const auto f = open_file(dir / "diverged.h5");
     REQUIRE(f.valid());
