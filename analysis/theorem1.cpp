@@ -1,21 +1,15 @@
 #include "analysis/theorem1.hpp"
 
+#include "sim/backends/cpu/maps.hpp"
 #include "sim/error.hpp"
 
 namespace counterstream::analysis {
 
 namespace {
 
-// The circuit's own neuron law f (or f'), evaluated in float32 on a double
-// matrix: exact for relu and linear, within float rounding otherwise.
+// The circuit's own neuron law f (or f'), evaluated in double (models/laws/).
 Eigen::MatrixXd law(const activation& f, const Eigen::MatrixXd& in, bool derivative) {
-    const matrix x = in.cast<float>();
-    matrix out(x.rows(), x.cols());
-    if (derivative)
-        f.derivative(x, out);
-    else
-        f.apply(x, out);
-    return out.cast<double>();
+    return in.unaryExpr([&](double x) { return derivative ? laws::derivative(f.law, x) : laws::apply(f.law, x); });
 }
 
 // The elementwise product of a rule's factors, in double.
@@ -117,7 +111,8 @@ probe_result update_and_gradient(network& net, const std::vector<upstream_layer>
         throw internal_error("update_and_gradient: no error population of " + pops[chain.back().to].spec->name);
     const matrix y = h[n].cast<float>();
     matrix e(y.rows(), y.cols());
-    out.loss = loss_law->error(y, labels, e).loss_sum / batch;
+    block e_block = e;
+    out.loss = cpu::loss_columns(loss_law->law, y, labels, &e_block).loss_sum / batch;
 
     // delta^{l+1} = -dF/da^{l+1}; -dF/dW^l = delta^{l+1} (h^l)^T / B.
     Eigen::MatrixXd delta = law(*pops[chain[n - 1].to].f, a[n - 1], true).cwiseProduct(e.cast<double>());

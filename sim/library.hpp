@@ -1,8 +1,11 @@
-// The laws a circuit is built from, looked up by their YAML names. `sim`
-// defines the interfaces; `models` fills a library with the implementations,
-// and the engine receives it at assembly (no global registry).
+// The laws a circuit is built from, looked up by their YAML names. The
+// elementwise laws are plain functions in models/laws/ (a header-only leaf
+// that the backends include); `models` fills a library with the names it
+// offers, and the engine receives it at assembly (no global registry).
 #pragma once
 
+#include "models/laws/activations.hpp"
+#include "models/laws/losses.hpp"
 #include "sim/random.hpp"
 
 #include <Eigen/Core>
@@ -21,12 +24,10 @@ using matrix = Eigen::MatrixXf; // [neurons x batch] rates and currents, [post x
 using block = Eigen::Ref<matrix>;
 using const_block = Eigen::Ref<const matrix>;
 
-// Elementwise neuron law f (activation) or g (gate), and its derivative.
+// Elementwise neuron law f (activation) or g (gate): its law in
+// models/laws/activations.hpp, which both backends run.
 struct activation {
-    virtual ~activation() = default;
-    // out has in's shape.
-    virtual void apply(const_block in, block out) const = 0;
-    virtual void derivative(const_block in, block out) const = 0;
+    laws::activation_law law;
 };
 
 struct loss_result {
@@ -34,13 +35,10 @@ struct loss_result {
     std::int64_t correct = 0;
 };
 
-// The error population's law: e = -dF/dy of a loss F of the output y.
+// The error population's law: e = -dF/dy of a loss F of the output y
+// (models/laws/losses.hpp).
 struct loss {
-    virtual ~loss() = default;
-    // y: [classes x batch] output rates; labels: one per column; e has y's shape.
-    virtual loss_result error(const_block y, const std::int32_t* labels, block e) const = 0;
-    // Loss and accuracy only, for evaluation.
-    virtual loss_result evaluate(const_block y, const std::int32_t* labels) const = 0;
+    laws::loss_law law;
 };
 
 struct init_params {
@@ -55,8 +53,7 @@ struct initializer {
     virtual void fill(matrix& w, const init_params& p, rng& r) const = 0;
 };
 
-template <class T>
-class registry {
+template <class T> class registry {
 public:
     void add(const std::string& name, std::unique_ptr<T> item) { items_[name] = std::move(item); }
     const T* find(const std::string& name) const {
@@ -65,7 +62,8 @@ public:
     }
     std::vector<std::string> names() const {
         std::vector<std::string> out;
-        for (const auto& kv: items_) out.push_back(kv.first);
+        for (const auto& kv: items_)
+            out.push_back(kv.first);
         return out;
     }
 

@@ -1,6 +1,9 @@
 #include "sim/network.hpp"
 
+#include "models/laws/plasticity.hpp"
+#include "models/laws/rate.hpp"
 #include "sim/backends/cpu/gemm.hpp"
+#include "sim/backends/cpu/maps.hpp"
 #include "sim/error.hpp"
 
 #include <algorithm>
@@ -67,7 +70,8 @@ network::network(const circuit_spec& spec, const library& lib, std::uint64_t see
         } catch (const input_error& e) {
             throw input_error(s.where.str() + ": synapses." + s.name + ".init: " + e.what());
         }
-        g.identity_copy = !s.plastic && !s.mirror && s.init.kind == "identity" && s.init.params.gain == 1.0 && g.own_w.rows() == g.own_w.cols();
+        g.identity_copy = !s.plastic && !s.mirror && s.init.kind == "identity" && s.init.params.gain == 1.0 &&
+                          g.own_w.rows() == g.own_w.cols();
     }
 
     // Which compartments enter the rate law.
@@ -79,7 +83,8 @@ network::network(const circuit_spec& spec, const library& lib, std::uint64_t see
     }
 
     for (auto& g: groups_) {
-        if (!g.spec->mirror) continue;
+        if (!g.spec->mirror)
+            continue;
         g.mirror_of = spec_.synapse_index(g.spec->mirror->of);
         if (g.mirror_of < 0 || g.spec->tie)
             throw internal_error("network: group '" + g.spec->name + "' mirrors what check_circuit refuses");
@@ -96,7 +101,8 @@ network::network(const circuit_spec& spec, const library& lib, std::uint64_t see
         g.learns = true;
         const auto& r = *s.rule;
         if (mode_ == sim_mode::discrete) {
-            if (!r.eta) throw input_error(s.where.str() + ": synapses." + s.name + ".rule: discrete mode needs eta");
+            if (!r.eta)
+                throw input_error(s.where.str() + ": synapses." + s.name + ".rule: discrete mode needs eta");
             g.eta = float(*r.eta * spec_.eta_scale);
         } else {
             if (!r.tau)
@@ -106,14 +112,16 @@ network::network(const circuit_spec& spec, const library& lib, std::uint64_t see
         }
         g.base_eta = g.eta;
         g.gamma = float(r.gamma);
-        g.decay = r.decay == "l1"     ? group::decay_kind::l1
-                  : r.decay == "none" ? group::decay_kind::none
-                                      : group::decay_kind::l2;
+        g.decay = r.decay == "l1"     ? laws::decay_law::l1
+                  : r.decay == "none" ? laws::decay_law::none
+                                      : laws::decay_law::l2;
         auto resolve = [&](const std::vector<factor>& fs, int p, std::vector<factor_ref>& out) {
             for (const auto& f: fs) {
                 auto& pp = pops_[p];
                 switch (f.what) {
-                case factor::kind::rate: out.push_back({factor_ref::kind::rate, p, 0}); break;
+                case factor::kind::rate:
+                    out.push_back({factor_ref::kind::rate, p, 0});
+                    break;
                 case factor::kind::basal:
                 case factor::kind::apical:
                 case factor::kind::gate: {
@@ -149,24 +157,31 @@ network::network(const circuit_spec& spec, const library& lib, std::uint64_t see
     const bool continuous = mode_ == sim_mode::continuous;
     std::vector<std::vector<int>> deps(pops_.size()), all_deps(pops_.size());
     for (std::size_t i = 0; i < pops_.size(); ++i)
-        if (pops_[i].of >= 0) all_deps[i].push_back(pops_[i].of);
+        if (pops_[i].of >= 0)
+            all_deps[i].push_back(pops_[i].of);
     for (const auto& g: groups_)
-        if (pops_[g.to].drives[index_of(g.target)]) all_deps[g.to].push_back(g.from);
+        if (pops_[g.to].drives[index_of(g.target)])
+            all_deps[g.to].push_back(g.from);
     for (std::size_t i = 0; i < pops_.size(); ++i) {
         const bool dynamic = continuous && pops_[i].spec->tau > 0 && pops_[i].spec->role == population_role::none;
-        if (dynamic) dynamic_.push_back(int(i));
+        if (dynamic)
+            dynamic_.push_back(int(i));
         else
             deps[i] = all_deps[i];
     }
     std::function<void(int, const std::vector<std::vector<int>>&, std::vector<int>&, std::vector<char>&)> visit =
         [&](int p, const std::vector<std::vector<int>>& graph, std::vector<int>& order, std::vector<char>& seen) {
-            if (seen[p]) return;
+            if (seen[p])
+                return;
             seen[p] = 1;
-            for (int q: graph[p]) visit(q, graph, order, seen);
-            if (pops_[p].spec->role != population_role::input) order.push_back(p);
+            for (int q: graph[p])
+                visit(q, graph, order, seen);
+            if (pops_[p].spec->role != population_role::input)
+                order.push_back(p);
         };
     std::vector<char> done(pops_.size(), 0);
-    for (std::size_t i = 0; i < pops_.size(); ++i) visit(int(i), deps, order_, done);
+    for (std::size_t i = 0; i < pops_.size(); ++i)
+        visit(int(i), deps, order_, done);
     std::erase_if(order_, [&](int p) { return std::find(dynamic_.begin(), dynamic_.end(), p) != dynamic_.end(); });
     if (output_ >= 0) {
         // Evaluation takes every population as instantaneous: the steady
@@ -192,7 +207,8 @@ network::network(const circuit_spec& spec, const library& lib, std::uint64_t see
     set_threads(std::max(1, omp_get_max_threads()));
     cpu::set_gemm_threads(1);
     for (auto& g: groups_)
-        if (g.tied_to < 0) new (&g.w) view(g.own_w.data(), g.own_w.rows(), g.own_w.cols());
+        if (g.tied_to < 0)
+            new (&g.w) view(g.own_w.data(), g.own_w.rows(), g.own_w.cols());
     resize_batch(batch);
 }
 
@@ -202,15 +218,20 @@ void network::resize_batch(int batch) {
         const int n = p.spec->size;
         p.own_rate.setZero(n, batch);
         for (int c = 0; c < 3; ++c)
-            if (p.needed[c]) p.current[c].setZero(n, batch);
-        if (p.needs_active) p.active.setZero(n, batch);
-        if (p.g) p.gate_value.setZero(n, batch);
-        if (p.state_offset >= 0) p.drive.setZero(n, batch);
+            if (p.needed[c])
+                p.current[c].setZero(n, batch);
+        if (p.needs_active)
+            p.active.setZero(n, batch);
+        if (p.state_offset >= 0)
+            p.drive.setZero(n, batch);
     }
     for (auto& g: groups_) {
-        if (g.keep_current) g.current.setZero(pops_[g.to].spec->size, batch);
-        if (g.post.size() > 1) g.post_buf.setZero(pops_[g.to].spec->size, batch);
-        if (g.pre.size() > 1) g.pre_buf.setZero(pops_[g.from].spec->size, batch);
+        if (g.keep_current)
+            g.current.setZero(pops_[g.to].spec->size, batch);
+        if (g.post.size() > 1)
+            g.post_buf.setZero(pops_[g.to].spec->size, batch);
+        if (g.pre.size() > 1)
+            g.pre_buf.setZero(pops_[g.from].spec->size, batch);
     }
     bind_own_storage();
 }
@@ -218,11 +239,13 @@ void network::resize_batch(int batch) {
 // Rates only: in continuous mode the weights stay views into the state, which
 // evaluation between presentations reads.
 void network::bind_own_storage() {
-    for (auto& p: pops_) new (&p.rate) view(p.own_rate.data(), p.own_rate.rows(), p.own_rate.cols());
+    for (auto& p: pops_)
+        new (&p.rate) view(p.own_rate.data(), p.own_rate.rows(), p.own_rate.cols());
 }
 
 void network::set_threads(int n) {
-    if (n < 1) throw internal_error("network: threads must be at least 1");
+    if (n < 1)
+        throw internal_error("network: threads must be at least 1");
     threads_ = n;
     partial_.reserve(n);
 }
@@ -234,10 +257,14 @@ network::columns network::share(Eigen::Index n, int part, int parts) {
 
 const_block network::factor_block(const factor_ref& f) const {
     switch (f.what) {
-    case factor_ref::kind::rate: return pops_[f.index].rate;
-    case factor_ref::kind::current: return pops_[f.index].current[f.c];
-    case factor_ref::kind::active: return pops_[f.index].active;
-    case factor_ref::kind::group_current: return groups_[f.index].current;
+    case factor_ref::kind::rate:
+        return pops_[f.index].rate;
+    case factor_ref::kind::current:
+        return pops_[f.index].current[f.c];
+    case factor_ref::kind::active:
+        return pops_[f.index].active;
+    case factor_ref::kind::group_current:
+        return groups_[f.index].current;
     }
     throw internal_error("factor_block: unknown factor");
 }
@@ -246,7 +273,8 @@ void network::apply_group(int gi, block out, bool accumulate, columns cols) {
     const auto& g = groups_[gi];
     const auto pre = pops_[g.from].rate.middleCols(cols.first, cols.count);
     if (g.identity_copy) {
-        if (accumulate) out += pre;
+        if (accumulate)
+            out += pre;
         else
             out = pre;
         return;
@@ -273,7 +301,8 @@ void network::compute_compartment(int p, int c, columns cols) {
         if (g.keep_current) {
             auto own = g.current.middleCols(cols.first, cols.count);
             apply_group(gi, own, false, cols);
-            if (first) out = own;
+            if (first)
+                out = own;
             else
                 out += own;
         } else {
@@ -288,14 +317,11 @@ void network::evaluate(int p, columns cols, block out) {
     auto& pp = pops_[p];
     constexpr int b = int(compartment::basal), a = int(compartment::apical), gt = int(compartment::gate);
     for (int c = 0; c < 3; ++c)
-        if (pp.drives[c]) compute_compartment(p, c, cols);
-    pp.f->apply(pp.current[b].middleCols(cols.first, cols.count), out);
-    if (pp.g) {
-        auto gate = pp.gate_value.middleCols(cols.first, cols.count);
-        pp.g->apply(pp.current[gt].middleCols(cols.first, cols.count), gate);
-        out.array() *= gate.array();
-    }
-    if (pp.drives[a]) out += float(pp.spec->apical_gain) * pp.current[a].middleCols(cols.first, cols.count);
+        if (pp.drives[c])
+            compute_compartment(p, c, cols);
+    const auto at = [&](int c) { return pp.drives[c] ? pp.current[c].col(cols.first).data() : nullptr; };
+    cpu::rate_law(pp.f->law, pp.current[b].middleCols(cols.first, cols.count), pp.g ? &pp.g->law : nullptr, at(gt),
+                  float(pp.spec->apical_gain), at(a), out);
 }
 
 namespace {
@@ -313,14 +339,16 @@ loss_result sum(const std::vector<loss_result>& parts) {
 
 loss_result network::forward_columns(columns cols, const std::int32_t* labels, float* dxdt) {
     loss_result result;
-    if (cols.count == 0) return result;
+    if (cols.count == 0)
+        return result;
     for (int p: order_) {
         auto& pp = pops_[p];
         auto rate = pp.rate.middleCols(cols.first, cols.count);
-        if (pp.loss_law)
-            result = pp.loss_law->error(pops_[pp.of].rate.middleCols(cols.first, cols.count), labels + cols.first,
-                                        rate);
-        else
+        if (pp.loss_law) {
+            block e = rate;
+            result = cpu::loss_columns(pp.loss_law->law, pops_[pp.of].rate.middleCols(cols.first, cols.count),
+                                       labels + cols.first, &e);
+        } else
             evaluate(p, cols, rate);
     }
     // Continuous mode: tau dr/dt = -r + (rate law), now that every input exists.
@@ -329,17 +357,20 @@ loss_result network::forward_columns(columns cols, const std::int32_t* labels, f
         auto drive = pp.drive.middleCols(cols.first, cols.count);
         evaluate(p, cols, drive);
         view d(dxdt + pp.state_offset, pp.spec->size, batch_);
+        const float inv_tau = float(1.0 / pp.spec->tau);
         d.middleCols(cols.first, cols.count) =
-            (drive - pp.rate.middleCols(cols.first, cols.count)) * float(1.0 / pp.spec->tau);
+            drive.binaryExpr(pp.rate.middleCols(cols.first, cols.count),
+                             [inv_tau](float r_inf, float r) { return laws::relax(r_inf, r, inv_tau); });
     }
     // Currents and derivatives that only rules read, now that every rate exists.
     for (std::size_t p = 0; p < pops_.size(); ++p) {
         auto& pp = pops_[p];
         for (int c = 0; c < 3; ++c)
-            if (pp.needed[c] && !pp.drives[c]) compute_compartment(int(p), c, cols);
+            if (pp.needed[c] && !pp.drives[c])
+                compute_compartment(int(p), c, cols);
         if (pp.needs_active)
-            pp.f->derivative(pp.current[int(compartment::basal)].middleCols(cols.first, cols.count),
-                             pp.active.middleCols(cols.first, cols.count));
+            cpu::differentiate(pp.f->law, pp.current[int(compartment::basal)].middleCols(cols.first, cols.count),
+                               pp.active.middleCols(cols.first, cols.count));
     }
     // Products of several pre factors, read whole by every thread's rows.
     for (auto& g: groups_)
@@ -353,23 +384,27 @@ loss_result network::forward_columns(columns cols, const std::int32_t* labels, f
 }
 
 loss_result network::forward(const std::int32_t* labels) {
-    if (mode_ != sim_mode::discrete) throw internal_error("network::forward: continuous mode uses derivative()");
+    if (mode_ != sim_mode::discrete)
+        throw internal_error("network::forward: continuous mode uses derivative()");
     const int parts = std::min(threads_, std::max(1, batch_));
     partial_.assign(parts, loss_result{});
 #pragma omp parallel for num_threads(parts) schedule(static, 1)
-    for (int t = 0; t < parts; ++t) partial_[t] = forward_columns(share(batch_, t, parts), labels, nullptr);
+    for (int t = 0; t < parts; ++t)
+        partial_[t] = forward_columns(share(batch_, t, parts), labels, nullptr);
     return sum(partial_);
 }
 
 loss_result network::infer_columns(columns cols, const std::int32_t* labels) {
-    if (cols.count == 0) return {};
+    if (cols.count == 0)
+        return {};
     for (int p: infer_order_) {
         auto rate = pops_[p].rate.middleCols(cols.first, cols.count);
         evaluate(p, cols, rate);
     }
-    if (error_ < 0) return {};
-    return pops_[error_].loss_law->evaluate(pops_[output_].rate.middleCols(cols.first, cols.count),
-                                            labels + cols.first);
+    if (error_ < 0)
+        return {};
+    return cpu::loss_columns(pops_[error_].loss_law->law, pops_[output_].rate.middleCols(cols.first, cols.count),
+                             labels + cols.first, nullptr);
 }
 
 loss_result network::infer(const std::int32_t* labels) {
@@ -378,7 +413,8 @@ loss_result network::infer(const std::int32_t* labels) {
     const int parts = std::min(threads_, std::max(1, batch_));
     partial_.assign(parts, loss_result{});
 #pragma omp parallel for num_threads(parts) schedule(static, 1)
-    for (int t = 0; t < parts; ++t) partial_[t] = infer_columns(share(batch_, t, parts), labels);
+    for (int t = 0; t < parts; ++t)
+        partial_[t] = infer_columns(share(batch_, t, parts), labels);
     return sum(partial_);
 }
 
@@ -387,9 +423,11 @@ loss_result network::infer(const std::int32_t* labels) {
 void network::learn_rows(int thread, int threads, float* dxdt, bool learning) {
     const float inv_batch = 1.0f / float(batch_);
     for (auto& g: groups_) {
-        if (!g.learns) continue;
+        if (!g.learns)
+            continue;
         const auto rows = share(g.w.rows(), thread, threads);
-        if (rows.count == 0) continue;
+        if (rows.count == 0)
+            continue;
         auto w = g.w.middleRows(rows.first, rows.count);
         // This thread's rows of dS/dt (continuous mode only: dxdt is null in discrete mode).
         auto derivative_rows = [&] {
@@ -411,51 +449,53 @@ void network::learn_rows(int thread, int threads, float* dxdt, bool learning) {
             adam_rows(g, rows, post, pre);
             continue;
         }
-        const float decay = g.eta * g.gamma;
-        float beta = 1.0f;
-        if (!dxdt) {
-            switch (g.decay) {
-            case group::decay_kind::l2: beta = 1.0f - decay; break;
-            case group::decay_kind::l1: w -= decay * w.cwiseSign(); break;
-            case group::decay_kind::none: break;
-            }
-            cpu::gemm(g.eta * inv_batch, post.middleRows(rows.first, rows.count), cpu::op::none, pre,
-                      cpu::op::transpose, beta, w);
-            continue;
-        }
-        auto d = derivative_rows();
-        switch (g.decay) {
-        case group::decay_kind::l2:
-            d = w;
-            beta = -decay;
-            break;
-        case group::decay_kind::l1: d = -decay * w.cwiseSign(); break;
-        case group::decay_kind::none: beta = 0.0f; break;
-        }
-        cpu::gemm(g.eta * inv_batch, post.middleRows(rows.first, rows.count), cpu::op::none, pre,
-                  cpu::op::transpose, beta, d);
+        if (dxdt) // dS/dt = eta (mean(POST PRE^T) - gamma R(S))
+            rule_update(g, rows, post, pre, g.eta * inv_batch, g.eta * g.gamma, derivative_rows(), false);
+        else // S <- S + eta (mean(POST PRE^T) - gamma R(S))
+            rule_update(g, rows, post, pre, g.eta * inv_batch, g.eta * g.gamma, w, true);
     }
 }
 
-// This thread's rows of an Adam step: U = (1 / B) POST PRE^T - gamma R(S),
-// m <- beta1 m + (1 - beta1) U, v <- beta2 v + (1 - beta2) U^2,
-// S <- S + eta (m / c1) / (sqrt(v / c2) + epsilon).
-void network::adam_rows(group& g, columns rows, const_block post, const_block pre) {
-    auto w = g.w.middleRows(rows.first, rows.count);
-    auto u = g.update.middleRows(rows.first, rows.count);
+// target <- base - c R(S) + a POST PRE^T on `rows` of S, with base S itself
+// (in_place: target is S's rows) or 0. With l2 decay the first two terms are
+// the GEMM's beta, so an update is one GEMM call.
+void network::rule_update(const group& g, columns rows, const_block post, const_block pre, float a, float c,
+                          block target, bool in_place) {
+    const auto w = g.w.middleRows(rows.first, rows.count);
+    float beta = in_place ? 1.0f : 0.0f;
     switch (g.decay) {
-    case group::decay_kind::l2: u = -g.gamma * w; break;
-    case group::decay_kind::l1: u = -g.gamma * w.cwiseSign(); break;
-    case group::decay_kind::none: u.setZero(); break;
+    case laws::decay_law::l2:
+        if (in_place)
+            beta = 1.0f - c;
+        else {
+            target = w;
+            beta = -c;
+        }
+        break;
+    case laws::decay_law::l1:
+        if (!in_place)
+            target.setZero();
+        target -= c * w.unaryExpr([](float x) { return laws::sign(x); });
+        beta = 1.0f;
+        break;
+    case laws::decay_law::none:
+        break;
     }
-    cpu::gemm(1.0f / float(batch_), post.middleRows(rows.first, rows.count), cpu::op::none, pre,
-              cpu::op::transpose, 1.0f, u);
-    const float b1 = float(optimizer_.beta1), b2 = float(optimizer_.beta2), eps = float(optimizer_.epsilon);
-    auto m = g.moment1.middleRows(rows.first, rows.count).array();
-    auto v = g.moment2.middleRows(rows.first, rows.count).array();
-    m = b1 * m + (1 - b1) * u.array();
-    v = b2 * v + (1 - b2) * u.array().square();
-    w.array() += g.eta * (m / adam_c1_) / ((v / adam_c2_).sqrt() + eps);
+    cpu::gemm(a, post.middleRows(rows.first, rows.count), cpu::op::none, pre, cpu::op::transpose, beta, target);
+}
+
+// This thread's rows of an Adam step (models/laws/plasticity.hpp) on U = mean(POST PRE^T) - gamma R(S).
+void network::adam_rows(group& g, columns rows, const_block post, const_block pre) {
+    auto u = g.update.middleRows(rows.first, rows.count);
+    rule_update(g, rows, post, pre, 1.0f / float(batch_), g.gamma, u, false);
+    const laws::adam_constants k{float(optimizer_.beta1), float(optimizer_.beta2), float(optimizer_.epsilon), adam_c1_,
+                                 adam_c2_};
+    auto w = g.w.middleRows(rows.first, rows.count);
+    auto m = g.moment1.middleRows(rows.first, rows.count);
+    auto v = g.moment2.middleRows(rows.first, rows.count);
+    for (Eigen::Index j = 0; j < w.cols(); ++j)
+        for (Eigen::Index i = 0; i < w.rows(); ++i)
+            w(i, j) += g.eta * laws::adam_step(k, u(i, j), m(i, j), v(i, j));
 }
 
 void network::set_optimizer(const optimizer_spec& o) {
@@ -481,13 +521,15 @@ void network::learn() {
     // Rates and currents were all computed by forward() from the pre-update
     // weights, so updating groups one after another is still simultaneous.
 #pragma omp parallel for num_threads(threads_) schedule(static, 1)
-    for (int t = 0; t < threads_; ++t) learn_rows(t, threads_, nullptr, true);
+    for (int t = 0; t < threads_; ++t)
+        learn_rows(t, threads_, nullptr, true);
 }
 
 bool network::mirror(rng& noise, int batch, double sigma) {
     const float half_width = float(sigma * std::sqrt(3.0)); // U(-a, a) has variance a^2 / 3
     for (auto& g: groups_) {
-        if (g.mirror_of < 0) continue;
+        if (g.mirror_of < 0)
+            continue;
         const auto& w = groups_[g.mirror_of].w; // [n_post x n_pre] of the mirrored group
         mirror_x_.resize(w.cols(), batch);
         for (Eigen::Index j = 0; j < mirror_x_.cols(); ++j)
@@ -503,25 +545,31 @@ bool network::mirror(rng& noise, int batch, double sigma) {
 
 void network::scale_rates(double factor) {
     for (auto& g: groups_)
-        if (g.learns) g.eta = float(g.base_eta * factor);
+        if (g.learns)
+            g.eta = float(g.base_eta * factor);
 }
 
 void network::write_state(float* x) const {
-    for (int p: dynamic_) view(x + pops_[p].state_offset, pops_[p].spec->size, batch_) = pops_[p].rate;
+    for (int p: dynamic_)
+        view(x + pops_[p].state_offset, pops_[p].spec->size, batch_) = pops_[p].rate;
     for (const auto& g: groups_)
-        if (g.state_offset >= 0) view(x + g.state_offset, g.w.rows(), g.w.cols()) = g.w;
+        if (g.state_offset >= 0)
+            view(x + g.state_offset, g.w.rows(), g.w.cols()) = g.w;
 }
 
 void network::bind_state(const float* x) {
-    if (mode_ != sim_mode::continuous) throw internal_error("network::bind_state: discrete mode has no state");
+    if (mode_ != sim_mode::continuous)
+        throw internal_error("network::bind_state: discrete mode has no state");
     // The views only read the state; derivative() writes dxdt.
     float* s = const_cast<float*>(x);
     for (int p: dynamic_) {
-        if (batch_ != state_batch_) throw internal_error("network::bind_state: batch differs from the state's trials");
+        if (batch_ != state_batch_)
+            throw internal_error("network::bind_state: batch differs from the state's trials");
         new (&pops_[p].rate) view(s + pops_[p].state_offset, pops_[p].spec->size, batch_);
     }
     for (auto& g: groups_)
-        if (g.state_offset >= 0) new (&g.w) view(s + g.state_offset, g.own_w.rows(), g.own_w.cols());
+        if (g.state_offset >= 0)
+            new (&g.w) view(s + g.state_offset, g.own_w.rows(), g.own_w.cols());
 }
 
 loss_result network::derivative(const float* x, float* dxdt, const std::int32_t* labels, bool learning) {
@@ -529,9 +577,11 @@ loss_result network::derivative(const float* x, float* dxdt, const std::int32_t*
     const int parts = std::min(threads_, std::max(1, batch_));
     partial_.assign(parts, loss_result{});
 #pragma omp parallel for num_threads(parts) schedule(static, 1)
-    for (int t = 0; t < parts; ++t) partial_[t] = forward_columns(share(batch_, t, parts), labels, dxdt);
+    for (int t = 0; t < parts; ++t)
+        partial_[t] = forward_columns(share(batch_, t, parts), labels, dxdt);
 #pragma omp parallel for num_threads(threads_) schedule(static, 1)
-    for (int t = 0; t < threads_; ++t) learn_rows(t, threads_, dxdt, learning);
+    for (int t = 0; t < threads_; ++t)
+        learn_rows(t, threads_, dxdt, learning);
     return sum(partial_);
 }
 

@@ -21,6 +21,7 @@
 // bitwise reproducible for a given thread count.
 #pragma once
 
+#include "models/laws/plasticity.hpp"
 #include "sim/circuit.hpp"
 #include "sim/library.hpp"
 
@@ -58,7 +59,6 @@ public:
         std::array<bool, 3> needed{};           // computed at all (rate law or a rule)
         std::array<std::vector<int>, 3> inputs; // groups targeting each compartment
         matrix active;                          // f'(I_b), when a rule asks for it
-        matrix gate_value;                      // g(I_g), reused every step
         matrix drive;                           // continuous, tau > 0: the rate law's value
         bool needs_active = false;
         const activation* f = nullptr;
@@ -77,7 +77,8 @@ public:
 
     struct group {
         const synapse_spec* spec = nullptr;
-        view w{nullptr, 0, 0}; // [post x pre]: own storage, or the ODE state (plastic, continuous); empty for tied groups
+        view w{nullptr, 0,
+               0}; // [post x pre]: own storage, or the ODE state (plastic, continuous); empty for tied groups
         matrix own_w;
         int from = -1, to = -1;
         compartment target = compartment::basal;
@@ -93,7 +94,7 @@ public:
         float eta = 0; // discrete: eta * eta_scale; continuous: eta_scale / tau [1/ms]; times scale_rates()'s factor
         float base_eta = 0; // eta as the circuit gives it
         float gamma = 0;
-        enum class decay_kind { l2, l1, none } decay = decay_kind::l2;
+        laws::decay_law decay = laws::decay_law::l2;
         // Adam steps: the running means of U and U^2, and U itself (scratch).
         matrix moment1, moment2, update;
         std::int64_t state_offset = -1; // continuous, plastic: where the weights sit in the state
@@ -185,6 +186,8 @@ private:
     loss_result infer_columns(columns cols, const std::int32_t* labels);
     void learn_rows(int thread, int threads, float* dxdt, bool learning);
     void adam_rows(group& g, columns rows, const_block post, const_block pre);
+    void rule_update(const group& g, columns rows, const_block post, const_block pre, float a, float c, block target,
+                     bool in_place);
     void evaluate(int p, columns cols, block out);
     void compute_compartment(int p, int c, columns cols);
     void apply_group(int g, block out, bool accumulate, columns cols);
@@ -201,13 +204,13 @@ private:
     int batch_ = 0;
     int threads_ = 1;
     std::int64_t state_size_ = 0;
-    int state_batch_ = 0; // the trials the state holds rates for
+    int state_batch_ = 0;              // the trials the state holds rates for
     std::vector<loss_result> partial_; // one per thread, reused every step
     bool mirrors_ = false;
     optimizer_spec optimizer_;
     std::int64_t optimizer_steps_ = 0;
     float adam_c1_ = 1, adam_c2_ = 1; // this step's bias corrections, 1 - beta^t
-    matrix mirror_x_, mirror_y_; // the mirror batch's noise and response, reused
+    matrix mirror_x_, mirror_y_;      // the mirror batch's noise and response, reused
 };
 
 } // namespace counterstream

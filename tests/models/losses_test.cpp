@@ -1,5 +1,6 @@
 // The error population's signal is exactly -dF/dy of its loss.
 #include "models/library.hpp"
+#include "sim/backends/cpu/maps.hpp"
 
 #include <doctest/doctest.h>
 
@@ -33,8 +34,9 @@ TEST_CASE("cross_entropy and mse: e = -dF/dy (finite differences), loss and accu
         const auto* law = lib.losses.find(name);
         REQUIRE(law != nullptr);
         matrix e(y.rows(), y.cols());
-        const auto r = law->error(y, labels.data(), e);
-        const auto ev = law->evaluate(y, labels.data());
+        block e_block = e;
+        const auto r = cpu::loss_columns(law->law, y, labels.data(), &e_block);
+        const auto ev = cpu::loss_columns(law->law, y, labels.data(), nullptr);
         double total = 0;
         for (Eigen::Index j = 0; j < y.cols(); ++j) {
             const Eigen::VectorXd col = y.col(j).cast<double>();

@@ -160,25 +160,6 @@ private:
 
 using device_vector = flat_vector<device_context>;
 
-// ---------------------------------------------------------------- laws
-
-law law_named(const std::string& name, const std::string& population) {
-    if (name == "none") return law::none;
-    if (name == "linear") return law::linear;
-    if (name == "relu") return law::relu;
-    if (name == "step") return law::step;
-    if (name == "tanh") return law::tanh;
-    if (name == "sigmoid") return law::sigmoid;
-    if (name == "softplus") return law::softplus;
-    throw input_error("population '" + population + "': the CUDA backend has no kernel for the law '" + name + "'");
-}
-
-loss_law loss_named(const std::string& name, const std::string& population) {
-    if (name == "cross_entropy") return loss_law::cross_entropy;
-    if (name == "mse") return loss_law::mse;
-    throw input_error("population '" + population + "': the CUDA backend has no kernel for the loss '" + name + "'");
-}
-
 } // namespace
 
 // ---------------------------------------------------------------- availability
@@ -218,7 +199,7 @@ struct device_network::impl {
         std::array<buffer<float>, 3> current;
         buffer<float> drive;         // continuous, tau > 0: the rate law's value
         std::int64_t field = -1;     // continuous, tau > 0: where the K slices of rates sit in the state
-        law f = law::linear, g = law::none;
+        activation_law f = activation_law::linear, g = activation_law::linear; // g: with a gate only
         loss_law loss = loss_law::cross_entropy;
     };
     struct group {
@@ -344,10 +325,9 @@ struct device_network::impl {
         const auto& hp = host.populations();
         std::vector<population> pops(hp.size());
         for (std::size_t i = 0; i < hp.size(); ++i) {
-            const auto& s = *hp[i].spec;
-            pops[i].f = law_named(s.activation, s.name);
-            pops[i].g = law_named(s.gate, s.name);
-            if (hp[i].loss_law) pops[i].loss = loss_named(s.loss, s.name);
+            pops[i].f = hp[i].f->law;
+            if (hp[i].g) pops[i].g = hp[i].g->law;
+            if (hp[i].loss_law) pops[i].loss = hp[i].loss_law->law;
         }
         return pops;
     }
@@ -640,8 +620,8 @@ struct device_network::impl {
                 const auto& g = hosts[k]->groups()[gi];
                 const float decay = g.eta * g.gamma;
                 alpha[k] = g.eta * inv_batch;
-                beta[k] = g.decay == network::group::decay_kind::l2 ? 1.0f - decay : 1.0f;
-                if (g.decay == network::group::decay_kind::l1) l1.push_back(decay);
+                beta[k] = g.decay == laws::decay_law::l2 ? 1.0f - decay : 1.0f;
+                if (g.decay == laws::decay_law::l1) l1.push_back(decay);
             }
             // S <- beta S + (eta / B) POST PRE^T
             plastic_update(groups[gi].w, rows, cols, batch, post, slice_of(g0.to), pre, slice_of(g0.from),
@@ -770,7 +750,7 @@ struct device_network::impl {
             const int rows = hp[g0.to].spec->size, cols = hp[g0.from].spec->size;
             const std::int64_t size = std::int64_t(rows) * cols;
             float* d = dxdt + groups[gi].field;
-            if (!learning || g0.decay == network::group::decay_kind::none)
+            if (!learning || g0.decay == laws::decay_law::none)
                 check(cudaMemsetAsync(d, 0, sizeof(float) * std::size_t(size * K), stream), "cudaMemsetAsync");
             if (!learning) continue;
             for (int k = 0; k < K; ++k) {
@@ -778,9 +758,9 @@ struct device_network::impl {
                 alpha[k] = g.eta * inv_batch;
                 decay[k] = -g.eta * g.gamma;
             }
-            if (g0.decay == network::group::decay_kind::l2)
+            if (g0.decay == laws::decay_law::l2)
                 scaled_copy(stream, K, size, device_factors(decay), groups[gi].w, d);
-            else if (g0.decay == network::group::decay_kind::l1)
+            else if (g0.decay == laws::decay_law::l1)
                 sign_scaled_copy(stream, K, size, device_factors(decay), groups[gi].w, d);
             plastic_update(d, rows, cols, batch, product(g0.post, groups[gi].post, size_of(g0.to)), slice_of(g0.to),
                            product(g0.pre, groups[gi].pre, size_of(g0.from)), slice_of(g0.from), alpha, ones, {},

@@ -40,8 +40,7 @@ std::string device_description();
 class device_network {
 public:
     // Mirrors `host` on the current device and uploads its
-    // weights. Throws input_error (one line) without a usable device, and for
-    // a law the device has no kernel for.
+    // weights. Throws input_error (one line) without a usable device.
     explicit device_network(network& host);
     // An ensemble: K instances of one circuit shape (each host network with
     // its own weights, seed and rates: eta_scale and gamma may differ) in

@@ -1,7 +1,12 @@
-// The CUDA backend's elementwise kernels (kernels.cu), launched on a stream;
+// The CUDA backend's elementwise kernels (kernels.cu) over the laws of
+// models/laws/ (the functions the CPU backend runs), launched on a stream;
 // device_network.cpp does the products with cuBLAS. Every [n x batch] buffer
 // is column-major with leading dimension n, as Eigen's and cuBLAS's.
 #pragma once
+
+#include "models/laws/losses.hpp"
+#include "models/laws/plasticity.hpp"
+#include "models/laws/rate.hpp"
 
 #include <cuda_runtime_api.h>
 
@@ -9,15 +14,14 @@
 
 namespace counterstream::cuda {
 
-// The library's activation laws (models/neurons/activations.cpp); none: no gate.
-enum class law : int { none, linear, relu, step, tanh, sigmoid, softplus };
-enum class loss_law : int { cross_entropy, mse };
+using laws::activation_law;
+using laws::loss_law;
 
-// out = f(basal) g(gate) + alpha apical; gate and apical null when absent.
-void rate_law(cudaStream_t s, std::int64_t n, law f, const float* basal, law g, const float* gate, float alpha,
-              const float* apical, float* out);
+// out = f(basal) g(gate) + alpha apical (models/laws/rate.hpp); gate and apical null when absent.
+void rate_law(cudaStream_t s, std::int64_t n, activation_law f, const float* basal, activation_law g, const float* gate,
+              float alpha, const float* apical, float* out);
 // out = f'(in)
-void derivative(cudaStream_t s, std::int64_t n, law f, const float* in, float* out);
+void derivative(cudaStream_t s, std::int64_t n, activation_law f, const float* in, float* out);
 // out += a
 void add(cudaStream_t s, std::int64_t n, const float* a, float* out);
 // out *= a (elementwise)

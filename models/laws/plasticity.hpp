@@ -1,0 +1,42 @@
+// The elementwise parts of a rule's step (the GEMM POST PRE^T is the backend's):
+//   regularizer R(S):  l2: S (weight decay, the paper's choice), l1: sign(S), none: 0
+//   Adam (Kingma & Ba 2015), per synapse, on the update U = mean(POST PRE^T) - gamma R(S):
+//     m <- beta1 m + (1 - beta1) U,  v <- beta2 v + (1 - beta2) U^2,
+//     S <- S + eta (m / c1) / (sqrt(v / c2) + epsilon),  c_i = 1 - beta_i^t
+#pragma once
+
+#include "models/laws/host_device.hpp"
+
+namespace counterstream::laws {
+
+enum class decay_law : int { l2, l1, none };
+
+inline constexpr const char* decay_names[] = {"l2", "l1", "none"};
+
+template <class T> COUNTERSTREAM_HD T sign(T x) { return T((x > T(0)) - (x < T(0))); }
+
+template <class T> COUNTERSTREAM_HD T regularizer(decay_law d, T w) {
+    switch (d) {
+    case decay_law::l2:
+        return w;
+    case decay_law::l1:
+        return sign(w);
+    case decay_law::none:
+        break;
+    }
+    return T(0);
+}
+
+struct adam_constants {
+    float beta1, beta2, epsilon;
+    float c1, c2; // this step's bias corrections, 1 - beta^t
+};
+
+// Updates the moments m, v with U and returns the step to add to S (before eta).
+COUNTERSTREAM_HD inline float adam_step(const adam_constants& a, float u, float& m, float& v) {
+    m = a.beta1 * m + (1 - a.beta1) * u;
+    v = a.beta2 * v + (1 - a.beta2) * (u * u);
+    return (m / a.c1) / (math::sqrt(v / a.c2) + a.epsilon);
+}
+
+} // namespace counterstream::laws
