@@ -6,6 +6,7 @@
 #include "analysis/theorem1.hpp"
 #include "sim/circuit.hpp"
 #include "sim/error.hpp"
+#include "sim/join.hpp"
 #include "sim/network.hpp"
 #include "sim/random.hpp"
 
@@ -40,13 +41,6 @@ int layer_of(const std::string& name, const std::string& prefix) {
         l = 10 * l + (name[i] - '0');
     }
     return l;
-}
-
-std::string join(const std::vector<std::string>& names) {
-    std::string out;
-    for (const auto& n: names)
-        out += (out.empty() ? "" : ", ") + n;
-    return out;
 }
 
 // Eigenvalues of a symmetric matrix, largest first.
@@ -266,7 +260,8 @@ int analyze(const analyze_options& opt, const library& lib, std::ostream& log) {
     }
     for (const auto& n: gram_names)
         if (!has(n))
-            throw input_error(rec.file() + ": no group '" + n + "' for a Gram matrix (groups: " + join(names) + ")");
+            throw input_error(rec.file() + ": no group '" + n + "' for a Gram matrix (groups: " + join(names, ", ") +
+                              ")");
 
     // Alignment pairs whose shapes fit.
     std::vector<alignment_pair> pairs;

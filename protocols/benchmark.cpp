@@ -2,13 +2,13 @@
 // outcomes per (method, dataset) cell (the layout is in benchmark.hpp).
 #include "protocols/benchmark.hpp"
 
+#include "protocols/sweep_print.hpp"
 #include "sim/error.hpp"
 #include "sim/stack.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <cstdio>
 #include <limits>
 #include <optional>
 #include <ostream>
@@ -249,19 +249,13 @@ std::vector<table_column> cells_table(const benchmark_document& doc, const std::
     return table;
 }
 
-std::string two_decimals(double v) {
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%.2f", v);
-    return buf;
-}
-
 // "97.91 ± 0.12", "97.10 ± 0.20 (1 of 5 diverged)", "all 5 diverged" [%].
 std::string ours(const cell_stats& c) {
     if (c.diverged == c.runs)
         return c.runs == 1 ? "diverged" : "all " + std::to_string(c.runs) + " diverged";
-    std::string s = c.finished == 0 ? "-" : two_decimals(100 * c.mean);
+    std::string s = c.finished == 0 ? "-" : decimals(100 * c.mean, 2);
     if (c.finished > 1)
-        s += " ± " + two_decimals(100 * c.sd);
+        s += " ± " + decimals(100 * c.sd, 2);
     if (c.diverged > 0)
         s += " (" + std::to_string(c.diverged) + " of " + std::to_string(c.runs) + " diverged)";
     return s;
@@ -296,7 +290,7 @@ std::string markdown_table(const benchmark_document& doc, const std::vector<cell
             const std::size_t c = m * doc.datasets.size() + d;
             out += " " + ours(cells[c]) + " |";
             if (paper && !std::isnan(doc.paper_mean[c]))
-                out += " " + two_decimals(doc.paper_mean[c]) + " ± " + two_decimals(doc.paper_std[c]) + " |";
+                out += " " + decimals(doc.paper_mean[c], 2) + " ± " + decimals(doc.paper_std[c], 2) + " |";
             else if (paper)
                 out += " |";
         }

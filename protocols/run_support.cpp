@@ -15,20 +15,27 @@ namespace counterstream {
 
 datasets::dataset load_matching_dataset(const run_document& run) {
     datasets::dataset data = datasets::load(run.protocol.dataset);
+    const auto problems = dataset_shape_problems(run, data.name, data.n_features(), data.n_classes);
+    if (!problems.empty())
+        throw input_error(run.file + ": " + problems.front());
+    return data;
+}
+
+std::vector<std::string> dataset_shape_problems(const run_document& run, const std::string& dataset, int features,
+                                                int classes) {
     int n_in = 0, n_out = 0;
     for (const auto& p: run.circuit.populations) {
         if (p.role == population_role::input && n_in == 0) n_in = p.size;
         if (p.role == population_role::error) n_out = p.size;
     }
-    if (n_in != data.n_features())
-        throw input_error(run.file + ": circuit input has " + std::to_string(n_in) + " neurons but dataset '" +
-                          data.name + "' has " + std::to_string(data.n_features()) +
-                          " features (set circuit.sizes[0])");
-    if (n_out != data.n_classes)
-        throw input_error(run.file + ": circuit output has " + std::to_string(n_out) + " neurons but dataset '" +
-                          data.name + "' has " + std::to_string(data.n_classes) +
-                          " classes (set the last entry of circuit.sizes)");
-    return data;
+    std::vector<std::string> out;
+    if (n_in != features)
+        out.push_back("circuit input has " + std::to_string(n_in) + " neurons but dataset '" + dataset + "' has " +
+                      std::to_string(features) + " features (set circuit.sizes[0])");
+    if (n_out != classes)
+        out.push_back("circuit output has " + std::to_string(n_out) + " neurons but dataset '" + dataset + "' has " +
+                      std::to_string(classes) + " classes (set the last entry of circuit.sizes)");
+    return out;
 }
 
 std::atomic<bool> stop_requested{false};

@@ -23,6 +23,11 @@ namespace counterstream {
 // Loads the protocol's dataset and checks its shape against the circuit's
 // input and error populations (input_error naming the file otherwise).
 datasets::dataset load_matching_dataset(const run_document& run);
+// What keeps the circuit from a dataset named `dataset` with `features`
+// inputs and `classes` labels: a line for its input size and one for its
+// output size where they differ (none when both fit).
+std::vector<std::string> dataset_shape_problems(const run_document& run, const std::string& dataset, int features,
+                                                int classes);
 
 extern std::atomic<bool> stop_requested;
 extern std::atomic<int> stop_signal; // the signal that set stop_requested (SIGINT, SIGTERM)

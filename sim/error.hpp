@@ -2,6 +2,8 @@
 // reported as one line per problem without a stack trace, and an internal bug.
 #pragma once
 
+#include "sim/join.hpp"
+
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -15,19 +17,11 @@ public:
     explicit input_error(std::string line)
         : std::runtime_error(line), lines_{std::move(line)} {}
     explicit input_error(std::vector<std::string> lines)
-        : std::runtime_error(join(lines)), lines_(std::move(lines)) {}
+        : std::runtime_error(join(lines, "\n")), lines_(std::move(lines)) {}
 
     const std::vector<std::string>& lines() const { return lines_; }
 
 private:
-    static std::string join(const std::vector<std::string>& lines) {
-        std::string out;
-        for (const auto& l: lines) {
-            if (!out.empty()) out += '\n';
-            out += l;
-        }
-        return out;
-    }
     std::vector<std::string> lines_;
 };
 

@@ -6,6 +6,7 @@
 #include "sim/hdf5_lock.hpp"
 
 #include "sim/error.hpp"
+#include "sim/hdf5_handle.hpp"
 #include "sim/sha256.hpp"
 
 #include <hdf5.h>
@@ -27,51 +28,13 @@ namespace counterstream {
 
 namespace {
 
-using close_fn = herr_t (*)(hid_t);
-
-// Owns one HDF5 identifier; closing through the matching H5?close keeps the
-// file from staying open behind a leaked id.
-class h5_handle {
-public:
-    h5_handle() = default;
-    h5_handle(hid_t id, close_fn close) : id_(id), close_(close) {}
-    h5_handle(h5_handle&& other) noexcept
-        : id_(std::exchange(other.id_, H5I_INVALID_HID)), close_(other.close_) {}
-    h5_handle& operator=(h5_handle&& other) noexcept {
-        if (this != &other) {
-            reset();
-            id_ = std::exchange(other.id_, H5I_INVALID_HID);
-            close_ = other.close_;
-        }
-        return *this;
-    }
-    h5_handle(const h5_handle&) = delete;
-    h5_handle& operator=(const h5_handle&) = delete;
-    ~h5_handle() { reset(); }
-
-    hid_t get() const { return id_; }
-    void reset() {
-        if (id_ >= 0 && close_ != nullptr) close_(id_);
-        id_ = H5I_INVALID_HID;
-    }
-
-private:
-    hid_t id_ = H5I_INVALID_HID;
-    close_fn close_ = nullptr;
-};
-
-int walk_innermost(unsigned n, const H5E_error2_t* err, void* out) {
-    if (n == 0 && err->desc != nullptr) *static_cast<std::string*>(out) = err->desc;
-    return 0;
-}
+using close_fn = h5_handle::close_fn;
 
 // The most specific message on HDF5's error stack (then cleared). The system
 // error text inside it, e.g. "No such file or directory", is what a user can
 // act on, so that is returned alone when present.
 std::string hdf5_error_text() {
-    std::string desc;
-    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, walk_innermost, &desc);
-    H5Eclear2(H5E_DEFAULT);
+    const std::string desc = hdf5_innermost_error();
     if (desc.find("unable to lock file") != std::string::npos)
         return "it is locked, probably open in another program";
     const std::string_view marker = "error message = '";
@@ -80,15 +43,6 @@ std::string hdf5_error_text() {
         if (auto end = desc.find('\'', at); end != std::string::npos) return desc.substr(at, end - at);
     }
     return desc.empty() ? "unknown HDF5 error" : desc;
-}
-
-std::string utc_now_iso8601() {
-    const std::time_t now = std::time(nullptr);
-    std::tm utc{};
-    gmtime_r(&now, &utc);
-    std::array<char, 32> buf{};
-    std::strftime(buf.data(), buf.size(), "%Y-%m-%dT%H:%M:%SZ", &utc);
-    return buf.data();
 }
 
 // Names become HDF5 link names; a '/' would silently create nested paths
@@ -734,6 +688,15 @@ struct recorder::impl {
         last_flush = std::chrono::steady_clock::now();
     }
 };
+
+std::string utc_now_iso8601() {
+    const std::time_t now = std::time(nullptr);
+    std::tm utc{};
+    gmtime_r(&now, &utc);
+    std::array<char, 32> buf{};
+    std::strftime(buf.data(), buf.size(), "%Y-%m-%dT%H:%M:%SZ", &utc);
+    return buf.data();
+}
 
 const std::vector<std::int64_t>& checkpoint::integers_of(const std::string& name, std::size_t n,
                                                       const std::string& file) const {

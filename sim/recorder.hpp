@@ -15,6 +15,10 @@
 
 namespace counterstream {
 
+// The time now in UTC as the `created` attribute of a recording (and of the
+// files that gather recordings) holds it: "2025-01-31T12:00:00Z".
+std::string utc_now_iso8601();
+
 struct run_info {
     std::string command_line;
     std::uint64_t seed = 0;

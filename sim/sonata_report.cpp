@@ -7,6 +7,7 @@
 #include "sim/hdf5_lock.hpp"
 
 #include "sim/error.hpp"
+#include "sim/hdf5_handle.hpp"
 
 #include <hdf5.h>
 #include <hdf5_hl.h>
@@ -22,50 +23,11 @@ namespace counterstream {
 
 namespace {
 
-using close_fn = herr_t (*)(hid_t);
-
-// Owns one HDF5 identifier and closes it through the matching H5?close.
-// (The same helper as the recorder's, which keeps its own private.)
-class h5_handle {
-public:
-    h5_handle() = default;
-    h5_handle(hid_t id, close_fn close) : id_(id), close_(close) {}
-    h5_handle(h5_handle&& other) noexcept : id_(std::exchange(other.id_, H5I_INVALID_HID)), close_(other.close_) {}
-    h5_handle& operator=(h5_handle&& other) noexcept {
-        if (this != &other) {
-            reset();
-            id_ = std::exchange(other.id_, H5I_INVALID_HID);
-            close_ = other.close_;
-        }
-        return *this;
-    }
-    h5_handle(const h5_handle&) = delete;
-    h5_handle& operator=(const h5_handle&) = delete;
-    ~h5_handle() { reset(); }
-
-    hid_t get() const { return id_; }
-    void reset() {
-        if (id_ >= 0 && close_ != nullptr)
-            close_(id_);
-        id_ = H5I_INVALID_HID;
-    }
-
-private:
-    hid_t id_ = H5I_INVALID_HID;
-    close_fn close_ = nullptr;
-};
-
-int walk_innermost(unsigned n, const H5E_error2_t* err, void* out) {
-    if (n == 0 && err->desc != nullptr)
-        *static_cast<std::string*>(out) = err->desc;
-    return 0;
-}
+using close_fn = h5_handle::close_fn;
 
 // The most specific message on HDF5's error stack, which is then cleared.
 std::string hdf5_error_text() {
-    std::string desc;
-    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, walk_innermost, &desc);
-    H5Eclear2(H5E_DEFAULT);
+    const std::string desc = hdf5_innermost_error();
     return desc.empty() ? "unknown HDF5 error" : desc;
 }
 

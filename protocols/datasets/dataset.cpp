@@ -6,6 +6,7 @@
 #include "protocols/datasets/idx.hpp"
 #include "protocols/datasets/teacher.hpp"
 #include "sim/error.hpp"
+#include "sim/join.hpp"
 
 #include <algorithm>
 #include <array>
@@ -29,15 +30,6 @@ normalization parse_normalize(const dataset_spec& spec) {
     if (spec.normalize == "none") return normalization::none;
     throw input_error(spec.where + ".normalize: unknown value '" + spec.normalize +
                       "' (known: unit, standardize, none)");
-}
-
-std::string join(const std::vector<std::string>& parts, const std::string& sep) {
-    std::string s;
-    for (const auto& p: parts) {
-        if (!s.empty()) s += sep;
-        s += p;
-    }
-    return s;
 }
 
 bool is_file(const fs::path& p) {
