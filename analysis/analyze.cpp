@@ -187,7 +187,7 @@ std::optional<theorem1_setup> prepare_theorem1(const analyze_options& opt, const
             continue;
         const auto& g = net.groups()[gi];
         const Eigen::MatrixXf w0 = rec.snapshot(name, 0);
-        if (g.tied_to >= 0 || w0.rows() != g.w.rows() || w0.cols() != g.w.cols())
+        if (g.plan->tied_to >= 0 || w0.rows() != g.w.rows() || w0.cols() != g.w.cols())
             throw input_error(rec.file() + ": /weights/" + name + " is " + std::to_string(w0.rows()) + " x " +
                               std::to_string(w0.cols()) + " but the stored circuit makes it " +
                               std::to_string(g.w.rows()) + " x " + std::to_string(g.w.cols()));

@@ -8,8 +8,8 @@ namespace counterstream::analysis {
 namespace {
 
 // The circuit's own neuron law f (or f'), evaluated in double (models/laws/).
-Eigen::MatrixXd law(const activation& f, const Eigen::MatrixXd& in, bool derivative) {
-    return in.unaryExpr([&](double x) { return derivative ? laws::derivative(f.law, x) : laws::apply(f.law, x); });
+Eigen::MatrixXd law(laws::activation_law f, const Eigen::MatrixXd& in, bool derivative) {
+    return in.unaryExpr([&](double x) { return derivative ? laws::derivative(f, x) : laws::apply(f, x); });
 }
 
 // The elementwise product of a rule's factors, in double.
@@ -44,14 +44,14 @@ std::vector<upstream_layer> upstream_chain(const network& net, std::string& why)
                   pops[output].spec->name + ")";
             return {};
         }
-        const auto& g = net.groups()[gi];
+        const auto& g = net.plan().groups[gi];
         if (g.from != at || g.target != compartment::basal) {
             why = name + " is not a basal group from " + pops[at].spec->name;
             return {};
         }
-        const auto& post = pops[g.to];
-        if (post.g != nullptr || post.spec->apical_gain != 0 || post.inputs[int(compartment::basal)].size() != 1) {
-            why = "population " + post.spec->name +
+        const auto& post = net.plan().populations[g.to];
+        if (post.gated || post.alpha != 0 || post.inputs[int(compartment::basal)].size() != 1) {
+            why = "population " + pops[g.to].spec->name +
                   " is not a plain feed-forward layer (it has a gate, an apical gain or another basal input)";
             return {};
         }
@@ -61,7 +61,7 @@ std::vector<upstream_layer> upstream_chain(const network& net, std::string& why)
         layer.from = g.from;
         layer.to = g.to;
         const int vb = spec.synapse_index("Vbar" + std::to_string(l));
-        if (vb >= 0 && net.groups()[vb].to == g.to)
+        if (vb >= 0 && net.plan().groups[vb].to == g.to)
             layer.vbar = vb;
         chain.push_back(layer);
         at = g.to;
@@ -81,9 +81,9 @@ probe_result update_and_gradient(network& net, const std::vector<upstream_layer>
         const auto& g = net.groups()[layer.group];
         layer_update u;
         u.name = layer.name;
-        u.learns = g.learns;
-        if (g.learns)
-            u.update = (double(g.eta) / batch) * product(net, g.post) * product(net, g.pre).transpose();
+        u.learns = g.plan->learns;
+        if (g.plan->learns)
+            u.update = (double(g.eta) / batch) * product(net, g.plan->post) * product(net, g.plan->pre).transpose();
         else
             u.update = Eigen::MatrixXd::Zero(g.w.rows(), g.w.cols());
         if (layer.vbar >= 0) {
@@ -100,26 +100,26 @@ probe_result update_and_gradient(network& net, const std::vector<upstream_layer>
     for (std::size_t l = 0; l < n; ++l) {
         w[l] = net.effective_weights(chain[l].group).cast<double>();
         a[l] = w[l] * h[l];
-        h[l + 1] = law(*pops[chain[l].to].f, a[l], false);
+        h[l + 1] = law(pops[chain[l].to].plan->f, a[l], false);
     }
     // -dF/dy from the error population's own loss law.
-    const loss* loss_law = nullptr;
-    for (const auto& p: pops)
-        if (p.loss_law && p.of == chain.back().to)
-            loss_law = p.loss_law;
-    if (!loss_law)
+    const circuit_plan::population* error = nullptr;
+    for (const auto& p: net.plan().populations)
+        if (p.has_loss && p.of == chain.back().to)
+            error = &p;
+    if (!error)
         throw internal_error("update_and_gradient: no error population of " + pops[chain.back().to].spec->name);
     const matrix y = h[n].cast<float>();
     matrix e(y.rows(), y.cols());
     block e_block = e;
-    out.loss = cpu::loss_columns(loss_law->law, y, labels, &e_block).loss_sum / batch;
+    out.loss = cpu::loss_columns(error->loss, y, labels, &e_block).loss_sum / batch;
 
     // delta^{l+1} = -dF/da^{l+1}; -dF/dW^l = delta^{l+1} (h^l)^T / B.
-    Eigen::MatrixXd delta = law(*pops[chain[n - 1].to].f, a[n - 1], true).cwiseProduct(e.cast<double>());
+    Eigen::MatrixXd delta = law(pops[chain[n - 1].to].plan->f, a[n - 1], true).cwiseProduct(e.cast<double>());
     for (std::size_t l = n; l-- > 0;) {
         out.layers[l].gradient = delta * h[l].transpose() / batch;
         if (l > 0)
-            delta = law(*pops[chain[l - 1].to].f, a[l - 1], true).cwiseProduct(w[l].transpose() * delta);
+            delta = law(pops[chain[l - 1].to].plan->f, a[l - 1], true).cwiseProduct(w[l].transpose() * delta);
     }
     return out;
 }

@@ -235,7 +235,8 @@ continuous_result continuous_case(const std::string& file, const bench_options& 
     const double steps = double(integ.steps() - steps0), calls = double(integ.derivative_calls() - calls0);
     std::int64_t plastic = 0;
     for (const auto& g: net.groups())
-        if (g.learns) plastic += g.w.size();
+        if (g.plan->learns)
+            plastic += g.w.size();
     continuous_result r;
     r.presentations_per_s = per_s;
     r.cuda_presentations_per_s = cuda_per_s;

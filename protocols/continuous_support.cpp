@@ -216,7 +216,7 @@ void continuous_recording::frame(const network& net) {
 
 void continuous_recording::snapshot(const network& net, std::int64_t presentation) {
     for (const auto& g: net.groups())
-        if (g.tied_to < 0)
+        if (g.plan->tied_to < 0)
             rec_.snapshot(g.spec->name, g.w, presentation, double(presentation) * proto_.present_ms);
 }
 

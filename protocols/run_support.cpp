@@ -86,7 +86,8 @@ std::string guard_violation(const network& net, double max_norm, cuda::device_ne
     const auto& groups = net.groups();
     for (std::size_t i = 0; i < groups.size(); ++i) {
         const auto& g = groups[i];
-        if (!g.learns || g.tied_to >= 0) continue;
+        if (!g.plan->learns || g.plan->tied_to >= 0)
+            continue;
         const double norm = gpu ? weight_norms[i] : double(g.w.norm());
         if (!(norm <= max_norm))
             return "weights of group '" + g.spec->name + "' have norm " + format_norm(norm);
@@ -118,7 +119,8 @@ void record_device_snapshot(recorder& rec, const network& net, cuda::device_netw
                             std::int64_t step) {
     for (std::size_t g = 0; g < net.groups().size(); ++g) {
         const auto& grp = net.groups()[g];
-        if (grp.tied_to >= 0) continue; // the expanded circuit records ties
+        if (grp.plan->tied_to >= 0)
+            continue; // the expanded circuit records ties
         rec.snapshot(grp.spec->name,
                      Eigen::Map<const matrix>(gpu.snapshot_of(int(g), instance), grp.w.rows(), grp.w.cols()), step);
     }

@@ -74,7 +74,7 @@ checkpoint save(const loop_state& s, const network& net) {
     if (net.adam()) {
         cp.integers["optimizer_steps"] = {net.optimizer_steps()};
         for (const auto& g: net.groups())
-            if (g.learns) {
+            if (g.plan->learns) {
                 cp.optimizer[g.spec->name + ".m"] = g.moment1;
                 cp.optimizer[g.spec->name + ".v"] = g.moment2;
             }
@@ -106,7 +106,7 @@ void restore(loop_state& s, network& net, const checkpoint& cp, const std::strin
     if (net.adam()) {
         net.set_optimizer_steps(cp.integers_of("optimizer_steps", 1, file)[0]);
         for (auto& g: net.groups())
-            if (g.learns) {
+            if (g.plan->learns) {
                 g.moment1 = cp.optimizer_of(g.spec->name + ".m", g.w.rows(), g.w.cols(), file);
                 g.moment2 = cp.optimizer_of(g.spec->name + ".v", g.w.rows(), g.w.cols(), file);
             }
@@ -117,12 +117,14 @@ void restore(loop_state& s, network& net, const checkpoint& cp, const std::strin
 
 void save_weights(const network& net, checkpoint& cp) {
     for (const auto& g: net.groups())
-        if (g.tied_to < 0) cp.matrices[g.spec->name] = g.w; // the expanded circuit records ties
+        if (g.plan->tied_to < 0)
+            cp.matrices[g.spec->name] = g.w; // the expanded circuit records ties
 }
 
 void restore_weights(network& net, const checkpoint& cp, const std::string& file) {
     for (auto& g: net.groups()) {
-        if (g.tied_to >= 0) continue;
+        if (g.plan->tied_to >= 0)
+            continue;
         const auto it = cp.matrices.find(g.spec->name);
         if (it == cp.matrices.end() || it->second.rows() != g.w.rows() || it->second.cols() != g.w.cols())
             throw input_error(file + ": the checkpoint has no " + std::to_string(g.w.rows()) + " x " +
@@ -304,7 +306,8 @@ void discrete_trainer::snapshot(run_state& r) {
         return;
     }
     for (const auto& grp: r.net->groups())
-        if (grp.tied_to < 0) r.rec->snapshot(grp.spec->name, grp.w, r.s.step); // the expanded circuit records ties
+        if (grp.plan->tied_to < 0)
+            r.rec->snapshot(grp.spec->name, grp.w, r.s.step); // the expanded circuit records ties
 }
 
 // `step` counts from 1: a loss that is not finite is caught before its step

@@ -14,52 +14,43 @@
 
 namespace counterstream {
 
-namespace {
-int index_of(compartment c) { return int(c); }
-} // namespace
-
 network::network(const circuit_spec& spec, const library& lib, std::uint64_t seed, int batch, sim_mode mode)
-    : spec_(spec), mode_(mode) {
-    diagnostics d;
-    check_circuit(spec_, d, mode == sim_mode::discrete);
-    d.raise();
-
+    : spec_(spec), plan_(compile_plan(spec_, lib, mode)) {
     pops_.resize(spec_.populations.size());
     for (std::size_t i = 0; i < pops_.size(); ++i) {
-        auto& p = pops_[i];
-        p.spec = &spec_.populations[i];
-        p.f = lib.activations.find(p.spec->activation);
-        p.g = p.spec->gate == "none" ? nullptr : lib.activations.find(p.spec->gate);
-        if (!p.f)
-            throw internal_error("activation '" + p.spec->activation + "' not in the library");
-        if (p.spec->role == population_role::input && input_ < 0)
-            input_ = int(i);
-        if (p.spec->role == population_role::error) {
-            p.loss_law = lib.losses.find(p.spec->loss);
-            if (!p.loss_law)
-                throw internal_error("loss '" + p.spec->loss + "' not in the library");
-            p.of = spec_.population_index(p.spec->of);
-            if (error_ < 0)
-                error_ = int(i);
-        }
+        pops_[i].spec = &spec_.populations[i];
+        pops_[i].plan = &plan_.populations[i];
     }
-    output_ = error_ >= 0 ? pops_[error_].of : -1;
 
     groups_.resize(spec_.synapses.size());
     for (std::size_t i = 0; i < groups_.size(); ++i) {
         auto& g = groups_[i];
         const auto& s = spec_.synapses[i];
+        const auto& gp = plan_.groups[i];
         g.spec = &s;
-        g.from = spec_.population_index(s.from);
-        g.to = spec_.population_index(s.to);
-        g.target = s.target;
-        pops_[g.to].inputs[index_of(s.target)].push_back(int(i));
-        if (s.tie) {
-            g.tied_to = spec_.synapse_index(s.tie->to);
-            g.transpose = s.tie->transpose;
-            continue;
+        g.plan = &gp;
+        if (s.mirror) {
+            g.mirror_eta = float(s.mirror->eta * spec_.eta_scale);
+            g.mirror_gamma = float(s.mirror->gamma);
         }
-        g.own_w.resize(pops_[g.to].spec->size, pops_[g.from].spec->size);
+        if (gp.learns) {
+            const auto& r = *s.rule;
+            if (mode == sim_mode::discrete) {
+                if (!r.eta)
+                    throw input_error(s.where.str() + ": synapses." + s.name + ".rule: discrete mode needs eta");
+                g.eta = float(*r.eta * spec_.eta_scale);
+            } else {
+                if (!r.tau)
+                    throw input_error(s.where.str() + ": synapses." + s.name +
+                                      ".rule: continuous mode needs tau [ms] (eta is the discrete rate)");
+                g.eta = float(spec_.eta_scale / *r.tau);
+            }
+            g.base_eta = g.eta;
+            g.gamma = float(r.gamma);
+        }
+        if (gp.tied_to >= 0)
+            continue;
+        g.own_w.resize(gp.rows, gp.cols);
         const auto* init = lib.initializers.find(s.init.kind);
         if (!init)
             throw internal_error("initializer '" + s.init.kind + "' not in the library");
@@ -70,168 +61,52 @@ network::network(const circuit_spec& spec, const library& lib, std::uint64_t see
         } catch (const input_error& e) {
             throw input_error(s.where.str() + ": synapses." + s.name + ".init: " + e.what());
         }
-        g.identity_copy = !s.plastic && !s.mirror && s.init.kind == "identity" && s.init.params.gain == 1.0 &&
-                          g.own_w.rows() == g.own_w.cols();
     }
 
-    // Which compartments enter the rate law.
-    for (auto& p: pops_) {
-        p.drives[index_of(compartment::basal)] = true;
-        p.drives[index_of(compartment::gate)] = p.g != nullptr;
-        p.drives[index_of(compartment::apical)] = p.spec->apical_gain != 0;
-        p.needed = p.drives;
-    }
-
-    for (auto& g: groups_) {
-        if (!g.spec->mirror)
-            continue;
-        g.mirror_of = spec_.synapse_index(g.spec->mirror->of);
-        if (g.mirror_of < 0 || g.spec->tie)
-            throw internal_error("network: group '" + g.spec->name + "' mirrors what check_circuit refuses");
-        g.mirror_eta = float(g.spec->mirror->eta * spec_.eta_scale);
-        g.mirror_gamma = float(g.spec->mirror->gamma);
-        mirrors_ = true;
-    }
-
-    // Resolve every rule's factors to the buffers they read.
-    for (auto& g: groups_) {
-        const auto& s = *g.spec;
-        if (!s.rule || !s.plastic || s.tie)
-            continue;
-        g.learns = true;
-        const auto& r = *s.rule;
-        if (mode_ == sim_mode::discrete) {
-            if (!r.eta)
-                throw input_error(s.where.str() + ": synapses." + s.name + ".rule: discrete mode needs eta");
-            g.eta = float(*r.eta * spec_.eta_scale);
-        } else {
-            if (!r.tau)
-                throw input_error(s.where.str() + ": synapses." + s.name +
-                                  ".rule: continuous mode needs tau [ms] (eta is the discrete rate)");
-            g.eta = float(spec_.eta_scale / *r.tau);
-        }
-        g.base_eta = g.eta;
-        g.gamma = float(r.gamma);
-        g.decay = r.decay == "l1"     ? laws::decay_law::l1
-                  : r.decay == "none" ? laws::decay_law::none
-                                      : laws::decay_law::l2;
-        auto resolve = [&](const std::vector<factor>& fs, int p, std::vector<factor_ref>& out) {
-            for (const auto& f: fs) {
-                auto& pp = pops_[p];
-                switch (f.what) {
-                case factor::kind::rate:
-                    out.push_back({factor_ref::kind::rate, p, 0});
-                    break;
-                case factor::kind::basal:
-                case factor::kind::apical:
-                case factor::kind::gate: {
-                    const int c = f.what == factor::kind::basal    ? index_of(compartment::basal)
-                                  : f.what == factor::kind::apical ? index_of(compartment::apical)
-                                                                   : index_of(compartment::gate);
-                    pp.needed[c] = true;
-                    out.push_back({factor_ref::kind::current, p, c});
-                    break;
-                }
-                case factor::kind::active:
-                    pp.needs_active = true;
-                    out.push_back({factor_ref::kind::active, p, 0});
-                    break;
-                case factor::kind::current: {
-                    const int gi = spec_.synapse_index(f.group);
-                    auto& other = groups_[gi];
-                    other.keep_current = true;
-                    pops_[other.to].needed[index_of(other.target)] = true;
-                    out.push_back({factor_ref::kind::group_current, gi, 0});
-                    break;
-                }
-                }
-            }
-        };
-        resolve(r.post, g.to, g.post);
-        resolve(r.pre, g.from, g.pre);
-    }
-
-    // Dependency order over rate-driving edges (check_circuit ruled out
-    // cycles). In continuous mode a population with tau > 0 holds its rate in
-    // the state, so nothing it receives is needed before it is read.
-    const bool continuous = mode_ == sim_mode::continuous;
-    std::vector<std::vector<int>> deps(pops_.size()), all_deps(pops_.size());
-    for (std::size_t i = 0; i < pops_.size(); ++i)
-        if (pops_[i].of >= 0)
-            all_deps[i].push_back(pops_[i].of);
-    for (const auto& g: groups_)
-        if (pops_[g.to].drives[index_of(g.target)])
-            all_deps[g.to].push_back(g.from);
-    for (std::size_t i = 0; i < pops_.size(); ++i) {
-        const bool dynamic = continuous && pops_[i].spec->tau > 0 && pops_[i].spec->role == population_role::none;
-        if (dynamic)
-            dynamic_.push_back(int(i));
-        else
-            deps[i] = all_deps[i];
-    }
-    std::function<void(int, const std::vector<std::vector<int>>&, std::vector<int>&, std::vector<char>&)> visit =
-        [&](int p, const std::vector<std::vector<int>>& graph, std::vector<int>& order, std::vector<char>& seen) {
-            if (seen[p])
-                return;
-            seen[p] = 1;
-            for (int q: graph[p])
-                visit(q, graph, order, seen);
-            if (pops_[p].spec->role != population_role::input)
-                order.push_back(p);
-        };
-    std::vector<char> done(pops_.size(), 0);
-    for (std::size_t i = 0; i < pops_.size(); ++i)
-        visit(int(i), deps, order_, done);
-    std::erase_if(order_, [&](int p) { return std::find(dynamic_.begin(), dynamic_.end(), p) != dynamic_.end(); });
-    if (output_ >= 0) {
-        // Evaluation takes every population as instantaneous: the steady
-        // state of a feedforward circuit.
-        std::vector<char> seen(pops_.size(), 0);
-        visit(output_, all_deps, infer_order_, seen);
-    }
     // The state: dynamic rates, then plastic weights.
     state_batch_ = batch;
-    if (continuous) {
-        for (int p: dynamic_) {
+    if (mode == sim_mode::continuous) {
+        for (int p: plan_.dynamic) {
             pops_[p].state_offset = state_size_;
             state_size_ += std::int64_t(pops_[p].spec->size) * batch;
         }
-        for (auto& g: groups_)
-            if (g.learns) {
-                g.state_offset = state_size_;
-                state_size_ += g.own_w.size();
+        for (std::size_t i = 0; i < groups_.size(); ++i)
+            if (plan_.groups[i].learns) {
+                groups_[i].state_offset = state_size_;
+                state_size_ += groups_[i].own_w.size();
             }
     }
-    if (input_ < 0)
-        throw internal_error("no input population");
     set_threads(std::max(1, omp_get_max_threads()));
     cpu::set_gemm_threads(1);
-    for (auto& g: groups_)
-        if (g.tied_to < 0)
-            new (&g.w) view(g.own_w.data(), g.own_w.rows(), g.own_w.cols());
+    for (std::size_t gi = 0; gi < groups_.size(); ++gi)
+        if (plan_.groups[gi].tied_to < 0)
+            new (&groups_[gi].w) view(groups_[gi].own_w.data(), groups_[gi].own_w.rows(), groups_[gi].own_w.cols());
     resize_batch(batch);
 }
 
 void network::resize_batch(int batch) {
     batch_ = batch;
-    for (auto& p: pops_) {
-        const int n = p.spec->size;
-        p.own_rate.setZero(n, batch);
+    for (std::size_t i = 0; i < pops_.size(); ++i) {
+        auto& p = pops_[i];
+        const auto& pp = plan_.populations[i];
+        p.own_rate.setZero(pp.size, batch);
         for (int c = 0; c < 3; ++c)
-            if (p.needed[c])
-                p.current[c].setZero(n, batch);
-        if (p.needs_active)
-            p.active.setZero(n, batch);
-        if (p.state_offset >= 0)
-            p.drive.setZero(n, batch);
+            if (pp.needed[c])
+                p.current[c].setZero(pp.size, batch);
+        if (pp.needs_active)
+            p.active.setZero(pp.size, batch);
+        if (pp.dynamic)
+            p.drive.setZero(pp.size, batch);
     }
-    for (auto& g: groups_) {
-        if (g.keep_current)
-            g.current.setZero(pops_[g.to].spec->size, batch);
-        if (g.post.size() > 1)
-            g.post_buf.setZero(pops_[g.to].spec->size, batch);
-        if (g.pre.size() > 1)
-            g.pre_buf.setZero(pops_[g.from].spec->size, batch);
+    for (std::size_t i = 0; i < groups_.size(); ++i) {
+        auto& g = groups_[i];
+        const auto& gp = plan_.groups[i];
+        if (gp.keep_current)
+            g.current.setZero(gp.rows, batch);
+        if (gp.post.size() > 1)
+            g.post_buf.setZero(gp.rows, batch);
+        if (gp.pre.size() > 1)
+            g.pre_buf.setZero(gp.cols, batch);
     }
     bind_own_storage();
 }
@@ -270,7 +145,7 @@ const_block network::factor_block(const factor_ref& f) const {
 }
 
 void network::apply_group(int gi, block out, bool accumulate, columns cols) {
-    const auto& g = groups_[gi];
+    const auto& g = plan_.groups[gi];
     const auto pre = pops_[g.from].rate.middleCols(cols.first, cols.count);
     if (g.identity_copy) {
         if (accumulate)
@@ -284,22 +159,20 @@ void network::apply_group(int gi, block out, bool accumulate, columns cols) {
         cpu::gemm(1.0f, groups_[g.tied_to].w, g.transpose ? cpu::op::transpose : cpu::op::none, pre, cpu::op::none,
                   beta, out);
     else
-        cpu::gemm(1.0f, g.w, cpu::op::none, pre, cpu::op::none, beta, out);
+        cpu::gemm(1.0f, groups_[gi].w, cpu::op::none, pre, cpu::op::none, beta, out);
 }
 
 void network::compute_compartment(int p, int c, columns cols) {
-    auto& pp = pops_[p];
-    auto out = pp.current[c].middleCols(cols.first, cols.count);
-    const auto& in = pp.inputs[c];
+    auto out = pops_[p].current[c].middleCols(cols.first, cols.count);
+    const auto& in = plan_.populations[p].inputs[c];
     if (in.empty()) {
         out.setZero();
         return;
     }
     bool first = true;
     for (int gi: in) {
-        auto& g = groups_[gi];
-        if (g.keep_current) {
-            auto own = g.current.middleCols(cols.first, cols.count);
+        if (plan_.groups[gi].keep_current) {
+            auto own = groups_[gi].current.middleCols(cols.first, cols.count);
             apply_group(gi, own, false, cols);
             if (first)
                 out = own;
@@ -314,14 +187,15 @@ void network::compute_compartment(int p, int c, columns cols) {
 
 // out = f(I_b) g(I_g) + alpha I_a over a column range.
 void network::evaluate(int p, columns cols, block out) {
-    auto& pp = pops_[p];
+    const auto& pp = plan_.populations[p];
+    auto& current = pops_[p].current;
     constexpr int b = int(compartment::basal), a = int(compartment::apical), gt = int(compartment::gate);
     for (int c = 0; c < 3; ++c)
         if (pp.drives[c])
             compute_compartment(p, c, cols);
-    const auto at = [&](int c) { return pp.drives[c] ? pp.current[c].col(cols.first).data() : nullptr; };
-    cpu::rate_law(pp.f->law, pp.current[b].middleCols(cols.first, cols.count), pp.g ? &pp.g->law : nullptr, at(gt),
-                  float(pp.spec->apical_gain), at(a), out);
+    const auto at = [&](int c) { return pp.drives[c] ? current[c].col(cols.first).data() : nullptr; };
+    cpu::rate_law(pp.f, current[b].middleCols(cols.first, cols.count), pp.gated ? &pp.g : nullptr, at(gt), pp.alpha,
+                  at(a), out);
 }
 
 namespace {
@@ -341,18 +215,18 @@ loss_result network::forward_columns(columns cols, const std::int32_t* labels, f
     loss_result result;
     if (cols.count == 0)
         return result;
-    for (int p: order_) {
-        auto& pp = pops_[p];
-        auto rate = pp.rate.middleCols(cols.first, cols.count);
-        if (pp.loss_law) {
+    for (int p: plan_.order) {
+        const auto& pp = plan_.populations[p];
+        auto rate = pops_[p].rate.middleCols(cols.first, cols.count);
+        if (pp.has_loss) {
             block e = rate;
-            result = cpu::loss_columns(pp.loss_law->law, pops_[pp.of].rate.middleCols(cols.first, cols.count),
+            result = cpu::loss_columns(pp.loss, pops_[pp.of].rate.middleCols(cols.first, cols.count),
                                        labels + cols.first, &e);
         } else
             evaluate(p, cols, rate);
     }
     // Continuous mode: tau dr/dt = -r + (rate law), now that every input exists.
-    for (int p: dynamic_) {
+    for (int p: plan_.dynamic) {
         auto& pp = pops_[p];
         auto drive = pp.drive.middleCols(cols.first, cols.count);
         evaluate(p, cols, drive);
@@ -364,27 +238,29 @@ loss_result network::forward_columns(columns cols, const std::int32_t* labels, f
     }
     // Currents and derivatives that only rules read, now that every rate exists.
     for (std::size_t p = 0; p < pops_.size(); ++p) {
-        auto& pp = pops_[p];
+        const auto& pp = plan_.populations[p];
         for (int c = 0; c < 3; ++c)
             if (pp.needed[c] && !pp.drives[c])
                 compute_compartment(int(p), c, cols);
         if (pp.needs_active)
-            cpu::differentiate(pp.f->law, pp.current[int(compartment::basal)].middleCols(cols.first, cols.count),
-                               pp.active.middleCols(cols.first, cols.count));
+            cpu::differentiate(pp.f, pops_[p].current[int(compartment::basal)].middleCols(cols.first, cols.count),
+                               pops_[p].active.middleCols(cols.first, cols.count));
     }
     // Products of several pre factors, read whole by every thread's rows.
-    for (auto& g: groups_)
-        if (g.learns && g.pre.size() > 1) {
-            auto out = g.pre_buf.middleCols(cols.first, cols.count);
-            out = factor_block(g.pre[0]).middleCols(cols.first, cols.count);
-            for (std::size_t i = 1; i < g.pre.size(); ++i)
-                out.array() *= factor_block(g.pre[i]).middleCols(cols.first, cols.count).array();
-        }
+    for (std::size_t gi = 0; gi < groups_.size(); ++gi) {
+        const auto& pre = plan_.groups[gi].pre;
+        if (!plan_.groups[gi].learns || pre.size() < 2)
+            continue;
+        auto out = groups_[gi].pre_buf.middleCols(cols.first, cols.count);
+        out = factor_block(pre[0]).middleCols(cols.first, cols.count);
+        for (std::size_t i = 1; i < pre.size(); ++i)
+            out.array() *= factor_block(pre[i]).middleCols(cols.first, cols.count).array();
+    }
     return result;
 }
 
 loss_result network::forward(const std::int32_t* labels) {
-    if (mode_ != sim_mode::discrete)
+    if (plan_.mode != sim_mode::discrete)
         throw internal_error("network::forward: continuous mode uses derivative()");
     const int parts = std::min(threads_, std::max(1, batch_));
     partial_.assign(parts, loss_result{});
@@ -397,14 +273,14 @@ loss_result network::forward(const std::int32_t* labels) {
 loss_result network::infer_columns(columns cols, const std::int32_t* labels) {
     if (cols.count == 0)
         return {};
-    for (int p: infer_order_) {
+    for (int p: plan_.infer_order) {
         auto rate = pops_[p].rate.middleCols(cols.first, cols.count);
         evaluate(p, cols, rate);
     }
-    if (error_ < 0)
+    if (plan_.error < 0)
         return {};
-    return cpu::loss_columns(pops_[error_].loss_law->law, pops_[output_].rate.middleCols(cols.first, cols.count),
-                             labels + cols.first, nullptr);
+    return cpu::loss_columns(plan_.populations[plan_.error].loss,
+                             pops_[plan_.output].rate.middleCols(cols.first, cols.count), labels + cols.first, nullptr);
 }
 
 loss_result network::infer(const std::int32_t* labels) {
@@ -422,8 +298,10 @@ loss_result network::infer(const std::int32_t* labels) {
 // Continuous: dS/dt = rate (mean(POST PRE^T) - gamma R(S)), or 0 while not learning.
 void network::learn_rows(int thread, int threads, float* dxdt, bool learning) {
     const float inv_batch = 1.0f / float(batch_);
-    for (auto& g: groups_) {
-        if (!g.learns)
+    for (std::size_t gi = 0; gi < groups_.size(); ++gi) {
+        auto& g = groups_[gi];
+        const auto& gp = plan_.groups[gi];
+        if (!gp.learns)
             continue;
         const auto rows = share(g.w.rows(), thread, threads);
         if (rows.count == 0)
@@ -437,33 +315,33 @@ void network::learn_rows(int thread, int threads, float* dxdt, bool learning) {
             derivative_rows().setZero();
             continue;
         }
-        if (g.post.size() > 1) {
+        if (gp.post.size() > 1) {
             auto out = g.post_buf.middleRows(rows.first, rows.count);
-            out = factor_block(g.post[0]).middleRows(rows.first, rows.count);
-            for (std::size_t i = 1; i < g.post.size(); ++i)
-                out.array() *= factor_block(g.post[i]).middleRows(rows.first, rows.count).array();
+            out = factor_block(gp.post[0]).middleRows(rows.first, rows.count);
+            for (std::size_t i = 1; i < gp.post.size(); ++i)
+                out.array() *= factor_block(gp.post[i]).middleRows(rows.first, rows.count).array();
         }
-        const const_block post = g.post.size() > 1 ? const_block(g.post_buf) : factor_block(g.post[0]);
-        const const_block pre = g.pre.size() > 1 ? const_block(g.pre_buf) : factor_block(g.pre[0]);
+        const const_block post = gp.post.size() > 1 ? const_block(g.post_buf) : factor_block(gp.post[0]);
+        const const_block pre = gp.pre.size() > 1 ? const_block(g.pre_buf) : factor_block(gp.pre[0]);
         if (!dxdt && adam()) {
-            adam_rows(g, rows, post, pre);
+            adam_rows(int(gi), rows, post, pre);
             continue;
         }
         if (dxdt) // dS/dt = eta (mean(POST PRE^T) - gamma R(S))
-            rule_update(g, rows, post, pre, g.eta * inv_batch, g.eta * g.gamma, derivative_rows(), false);
+            rule_update(int(gi), rows, post, pre, g.eta * inv_batch, g.eta * g.gamma, derivative_rows(), false);
         else // S <- S + eta (mean(POST PRE^T) - gamma R(S))
-            rule_update(g, rows, post, pre, g.eta * inv_batch, g.eta * g.gamma, w, true);
+            rule_update(int(gi), rows, post, pre, g.eta * inv_batch, g.eta * g.gamma, w, true);
     }
 }
 
 // target <- base - c R(S) + a POST PRE^T on `rows` of S, with base S itself
 // (in_place: target is S's rows) or 0. With l2 decay the first two terms are
 // the GEMM's beta, so an update is one GEMM call.
-void network::rule_update(const group& g, columns rows, const_block post, const_block pre, float a, float c,
-                          block target, bool in_place) {
-    const auto w = g.w.middleRows(rows.first, rows.count);
+void network::rule_update(int gi, columns rows, const_block post, const_block pre, float a, float c, block target,
+                          bool in_place) {
+    const auto w = groups_[gi].w.middleRows(rows.first, rows.count);
     float beta = in_place ? 1.0f : 0.0f;
-    switch (g.decay) {
+    switch (plan_.groups[gi].decay) {
     case laws::decay_law::l2:
         if (in_place)
             beta = 1.0f - c;
@@ -485,9 +363,10 @@ void network::rule_update(const group& g, columns rows, const_block post, const_
 }
 
 // This thread's rows of an Adam step (models/laws/plasticity.hpp) on U = mean(POST PRE^T) - gamma R(S).
-void network::adam_rows(group& g, columns rows, const_block post, const_block pre) {
+void network::adam_rows(int gi, columns rows, const_block post, const_block pre) {
+    auto& g = groups_[gi];
     auto u = g.update.middleRows(rows.first, rows.count);
-    rule_update(g, rows, post, pre, 1.0f / float(batch_), g.gamma, u, false);
+    rule_update(gi, rows, post, pre, 1.0f / float(batch_), g.gamma, u, false);
     const laws::adam_constants k{float(optimizer_.beta1), float(optimizer_.beta2), float(optimizer_.epsilon), adam_c1_,
                                  adam_c2_};
     auto w = g.w.middleRows(rows.first, rows.count);
@@ -499,12 +378,13 @@ void network::adam_rows(group& g, columns rows, const_block post, const_block pr
 }
 
 void network::set_optimizer(const optimizer_spec& o) {
-    if (o.kind == optimizer_kind::adam && mode_ != sim_mode::discrete)
+    if (o.kind == optimizer_kind::adam && plan_.mode != sim_mode::discrete)
         throw internal_error("network: Adam steps are discrete-mode only");
     optimizer_ = o;
     optimizer_steps_ = 0;
-    for (auto& g: groups_) {
-        const bool keep = adam() && g.learns;
+    for (std::size_t gi = 0; gi < groups_.size(); ++gi) {
+        auto& g = groups_[gi];
+        const bool keep = adam() && plan_.groups[gi].learns;
         g.moment1 = keep ? matrix::Zero(g.w.rows(), g.w.cols()) : matrix();
         g.moment2 = g.moment1;
         g.update = keep ? matrix(g.w.rows(), g.w.cols()) : matrix();
@@ -527,10 +407,11 @@ void network::learn() {
 
 bool network::mirror(rng& noise, int batch, double sigma) {
     const float half_width = float(sigma * std::sqrt(3.0)); // U(-a, a) has variance a^2 / 3
-    for (auto& g: groups_) {
-        if (g.mirror_of < 0)
+    for (std::size_t gi = 0; gi < groups_.size(); ++gi) {
+        auto& g = groups_[gi];
+        if (plan_.groups[gi].mirror_of < 0)
             continue;
-        const auto& w = groups_[g.mirror_of].w; // [n_post x n_pre] of the mirrored group
+        const auto& w = groups_[plan_.groups[gi].mirror_of].w; // [n_post x n_pre] of the mirrored group
         mirror_x_.resize(w.cols(), batch);
         for (Eigen::Index j = 0; j < mirror_x_.cols(); ++j)
             for (Eigen::Index i = 0; i < mirror_x_.rows(); ++i)
@@ -540,17 +421,17 @@ bool network::mirror(rng& noise, int batch, double sigma) {
         cpu::gemm(g.mirror_eta / float(batch), mirror_x_, cpu::op::none, mirror_y_, cpu::op::transpose,
                   1.0f - g.mirror_eta * g.mirror_gamma, g.w);
     }
-    return mirrors_;
+    return plan_.mirrors;
 }
 
 void network::scale_rates(double factor) {
-    for (auto& g: groups_)
-        if (g.learns)
-            g.eta = float(g.base_eta * factor);
+    for (std::size_t gi = 0; gi < groups_.size(); ++gi)
+        if (plan_.groups[gi].learns)
+            groups_[gi].eta = float(groups_[gi].base_eta * factor);
 }
 
 void network::write_state(float* x) const {
-    for (int p: dynamic_)
+    for (int p: plan_.dynamic)
         view(x + pops_[p].state_offset, pops_[p].spec->size, batch_) = pops_[p].rate;
     for (const auto& g: groups_)
         if (g.state_offset >= 0)
@@ -558,11 +439,11 @@ void network::write_state(float* x) const {
 }
 
 void network::bind_state(const float* x) {
-    if (mode_ != sim_mode::continuous)
+    if (plan_.mode != sim_mode::continuous)
         throw internal_error("network::bind_state: discrete mode has no state");
     // The views only read the state; derivative() writes dxdt.
     float* s = const_cast<float*>(x);
-    for (int p: dynamic_) {
+    for (int p: plan_.dynamic) {
         if (batch_ != state_batch_)
             throw internal_error("network::bind_state: batch differs from the state's trials");
         new (&pops_[p].rate) view(s + pops_[p].state_offset, pops_[p].spec->size, batch_);
@@ -587,16 +468,14 @@ loss_result network::derivative(const float* x, float* dxdt, const std::int32_t*
 
 std::int64_t network::step_flops() const {
     std::int64_t flops = 0;
-    const auto gemm = [&](const group& g) {
-        return 2 * std::int64_t(pops_[g.to].spec->size) * pops_[g.from].spec->size * batch_;
-    };
-    for (const auto& p: pops_)
+    const auto gemm = [&](const circuit_plan::group& g) { return 2 * std::int64_t(g.rows) * g.cols * batch_; };
+    for (const auto& p: plan_.populations)
         for (int c = 0; c < 3; ++c)
             if (p.needed[c])
                 for (int gi: p.inputs[c])
-                    if (!groups_[gi].identity_copy)
-                        flops += gemm(groups_[gi]);
-    for (const auto& g: groups_)
+                    if (!plan_.groups[gi].identity_copy)
+                        flops += gemm(plan_.groups[gi]);
+    for (const auto& g: plan_.groups)
         if (g.learns)
             flops += gemm(g);
     return flops;
@@ -617,9 +496,9 @@ network::group& network::grp(const std::string& name) {
 }
 
 matrix network::effective_weights(int gi) const {
-    const auto& g = groups_[gi];
+    const auto& g = plan_.groups[gi];
     if (g.tied_to < 0)
-        return g.w;
+        return groups_[gi].w;
     return g.transpose ? matrix(groups_[g.tied_to].w.transpose()) : groups_[g.tied_to].w;
 }
 

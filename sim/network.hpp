@@ -23,6 +23,7 @@
 
 #include "models/laws/plasticity.hpp"
 #include "sim/circuit.hpp"
+#include "sim/circuit_plan.hpp"
 #include "sim/library.hpp"
 
 #include <array>
@@ -31,8 +32,6 @@
 #include <vector>
 
 namespace counterstream {
-
-enum class sim_mode { discrete, continuous };
 
 // How a discrete step applies a rule's update U = mean(POST PRE^T) - gamma R(S).
 // plain: S <- S + eta U (Algorithm 1). adam: each synapse keeps running means
@@ -50,56 +49,36 @@ class network {
 public:
     using view = Eigen::Map<matrix>;
 
+    using factor_ref = circuit_plan::factor_ref;
+
+    // A population's buffers; its structure is plan().populations[i].
     struct population {
         const population_spec* spec = nullptr;
-        view rate{nullptr, 0, 0}; // [n x batch]: own storage, or the ODE state (tau > 0)
+        const circuit_plan::population* plan = nullptr;
+        view rate{nullptr, 0, 0}; // [n x batch]: own storage, or the ODE state (dynamic)
         matrix own_rate;
-        std::array<matrix, 3> current;          // indexed by compartment
-        std::array<bool, 3> drives{};           // compartment enters the rate law
-        std::array<bool, 3> needed{};           // computed at all (rate law or a rule)
-        std::array<std::vector<int>, 3> inputs; // groups targeting each compartment
-        matrix active;                          // f'(I_b), when a rule asks for it
-        matrix drive;                           // continuous, tau > 0: the rate law's value
-        bool needs_active = false;
-        const activation* f = nullptr;
-        const activation* g = nullptr;  // nullptr: gate none
-        const loss* loss_law = nullptr; // error populations
-        int of = -1;                    // error populations: the output
-        std::int64_t state_offset = -1; // continuous, tau > 0: where the rates sit in the state
+        std::array<matrix, 3> current;  // indexed by compartment, where needed
+        matrix active;                  // f'(I_b), when a rule asks for it
+        matrix drive;                   // continuous, dynamic: the rate law's value
+        std::int64_t state_offset = -1; // continuous, dynamic: where the rates sit in the state
     };
 
-    // A signal a rule reads, resolved at assembly.
-    struct factor_ref {
-        enum class kind { rate, current, active, group_current } what = kind::rate;
-        int index = 0; // population (or group for group_current)
-        int c = 0;     // compartment, for current
-    };
-
+    // A group's weights, buffers and rates; its structure is plan().groups[i].
     struct group {
         const synapse_spec* spec = nullptr;
+        const circuit_plan::group* plan = nullptr;
         view w{nullptr, 0,
                0}; // [post x pre]: own storage, or the ODE state (plastic, continuous); empty for tied groups
         matrix own_w;
-        int from = -1, to = -1;
-        compartment target = compartment::basal;
-        int tied_to = -1;           // index of the group whose weights this one uses
-        bool transpose = false;     // tied: use the other's W^T
-        bool identity_copy = false; // frozen square identity: current = pre rate
-        bool keep_current = false;  // a rule reads current:THIS
-        matrix current;
-        // Rule, resolved at assembly.
-        bool learns = false;
-        std::vector<factor_ref> post, pre; // factors multiplied elementwise
+        matrix current; // keep_current
         matrix post_buf, pre_buf;
         float eta = 0; // discrete: eta * eta_scale; continuous: eta_scale / tau [1/ms]; times scale_rates()'s factor
         float base_eta = 0; // eta as the circuit gives it
         float gamma = 0;
-        laws::decay_law decay = laws::decay_law::l2;
         // Adam steps: the running means of U and U^2, and U itself (scratch).
         matrix moment1, moment2, update;
         std::int64_t state_offset = -1; // continuous, plastic: where the weights sit in the state
-        // Weight mirroring (synapse_spec::mirror), resolved at assembly.
-        int mirror_of = -1;
+        // Weight mirroring (synapse_spec::mirror).
         float mirror_eta = 0; // eta * eta_scale
         float mirror_gamma = 0;
     };
@@ -113,13 +92,13 @@ public:
 
     void resize_batch(int batch);
     int batch() const { return batch_; }
-    sim_mode mode() const { return mode_; }
+    sim_mode mode() const { return plan_.mode; }
     // Threads of forward(), infer(), learn() and derivative() (default: OpenMP's maximum).
     void set_threads(int n);
     int threads() const { return threads_; }
 
     // The input population's rates [n_in x batch], to be filled before forward().
-    view& input() { return pops_[input_].rate; }
+    view& input() { return pops_[plan_.input].rate; }
     // Full evaluation of every population and the currents rules need. labels: one per column.
     loss_result forward(const std::int32_t* labels);
     // Only what the output depends on (for evaluation); no error, no rule currents.
@@ -131,7 +110,7 @@ public:
     // eta gamma) S + (eta / batch) X (W X)^T. The other groups, the rates and
     // the forward batch are untouched. Returns whether the circuit has any.
     bool mirror(rng& noise, int batch, double sigma);
-    bool mirrors() const { return mirrors_; }
+    bool mirrors() const { return plan_.mirrors; }
     // How learn() steps (discrete mode); Adam's moments start at zero.
     void set_optimizer(const optimizer_spec& o);
     const optimizer_spec& optimizer() const { return optimizer_; }
@@ -159,17 +138,18 @@ public:
     std::vector<population>& populations() { return pops_; }
     // Evaluation order of forward() and infer() (inputs excluded), and the
     // input and error populations (-1: none), for backends that replay them.
-    const std::vector<int>& order() const { return order_; }
-    const std::vector<int>& infer_order() const { return infer_order_; }
-    int input_population() const { return input_; }
-    int error_population() const { return error_; }
+    const circuit_plan& plan() const { return plan_; }
+    const std::vector<int>& order() const { return plan_.order; }
+    const std::vector<int>& infer_order() const { return plan_.infer_order; }
+    int input_population() const { return plan_.input; }
+    int error_population() const { return plan_.error; }
     const std::vector<group>& groups() const { return groups_; }
     std::vector<group>& groups() { return groups_; }
     const population& pop(const std::string& name) const;
     group& grp(const std::string& name);
     // The matrix a group applies (its own, or the tied group's, transposed if so).
     matrix effective_weights(int g) const;
-    int output_population() const { return output_; }
+    int output_population() const { return plan_.output; }
     // The matrix a rule factor reads (a rate, a current, f'(I_b)), [n x batch];
     // a rule's POST or PRE is the elementwise product of its factors.
     const_block factor_block(const factor_ref& f) const;
@@ -185,8 +165,8 @@ private:
     loss_result forward_columns(columns cols, const std::int32_t* labels, float* dxdt);
     loss_result infer_columns(columns cols, const std::int32_t* labels);
     void learn_rows(int thread, int threads, float* dxdt, bool learning);
-    void adam_rows(group& g, columns rows, const_block post, const_block pre);
-    void rule_update(const group& g, columns rows, const_block post, const_block pre, float a, float c, block target,
+    void adam_rows(int g, columns rows, const_block post, const_block pre);
+    void rule_update(int g, columns rows, const_block post, const_block pre, float a, float c, block target,
                      bool in_place);
     void evaluate(int p, columns cols, block out);
     void compute_compartment(int p, int c, columns cols);
@@ -194,19 +174,14 @@ private:
     void bind_own_storage();
 
     circuit_spec spec_;
-    sim_mode mode_ = sim_mode::discrete;
+    circuit_plan plan_;
     std::vector<population> pops_;
     std::vector<group> groups_;
-    std::vector<int> order_;       // evaluation order of instantaneous populations, inputs excluded
-    std::vector<int> dynamic_;     // continuous: populations with tau > 0
-    std::vector<int> infer_order_; // the output's ancestors only
-    int input_ = -1, error_ = -1, output_ = -1;
     int batch_ = 0;
     int threads_ = 1;
     std::int64_t state_size_ = 0;
     int state_batch_ = 0;              // the trials the state holds rates for
     std::vector<loss_result> partial_; // one per thread, reused every step
-    bool mirrors_ = false;
     optimizer_spec optimizer_;
     std::int64_t optimizer_steps_ = 0;
     float adam_c1_ = 1, adam_c2_ = 1; // this step's bias corrections, 1 - beta^t

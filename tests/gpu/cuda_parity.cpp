@@ -111,7 +111,8 @@ TEST_CASE("cuda: 100 discrete steps agree with the CPU to 1e-4 relative on every
         gpu.download();
         CHECK(loss_gpu == doctest::Approx(loss_cpu).epsilon(1e-4));
         for (std::size_t g = 0; g < cpu.groups().size(); ++g) {
-            if (cpu.groups()[g].tied_to >= 0) continue;
+            if (cpu.groups()[g].plan->tied_to >= 0)
+                continue;
             CAPTURE(cpu.groups()[g].spec->name);
             const matrix before = matrix(cpu.groups()[g].w);
             CHECK(relative_difference(before, gpu_host.groups()[g].w) <= 1e-4);
@@ -120,7 +121,7 @@ TEST_CASE("cuda: 100 discrete steps agree with the CPU to 1e-4 relative on every
         std::vector<double> weight_norms, rate_norms;
         gpu.norms(weight_norms, rate_norms);
         for (std::size_t g = 0; g < cpu.groups().size(); ++g)
-            if (cpu.groups()[g].tied_to < 0)
+            if (cpu.groups()[g].plan->tied_to < 0)
                 CHECK(weight_norms[g] == doctest::Approx(cpu.groups()[g].w.norm()).epsilon(1e-4));
         for (std::size_t p = 0; p < cpu.populations().size(); ++p)
             CHECK(rate_norms[p] == doctest::Approx(cpu.populations()[p].rate.norm()).epsilon(1e-3));
@@ -132,7 +133,8 @@ TEST_CASE("cuda: the weights move: 100 device steps change every plastic group (
     const auto doc = load_run(circuit_file("sal"), {}, lib);
     network host(doc.circuit, lib, 7, 64);
     std::vector<matrix> before;
-    for (const auto& g: host.groups()) before.push_back(g.tied_to < 0 ? matrix(g.w) : matrix());
+    for (const auto& g: host.groups())
+        before.push_back(g.plan->tied_to < 0 ? matrix(g.w) : matrix());
     cuda::device_network gpu(host);
     rng r(3);
     std::vector<std::int32_t> labels(64);
@@ -143,7 +145,7 @@ TEST_CASE("cuda: the weights move: 100 device steps change every plastic group (
     }
     gpu.download();
     for (std::size_t g = 0; g < host.groups().size(); ++g)
-        if (host.groups()[g].learns) {
+        if (host.groups()[g].plan->learns) {
             CAPTURE(host.groups()[g].spec->name);
             CHECK(relative_difference(before[g], host.groups()[g].w) > 1e-3);
         }
@@ -216,7 +218,8 @@ TEST_CASE("cuda: a K-instance ensemble agrees with K single device runs (own see
         for (auto& one: singles) one->download();
         for (int k = 0; k < K; ++k)
             for (std::size_t g = 0; g < alone[k]->groups().size(); ++g) {
-                if (alone[k]->groups()[g].tied_to >= 0) continue;
+                if (alone[k]->groups()[g].plan->tied_to >= 0)
+                    continue;
                 CAPTURE(k);
                 CAPTURE(alone[k]->groups()[g].spec->name);
                 CHECK(relative_difference(alone[k]->groups()[g].w, lockstep[k]->groups()[g].w) <= 1e-5);
@@ -272,7 +275,8 @@ TEST_CASE("cuda: 100 ms of continuous SAL agree with the CPU to 1e-4 relative on
         CHECK(on_gpu.loss_sum == doctest::Approx(on_cpu.loss_sum).epsilon(1e-4));
         gpu.download();
         for (std::size_t g = 0; g < cpu->groups().size(); ++g) {
-            if (!cpu->groups()[g].learns) continue;
+            if (!cpu->groups()[g].plan->learns)
+                continue;
             CAPTURE(cpu->groups()[g].spec->name);
             CHECK(relative_difference(cpu->groups()[g].w, host->groups()[g].w) <= 1e-4);
         }
@@ -328,7 +332,7 @@ TEST_CASE("cuda: a K-instance continuous ensemble agrees with K single device ru
         CHECK(together[k].loss_sum == doctest::Approx(singles[k]->settle().at(0).loss_sum).epsilon(1e-5));
         singles[k]->download();
         for (std::size_t g = 0; g < alone[k]->groups().size(); ++g)
-            if (alone[k]->groups()[g].learns)
+            if (alone[k]->groups()[g].plan->learns)
                 CHECK(relative_difference(alone[k]->groups()[g].w, lockstep[k]->groups()[g].w) <= 1e-5);
     }
     CHECK(relative_difference(lockstep[0]->grp("W1").w, lockstep[1]->grp("W1").w) > 1e-2);

@@ -111,7 +111,8 @@ TEST_CASE("continuous: with tau 0, Euler and dt = present_ms, 100 presentations 
     CHECK(integ.steps() == 100);
     for (std::size_t g = 0; g < d.groups().size(); ++g) {
         const auto& a = d.groups()[g];
-        if (!a.learns) continue;
+        if (!a.plan->learns)
+            continue;
         CAPTURE(a.spec->name);
         const auto& b = c.groups()[g];
         CHECK((a.w - b.w).norm() <= 1e-5f * a.w.norm());

@@ -214,7 +214,7 @@ TEST_CASE("Adam steps: the first moves every synapse by eta along its rule's upd
     adam.set_optimizer(o);
     std::vector<std::string> learners;
     for (auto& g: plain.groups())
-        if (g.learns) {
+        if (g.plan->learns) {
             learners.push_back(g.spec->name);
             g.eta = 1;
         }
@@ -224,7 +224,8 @@ TEST_CASE("Adam steps: the first moves every synapse by eta along its rule's upd
     for (int t = 1; t <= 3; ++t) {
         CAPTURE(t);
         for (std::size_t i = 0; i < plain.groups().size(); ++i)
-            if (plain.groups()[i].tied_to < 0) plain.groups()[i].w = adam.groups()[i].w;
+            if (plain.groups()[i].plan->tied_to < 0)
+                plain.groups()[i].w = adam.groups()[i].w;
         fill_batch(adam, labels, 300 + t, 4);
         plain.input() = adam.input();
         std::map<std::string, Eigen::MatrixXd> before;

@@ -199,8 +199,6 @@ struct device_network::impl {
         std::array<buffer<float>, 3> current;
         buffer<float> drive;         // continuous, tau > 0: the rate law's value
         std::int64_t field = -1;     // continuous, tau > 0: where the K slices of rates sit in the state
-        activation_law f = activation_law::linear, g = activation_law::linear; // g: with a gate only
-        loss_law loss = loss_law::cross_entropy;
     };
     struct group {
         float* w = nullptr;      // K slices of [post x pre]: own_w, or the ODE state's (plastic, continuous); null for tied groups
@@ -214,7 +212,8 @@ struct device_network::impl {
     std::vector<network*> hosts; // the instances; hosts[0] gives the shape
     network& host;
     int K = 1;
-    std::vector<population> pops; // laws resolved (and refused) before any device resource
+    const circuit_plan& plan; // checked before any device resource
+    std::vector<population> pops;
     blas_stream handles;
     cudaStream_t stream = nullptr;
     cublasHandle_t blas = nullptr;
@@ -264,15 +263,15 @@ struct device_network::impl {
     } snap;
 
     explicit impl(const std::vector<network*>& instances)
-        : hosts(instances), host(*instances.at(0)), K(int(instances.size())), pops(checked_laws(instances)),
-          stream(handles.stream), blas(handles.blas) {
-        groups.resize(host.groups().size());
+        : hosts(instances), host(*instances.at(0)), K(int(instances.size())), plan(checked_plan(instances)),
+          pops(plan.populations.size()), stream(handles.stream), blas(handles.blas) {
+        groups.resize(plan.groups.size());
         continuous = host.mode() == sim_mode::continuous;
         if (continuous) lay_out_state();
         for (std::size_t i = 0; i < groups.size(); ++i) {
-            const auto& g = host.groups()[i];
+            const auto& g = plan.groups[i];
             if (g.tied_to >= 0 || groups[i].field >= 0) continue;
-            groups[i].own_w.reserve(std::size_t(g.w.size()) * K);
+            groups[i].own_w.reserve(std::size_t(g.rows) * g.cols * K);
             groups[i].w = groups[i].own_w.get();
         }
         factors.reserve(std::size_t(K));
@@ -280,56 +279,17 @@ struct device_network::impl {
         upload();
     }
 
-    // The device laws of instance 0's populations, after checking that every
-    // instance is a discrete circuit of the same shape, laws and rules (they
-    // may differ in weights, rates and gamma only).
-    static std::vector<population> checked_laws(const std::vector<network*>& hosts) {
-        for (const network* n: hosts)
-            if (n->mode() != hosts[0]->mode() || n->batch() != hosts[0]->batch())
-                throw input_error("CUDA ensemble: the instances differ in mode or in trials");
-        const network& host = *hosts[0];
-        const auto same_factors = [](const std::vector<network::factor_ref>& a,
-                                     const std::vector<network::factor_ref>& b) {
-            if (a.size() != b.size()) return false;
-            for (std::size_t i = 0; i < a.size(); ++i)
-                if (a[i].what != b[i].what || a[i].index != b[i].index || a[i].c != b[i].c) return false;
-            return true;
-        };
+    // Instance 0's plan, after checking that every instance has the same
+    // (they may differ in weights, rates, eta and gamma only).
+    static const circuit_plan& checked_plan(const std::vector<network*>& hosts) {
         for (std::size_t k = 1; k < hosts.size(); ++k) {
-            const network& other = *hosts[k];
-            bool same = other.populations().size() == host.populations().size() &&
-                        other.groups().size() == host.groups().size() && other.order() == host.order() &&
-                        other.infer_order() == host.infer_order() &&
-                        other.input_population() == host.input_population() &&
-                        other.error_population() == host.error_population();
-            for (std::size_t p = 0; same && p < host.populations().size(); ++p) {
-                const auto &a = host.populations()[p], &b = other.populations()[p];
-                same = a.spec->size == b.spec->size && a.spec->activation == b.spec->activation &&
-                       a.spec->gate == b.spec->gate && a.spec->apical_gain == b.spec->apical_gain &&
-                       a.spec->role == b.spec->role && a.spec->loss == b.spec->loss && a.of == b.of &&
-                       a.drives == b.drives && a.needed == b.needed && a.inputs == b.inputs &&
-                       a.needs_active == b.needs_active && a.state_offset == b.state_offset;
-            }
-            for (std::size_t g = 0; same && g < host.groups().size(); ++g) {
-                const auto &a = host.groups()[g], &b = other.groups()[g];
-                same = a.from == b.from && a.to == b.to && a.target == b.target && a.tied_to == b.tied_to &&
-                       a.transpose == b.transpose && a.identity_copy == b.identity_copy &&
-                       a.keep_current == b.keep_current && a.learns == b.learns && a.decay == b.decay &&
-                       same_factors(a.post, b.post) && same_factors(a.pre, b.pre) && a.mirror_of == b.mirror_of &&
-                       a.w.rows() == b.w.rows() && a.w.cols() == b.w.cols() && a.state_offset == b.state_offset;
-            }
-            if (!same)
+            if (hosts[k]->batch() != hosts[0]->batch())
+                throw input_error("CUDA ensemble: the instances differ in trials");
+            if (!(hosts[k]->plan() == hosts[0]->plan()))
                 throw input_error("CUDA ensemble: instance " + std::to_string(k) +
                                   " differs from instance 0 in more than weights and rates");
         }
-        const auto& hp = host.populations();
-        std::vector<population> pops(hp.size());
-        for (std::size_t i = 0; i < hp.size(); ++i) {
-            pops[i].f = hp[i].f->law;
-            if (hp[i].g) pops[i].g = hp[i].g->law;
-            if (hp[i].loss_law) pops[i].loss = hp[i].loss_law->law;
-        }
-        return pops;
+        return hosts.at(0)->plan();
     }
 
     // Buffers for `b` columns per instance.
@@ -338,9 +298,9 @@ struct device_network::impl {
         if (b <= capacity) return;
         capacity = 0; // until every buffer below has its room
         const std::size_t columns = std::size_t(b) * K;
-        const auto& hp = host.populations();
+        const auto& hp = plan.populations;
         for (std::size_t i = 0; i < pops.size(); ++i) {
-            const std::size_t n = std::size_t(hp[i].spec->size) * columns;
+            const std::size_t n = std::size_t(hp[i].size) * columns;
             pops[i].own_rate.reserve(n);
             if (pops[i].field >= 0) pops[i].drive.reserve(n);
             for (int c = 0; c < 3; ++c)
@@ -348,9 +308,8 @@ struct device_network::impl {
             if (hp[i].needs_active) pops[i].active.reserve(n);
         }
         for (std::size_t i = 0; i < groups.size(); ++i) {
-            const auto& g = host.groups()[i];
-            const std::size_t post = std::size_t(hp[g.to].spec->size) * columns,
-                              pre = std::size_t(hp[g.from].spec->size) * columns;
+            const auto& g = plan.groups[i];
+            const std::size_t post = std::size_t(hp[g.to].size) * columns, pre = std::size_t(hp[g.from].size) * columns;
             if (g.keep_current) groups[i].current.reserve(post);
             if (g.learns && g.post.size() > 1) groups[i].post.reserve(post);
             if (g.learns && g.pre.size() > 1) groups[i].pre.reserve(pre);
@@ -365,7 +324,7 @@ struct device_network::impl {
     }
 
     // Values of one instance's [n x batch] slice of population p.
-    std::int64_t slice_of(int p) const { return std::int64_t(host.populations()[p].spec->size) * batch; }
+    std::int64_t slice_of(int p) const { return std::int64_t(plan.populations[p].size) * batch; }
     std::int64_t size_of(int p) const { return slice_of(p) * K; } // all instances
 
     // Each host's batch in its input() and the labels, to the device.
@@ -408,21 +367,21 @@ struct device_network::impl {
     }
 
     const float* weights_of(int gi) const {
-        const auto& g = host.groups()[gi];
+        const auto& g = plan.groups[gi];
         return groups[g.tied_to >= 0 ? g.tied_to : gi].w;
     }
 
     std::int64_t weight_size(int gi) const {
-        const auto& g = host.groups()[gi];
-        const auto& own = host.groups()[g.tied_to >= 0 ? g.tied_to : gi];
-        return std::int64_t(own.w.rows()) * own.w.cols();
+        const auto& g = plan.groups[gi];
+        const auto& own = plan.groups[g.tied_to >= 0 ? g.tied_to : gi];
+        return std::int64_t(own.rows) * own.cols;
     }
 
     // out [n_to x batch] (+)= W pre, for every instance.
     void apply_group(int gi, float* out, bool accumulate) {
-        const auto& g = host.groups()[gi];
-        const auto& hp = host.populations();
-        const int n_to = hp[g.to].spec->size, n_from = hp[g.from].spec->size;
+        const auto& g = plan.groups[gi];
+        const auto& hp = plan.populations;
+        const int n_to = hp[g.to].size, n_from = hp[g.from].size;
         const float* pre = pops[g.from].rate;
         const std::int64_t n = size_of(g.to);
         if (g.identity_copy) { // n_to == n_from: the slices line up
@@ -439,7 +398,7 @@ struct device_network::impl {
 
     void compute_compartment(int p, int c) {
         float* out = pops[p].current[c].get();
-        const auto& in = host.populations()[p].inputs[c];
+        const auto& in = plan.populations[p].inputs[c];
         const std::int64_t n = size_of(p);
         if (in.empty()) {
             check(cudaMemsetAsync(out, 0, sizeof(float) * n, stream), "cudaMemsetAsync");
@@ -447,7 +406,7 @@ struct device_network::impl {
         }
         bool first = true;
         for (int gi: in) {
-            if (host.groups()[gi].keep_current) {
+            if (plan.groups[gi].keep_current) {
                 float* own = groups[gi].current.get();
                 apply_group(gi, own, false);
                 if (first) check(cudaMemcpyAsync(out, own, sizeof(float) * n, cudaMemcpyDeviceToDevice, stream), "copy");
@@ -462,21 +421,21 @@ struct device_network::impl {
 
     // out = f(I_b) g(I_g) + alpha I_a
     void evaluate(int p, float* out) {
-        const auto& hp = host.populations()[p];
+        const auto& hp = plan.populations[p];
         for (int c = 0; c < 3; ++c)
             if (hp.drives[c]) compute_compartment(p, c);
         constexpr int b = int(compartment::basal), a = int(compartment::apical), gt = int(compartment::gate);
-        rate_law(stream, size_of(p), pops[p].f, pops[p].current[b].get(), pops[p].g,
-                 hp.g ? pops[p].current[gt].get() : nullptr, float(hp.spec->apical_gain),
+        rate_law(stream, size_of(p), hp.f, pops[p].current[b].get(), hp.g,
+                 hp.gated ? pops[p].current[gt].get() : nullptr, float(hp.alpha),
                  hp.drives[a] ? pops[p].current[a].get() : nullptr, out);
     }
 
     // The loss of every instance's columns (one matrix of K batch columns)
     // and, with_error, the error population's e.
     void launch_loss(int p, bool with_error) {
-        const auto& hp = host.populations()[p];
-        const int classes = host.populations()[hp.of].spec->size;
-        loss_columns(stream, pops[p].loss, classes, batch * K, pops[hp.of].rate, labels.get(),
+        const auto& hp = plan.populations[p];
+        const int classes = plan.populations[hp.of].size;
+        loss_columns(stream, hp.loss, classes, batch * K, pops[hp.of].rate, labels.get(),
                      with_error ? pops[p].rate : nullptr, loss.get(), correct.get());
     }
 
@@ -522,12 +481,12 @@ struct device_network::impl {
 
     // Currents and derivatives that only rules read, once every rate exists.
     void rule_inputs() {
-        const auto& hp = host.populations();
+        const auto& hp = plan.populations;
         for (std::size_t p = 0; p < hp.size(); ++p) {
             for (int c = 0; c < 3; ++c)
                 if (hp[p].needed[c] && !hp[p].drives[c]) compute_compartment(int(p), c);
             if (hp[p].needs_active)
-                derivative(stream, size_of(int(p)), pops[p].f, pops[p].current[int(compartment::basal)].get(),
+                derivative(stream, size_of(int(p)), hp[p].f, pops[p].current[int(compartment::basal)].get(),
                            pops[p].active.get());
         }
     }
@@ -543,7 +502,7 @@ struct device_network::impl {
         host_current = false;
         bool has_loss = false;
         for (int p: host.order()) {
-            if (host.populations()[p].loss_law) {
+            if (plan.populations[p].has_loss) {
                 launch_loss(p, true);
                 has_loss = true;
             } else {
@@ -607,12 +566,12 @@ struct device_network::impl {
         discrete_only("learn()");
         host_current = false;
         const float inv_batch = 1.0f / float(batch);
-        const auto& hp = host.populations();
+        const auto& hp = plan.populations;
         std::vector<float> alpha(static_cast<std::size_t>(K)), beta(static_cast<std::size_t>(K)), l1;
         for (std::size_t gi = 0; gi < groups.size(); ++gi) {
-            const auto& g0 = host.groups()[gi];
+            const auto& g0 = plan.groups[gi];
             if (!g0.learns) continue;
-            const int rows = hp[g0.to].spec->size, cols = hp[g0.from].spec->size;
+            const int rows = hp[g0.to].size, cols = hp[g0.from].size;
             const float* post = product(g0.post, groups[gi].post, size_of(g0.to));
             const float* pre = product(g0.pre, groups[gi].pre, size_of(g0.from));
             l1.clear();
@@ -620,8 +579,9 @@ struct device_network::impl {
                 const auto& g = hosts[k]->groups()[gi];
                 const float decay = g.eta * g.gamma;
                 alpha[k] = g.eta * inv_batch;
-                beta[k] = g.decay == laws::decay_law::l2 ? 1.0f - decay : 1.0f;
-                if (g.decay == laws::decay_law::l1) l1.push_back(decay);
+                beta[k] = g0.decay == laws::decay_law::l2 ? 1.0f - decay : 1.0f;
+                if (g0.decay == laws::decay_law::l1)
+                    l1.push_back(decay);
             }
             // S <- beta S + (eta / B) POST PRE^T
             plastic_update(groups[gi].w, rows, cols, batch, post, slice_of(g0.to), pre, slice_of(g0.from),
@@ -635,7 +595,7 @@ struct device_network::impl {
         if (int(noise.size()) != K) throw internal_error("CUDA backend: mirror noise for the wrong number of instances");
         host_current = false;
         const float half_width = float(sigma * std::sqrt(3.0)); // U(-a, a) has variance a^2 / 3
-        const auto& hg = host.groups();
+        const auto& hg = plan.groups;
         bool any = false;
         std::vector<float> alpha(static_cast<std::size_t>(K)), beta(static_cast<std::size_t>(K));
         for (std::size_t gi = 0; gi < hg.size(); ++gi) {
@@ -643,7 +603,7 @@ struct device_network::impl {
             if (g0.mirror_of < 0) continue;
             any = true;
             const auto& m = hg[g0.mirror_of];
-            const int post = int(m.w.rows()), pre = int(m.w.cols());
+            const int post = m.rows, pre = m.cols;
             const std::int64_t x_slice = std::int64_t(pre) * b, y_slice = std::int64_t(post) * b;
             // Each instance's draws in the same (column-major) order as network::mirror.
             host_noise.resize(std::size_t(x_slice) * K);
@@ -678,20 +638,21 @@ struct device_network::impl {
     // Fields of the state: dynamic rates, then plastic weights, K slices each;
     // and every instance's 1 / tau.
     void lay_out_state() {
-        const auto& hp = host.populations();
+        const auto& hp = plan.populations;
         state_batch = host.batch();
         std::int64_t at = 0;
         std::vector<float> taus(hp.size() * std::size_t(K), 0.0f);
         for (std::size_t p = 0; p < hp.size(); ++p) {
-            if (hp[p].state_offset < 0) continue;
+            if (!hp[p].dynamic)
+                continue;
             pops[p].field = at;
-            at += std::int64_t(hp[p].spec->size) * state_batch * K;
+            at += std::int64_t(hp[p].size) * state_batch * K;
             for (int k = 0; k < K; ++k) taus[p * K + k] = float(1.0 / hosts[k]->populations()[p].spec->tau);
         }
         for (std::size_t g = 0; g < groups.size(); ++g)
             if (host.groups()[g].state_offset >= 0) {
                 groups[g].field = at;
-                at += std::int64_t(host.groups()[g].w.size()) * K;
+                at += std::int64_t(plan.groups[g].rows) * plan.groups[g].cols * K;
             }
         if (at != host.state_size() * K) throw internal_error("CUDA backend: the state's fields do not fill it");
         x.bind(ode);
@@ -720,7 +681,8 @@ struct device_network::impl {
         host_current = false;
         rates_of_forward = true;
         for (int p: host.order()) {
-            if (host.populations()[p].loss_law) launch_loss(p, true);
+            if (plan.populations[p].has_loss)
+                launch_loss(p, true);
             else
                 evaluate(p, pops[p].rate);
         }
@@ -741,13 +703,13 @@ struct device_network::impl {
     // plastic_update (beta 1), one GEMM each.
     void plasticity_derivative(float* dxdt, bool learning) {
         const float inv_batch = 1.0f / float(batch);
-        const auto& hp = host.populations();
+        const auto& hp = plan.populations;
         std::vector<float> alpha(static_cast<std::size_t>(K)), decay(static_cast<std::size_t>(K)),
             ones(static_cast<std::size_t>(K), 1.0f);
         for (std::size_t gi = 0; gi < groups.size(); ++gi) {
-            const auto& g0 = host.groups()[gi];
+            const auto& g0 = plan.groups[gi];
             if (!g0.learns) continue;
-            const int rows = hp[g0.to].spec->size, cols = hp[g0.from].spec->size;
+            const int rows = hp[g0.to].size, cols = hp[g0.from].size;
             const std::int64_t size = std::int64_t(rows) * cols;
             float* d = dxdt + groups[gi].field;
             if (!learning || g0.decay == laws::decay_law::none)
@@ -803,7 +765,7 @@ struct device_network::impl {
         std::int64_t total = 0;
         snap.offset.assign(groups.size(), -1);
         for (std::size_t gi = 0; gi < groups.size(); ++gi)
-            if (host.groups()[gi].tied_to < 0) {
+            if (plan.groups[gi].tied_to < 0) {
                 snap.offset[gi] = total;
                 total += weight_size(int(gi)) * K;
             }
@@ -853,9 +815,11 @@ struct device_network::impl {
                   "cudaMemsetAsync");
         };
         for (std::size_t p = 0; p < pops.size(); ++p)
-            if (pops[p].field >= 0) zero(pops[p].field, std::int64_t(host.populations()[p].spec->size) * state_batch);
+            if (pops[p].field >= 0)
+                zero(pops[p].field, std::int64_t(plan.populations[p].size) * state_batch);
         for (std::size_t g = 0; g < groups.size(); ++g)
-            if (groups[g].field >= 0) zero(groups[g].field, std::int64_t(host.groups()[g].w.size()));
+            if (groups[g].field >= 0)
+                zero(groups[g].field, std::int64_t(plan.groups[g].rows) * plan.groups[g].cols);
         host_current = false;
     }
 
@@ -872,7 +836,7 @@ struct device_network::impl {
             if (n > 0) check(cublasSnrm2(blas, int(n), x, 1, norms.get() + slot), "cublasSnrm2");
         };
         for (std::size_t gi = 0; gi < n_groups; ++gi)
-            if (host.groups()[gi].tied_to < 0)
+            if (plan.groups[gi].tied_to < 0)
                 nrm2(groups[gi].w + k * weight_size(int(gi)), weight_size(int(gi)), gi);
         if (batch > 0 && rates_of_forward)
             for (std::size_t p = 0; p < n_pops; ++p)
@@ -891,7 +855,8 @@ struct device_network::impl {
         if (host_current) return;
         if (continuous) bind(x.data(), rate_state ? x.data() : nullptr);
         for (std::size_t gi = 0; gi < groups.size(); ++gi) {
-            if (host.groups()[gi].tied_to >= 0) continue;
+            if (plan.groups[gi].tied_to >= 0)
+                continue;
             const std::int64_t size = weight_size(int(gi));
             for (int k = 0; k < K; ++k)
                 check(cudaMemcpyAsync(hosts[k]->groups()[gi].w.data(), groups[gi].w + k * size,
@@ -903,7 +868,7 @@ struct device_network::impl {
             const bool in_state = pops[p].field >= 0;
             if (!in_state && !(rates_of_forward && batch > 0)) continue;
             const int columns = in_state ? state_batch : batch;
-            const std::int64_t slice = std::int64_t(host.populations()[p].spec->size) * columns;
+            const std::int64_t slice = std::int64_t(plan.populations[p].size) * columns;
             const float* from = in_state ? x.data() + pops[p].field : pops[p].rate;
             for (int k = 0; k < K; ++k) {
                 auto& rate = hosts[k]->populations()[p].rate;
@@ -923,7 +888,7 @@ struct device_network::impl {
         // Continuous: the hosts' views read their states, whose rates go to the device's.
         for (std::size_t p = 0; continuous && p < pops.size(); ++p) {
             if (pops[p].field < 0) continue;
-            const std::int64_t slice = std::int64_t(host.populations()[p].spec->size) * state_batch;
+            const std::int64_t slice = std::int64_t(plan.populations[p].size) * state_batch;
             for (int k = 0; k < K; ++k) {
                 const auto& rate = hosts[k]->populations()[p].rate;
                 if (rate.cols() != state_batch)
@@ -934,7 +899,8 @@ struct device_network::impl {
             }
         }
         for (std::size_t gi = 0; gi < groups.size(); ++gi) {
-            if (host.groups()[gi].tied_to >= 0) continue;
+            if (plan.groups[gi].tied_to >= 0)
+                continue;
             const std::int64_t size = weight_size(int(gi));
             for (int k = 0; k < K; ++k)
                 check(cudaMemcpyAsync(groups[gi].w + k * size, hosts[k]->groups()[gi].w.data(),

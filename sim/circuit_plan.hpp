@@ -1,0 +1,81 @@
+// The read-only structure of a circuit, compiled once from its expanded
+// spec: what every backend runs. It holds the evaluation order, which
+// compartments a population computes and which of them drive its rate, the
+// groups feeding each compartment, every rule's factors resolved to the
+// signals they read, ties, identity copies, decay laws and which populations
+// the continuous mode's ODE state holds. The numbers that may differ between
+// instances of one circuit (learning rates, decay strengths, weights) are
+// not in the plan: two instances with equal plans can run as one ensemble.
+#pragma once
+
+#include "models/laws/plasticity.hpp"
+#include "sim/circuit.hpp"
+#include "sim/library.hpp"
+
+#include <array>
+#include <vector>
+
+namespace counterstream {
+
+enum class sim_mode { discrete, continuous };
+
+struct circuit_plan {
+    // A signal a rule reads.
+    struct factor_ref {
+        enum class kind { rate, current, active, group_current } what = kind::rate;
+        int index = 0; // population (or group for group_current)
+        int c = 0;     // compartment, for current
+        bool operator==(const factor_ref&) const = default;
+    };
+
+    // r = f(I_b) g(I_g) + alpha I_a
+    struct population {
+        int size = 0;
+        laws::activation_law f = laws::activation_law::linear;
+        bool gated = false; // g is a law (else g = 1)
+        laws::activation_law g = laws::activation_law::linear;
+        float alpha = 0;
+        population_role role = population_role::none;
+        bool has_loss = false; // error populations: e = -dF/dy of `loss` on population `of`
+        laws::loss_law loss = laws::loss_law::cross_entropy;
+        int of = -1;
+        std::array<bool, 3> drives{};           // compartment enters the rate law
+        std::array<bool, 3> needed{};           // computed at all (rate law or a rule)
+        std::array<std::vector<int>, 3> inputs; // groups targeting each compartment
+        bool needs_active = false;              // a rule reads f'(I_b)
+        bool dynamic = false;                   // continuous, tau > 0: its rates are in the ODE state
+        bool operator==(const population&) const = default;
+    };
+
+    struct group {
+        int from = -1, to = -1;
+        int rows = 0, cols = 0; // [post x pre]
+        compartment target = compartment::basal;
+        int tied_to = -1;                  // the group whose weights this one applies
+        bool transpose = false;            // tied: W^T of the other
+        bool identity_copy = false;        // frozen square identity: current = pre rate
+        bool keep_current = false;         // a rule reads current:THIS
+        bool learns = false;               // plastic with a rule
+        std::vector<factor_ref> post, pre; // factors multiplied elementwise
+        laws::decay_law decay = laws::decay_law::l2;
+        int mirror_of = -1; // learns in mirror batches from this group's W
+        bool operator==(const group&) const = default;
+    };
+
+    sim_mode mode = sim_mode::discrete;
+    std::vector<population> populations;
+    std::vector<group> groups;
+    std::vector<int> order;       // evaluation order of instantaneous populations, inputs excluded
+    std::vector<int> dynamic;     // continuous: populations with tau > 0
+    std::vector<int> infer_order; // the output's ancestors only, all taken as instantaneous
+    int input = -1, error = -1, output = -1;
+    bool mirrors = false;
+
+    bool operator==(const circuit_plan&) const = default;
+};
+
+// Compiles a circuit that check_circuit accepts (input_error otherwise, with
+// every problem) for `mode`; the laws come from `lib`.
+circuit_plan compile_plan(const circuit_spec& spec, const library& lib, sim_mode mode);
+
+} // namespace counterstream
