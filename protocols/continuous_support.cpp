@@ -25,45 +25,50 @@ rng shuffle_rng(std::uint64_t seed) {
 
 } // namespace
 
-std::vector<segment_end> segment_ends(const protocol_spec& p) {
-    std::vector<segment_end> ends;
+std::vector<segment> segments_of(const protocol_spec& p) {
+    constexpr double same_ms = 1e-9;
+    std::vector<segment> segments;
     if (p.learn_after_ms > 0)
-        ends.push_back({p.learn_after_ms, false});
+        segments.push_back({0, p.learn_after_ms, false, {}, false});
+    segments.push_back({std::max(0.0, p.learn_after_ms), p.present_ms, true, {}, false});
     if (p.record.sample_every_ms > 0 && !p.record.populations.empty()) {
         const auto n = std::llround(p.present_ms / p.record.sample_every_ms);
-        for (long long k = 1; k <= n; ++k)
-            ends.push_back({p.present_ms * double(k) / double(n), true});
+        for (long long k = 1; k <= n; ++k) {
+            const double t = p.present_ms * double(k) / double(n);
+            const auto in =
+                std::find_if(segments.begin(), segments.end(), [&](const segment& s) { return t <= s.t1 + same_ms; });
+            segment& s = in == segments.end() ? segments.back() : *in;
+            if (std::abs(t - s.t1) < same_ms)
+                s.sample_at_end = true;
+            else
+                s.samples.push_back(t);
+        }
     }
-    ends.push_back({p.present_ms, false});
-    std::sort(ends.begin(), ends.end(), [](const auto& a, const auto& b) { return a.t < b.t; });
-    std::vector<segment_end> merged;
-    for (const auto& e: ends) {
-        if (!merged.empty() && std::abs(merged.back().t - e.t) < 1e-9)
-            merged.back().sample |= e.sample;
-        else
-            merged.push_back(e);
-    }
-    return merged;
+    return segments;
 }
 
-void walk_segments(const std::vector<segment_end>& ends, const protocol_spec& p,
-                   const std::function<void(double, double, bool)>& advance,
-                   const std::function<void(bool)>& settle) {
-    double t = 0;
-    for (const auto& end: ends) {
-        advance(t, end.t, t >= p.learn_after_ms - 1e-9);
-        t = end.t;
-        if (end.sample || t >= p.present_ms)
-            settle(end.sample);
+void walk_segments(const std::vector<segment>& segments, const protocol_spec& p,
+                   const std::function<void(const segment&)>& advance, const std::function<void(bool)>& settle) {
+    for (const auto& s: segments) {
+        advance(s);
+        if (s.sample_at_end || s.t1 >= p.present_ms)
+            settle(s.sample_at_end);
     }
 }
 
 loss_result present(network& net, integrator& integ, Eigen::VectorXf& x, Eigen::VectorXf& settle,
-                    const std::vector<segment_end>& ends, const protocol_spec& p, const std::int32_t* labels,
+                    const std::vector<segment>& segments, const protocol_spec& p, const std::int32_t* labels,
                     continuous_recording& out) {
     loss_result r;
+    // A frame at a sample time inside a segment: the instantaneous
+    // populations settled at the state there (the integrator binds the
+    // network's views back to x before it goes on).
+    const integrator::observer frame_at = [&](double, const Eigen::VectorXf& state) {
+        net.derivative(state.data(), settle.data(), labels, false);
+        out.frame(net);
+    };
     walk_segments(
-        ends, p, [&](double t0, double t1, bool learning) { integ.advance(x, t0, t1, labels, learning); },
+        segments, p, [&](const segment& s) { integ.advance(x, s.t0, s.t1, labels, s.learning, s.samples, frame_at); },
         [&](bool sample) {
             // Rates of instantaneous populations at this exact state.
             r = net.derivative(x.data(), settle.data(), labels, false);

@@ -1,8 +1,9 @@
 // What a continuous-mode run does around the integration, for its trainer
 // (protocols/train_ensemble.hpp, which runs single runs as ensembles of one):
-// where a presentation's integration pauses, what the run records (weight
-// snapshots at presentation times, SONATA rate frames at sample times,
-// metric rows, checkpoints, the log's lines).
+// where a presentation's integration pauses (at its switches only), what the
+// run records (weight snapshots at presentation times, SONATA rate frames at
+// sample times, observed between steps, metric rows, checkpoints, the log's
+// lines).
 #pragma once
 
 #include "protocols/datasets/dataset.hpp"
@@ -26,13 +27,18 @@
 
 namespace counterstream {
 
-// Where integration pauses in [0, present_ms]: the start of plasticity and
-// every sample time; each segment ends at one of them.
-struct segment_end {
-    double t;    // [ms]
-    bool sample; // record a frame here
+// A presentation's integration in (0, present_ms], segment by segment.
+// Segments end only at its real switches, learn_after_ms (plasticity starts)
+// and present_ms (the next input), never at sample times: those are observed
+// inside the segments at states interpolated between steps
+// (sim/odeint_segment.hpp), so recording never changes the trajectory.
+struct segment {
+    double t0 = 0, t1 = 0;       // [ms]
+    bool learning = false;       // plasticity on
+    std::vector<double> samples; // sample times in (t0, t1), ascending [ms]
+    bool sample_at_end = false;  // a sample time at t1 (within 1e-9 ms)
 };
-std::vector<segment_end> segment_ends(const protocol_spec& p);
+std::vector<segment> segments_of(const protocol_spec& p);
 
 // The training samples in the order a run presents them: reshuffled at each
 // epoch by protocol.seed (when protocol.shuffle), `trials` per presentation,
@@ -137,18 +143,21 @@ private:
     std::vector<rate_report> reports_; // declared after rec_: they close before its file
 };
 
-// A presentation's segments: advance(t0, t1, learning) integrates each
-// (plasticity from learn_after_ms), and settle(sample) follows every sample
-// time (sample true) and the presentation's end.
-void walk_segments(const std::vector<segment_end>& ends, const protocol_spec& p,
-                   const std::function<void(double, double, bool)>& advance,
-                   const std::function<void(bool)>& settle);
+// A presentation's segments in order: advance(s) integrates each, recording
+// a frame at each of s.samples on the way; settle(sample) follows a segment
+// that ends at a sample time (sample true) and the presentation's end, at
+// the exact state there.
+void walk_segments(const std::vector<segment>& segments, const protocol_spec& p,
+                   const std::function<void(const segment&)>& advance, const std::function<void(bool)>& settle);
 
 // One presentation of the network's input, x from t = 0 to present_ms
-// (plasticity from learn_after_ms), pausing at `ends` for frames of `out`.
-// Returns the loss at the end; settle is scratch of the state's size.
+// (plasticity from learn_after_ms), with a frame of `out` at every sample
+// time of `segments`: the rates with the instantaneous populations settled
+// at the state there (interpolated between steps, so the frames leave the
+// trajectory alone). Returns the loss at the end; settle is scratch of the
+// state's size.
 loss_result present(network& net, integrator& integ, Eigen::VectorXf& x, Eigen::VectorXf& settle,
-                    const std::vector<segment_end>& ends, const protocol_spec& p, const std::int32_t* labels,
+                    const std::vector<segment>& segments, const protocol_spec& p, const std::int32_t* labels,
                     continuous_recording& out);
 
 // Why a run diverged at `presentation` (the loss, or protocol.guard's check

@@ -106,7 +106,7 @@ private:
     presentation_stream stream_;
     matrix input_;
     std::vector<std::int32_t> labels_;
-    std::vector<segment_end> ends_;
+    std::vector<segment> segments_;
     std::int64_t weights_every_;
     run_cursor cursor_;
     // protocol.backend: cuda: every instance on the device, as one lockstep ensemble.
@@ -121,7 +121,7 @@ continuous_trainer::continuous_trainer(const std::vector<ensemble_member>& membe
       data_(load_matching_dataset(*members.front().run)),
       ens_(instances_of(members), lib, proto_.trials, proto_.integrator), runs_(members.size()),
       stream_(data_.train, proto_), input_(data_.n_features(), proto_.trials), labels_(std::size_t(proto_.trials)),
-      ends_(segment_ends(proto_)), weights_every_(snapshot_every(proto_)) {
+      segments_(segments_of(proto_)), weights_every_(snapshot_every(proto_)) {
     if (opt.resume && !opt.single)
         throw internal_error("train_ensemble: only a single run resumes");
     for (std::size_t k = 0; k < members.size(); ++k)
@@ -220,7 +220,7 @@ void continuous_trainer::present_to(member_run& m, int k) {
     network& net = ens_.net(k);
     net.input() = input_;
     const loss_result r =
-        counterstream::present(net, ens_.integ(k), ens_.state(k), m.settle, ends_, proto_, labels_.data(), *m.out);
+        counterstream::present(net, ens_.integ(k), ens_.state(k), m.settle, segments_, proto_, labels_.data(), *m.out);
     after_presentation(m, k, r);
 }
 
@@ -235,14 +235,17 @@ void continuous_trainer::present_on_device() {
     ens_.net(0).input() = input_; // the device shares it
     gpu_->set_input(std::vector<const std::int32_t*>(std::size_t(ens_.size()), labels_.data()));
     std::vector<loss_result> r;
+    const auto frames = [&] { each([&](member_run& m, int k) { m.out->frame(ens_.net(k)); }); };
     walk_segments(
-        ends_, proto_,
-        [&](double t0, double t1, bool learning) { gpu_->advance(proto_.integrator, t0, t1, learning); },
+        segments_, proto_,
+        [&](const segment& s) {
+            gpu_->advance(proto_.integrator, s.t0, s.t1, s.learning, s.samples, [&](double) { frames(); });
+        },
         [&](bool sample) {
             r = gpu_->settle();
             if (!sample) return;
             sync_hosts();
-            each([&](member_run& m, int k) { m.out->frame(ens_.net(k)); });
+            frames();
         });
     each([&](member_run& m, int k) { after_presentation(m, k, r[std::size_t(k)]); });
 }

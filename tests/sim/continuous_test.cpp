@@ -9,7 +9,9 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -165,5 +167,67 @@ TEST_CASE("continuous: a population with tau relaxes to its input as 1 - e^{-t /
         const Eigen::MatrixXf expected = net.input() * float(1 - std::exp(-t / 5));
         CAPTURE(t);
         CHECK((net.pop("b").rate - expected).cwiseAbs().maxCoeff() <= 1e-5f);
+    }
+}
+
+TEST_CASE("continuous: states at sample times between steps follow 1 - e^{-t / tau} and leave the steps alone") {
+    const auto spec = load_circuit("relax_frames", R"(circuit:
+  populations:
+    a: {size: 2, role: input}
+    b: {size: 2, activation: linear, tau: 5}
+    err: {size: 2, role: error, loss: mse, of: b}
+  synapses:
+    copy: {from: a, to: b, target: basal, init: {kind: identity}, plastic: false}
+)",
+                                   "continuous");
+    const auto lib = models::standard_library();
+    const std::vector<std::int32_t> labels = {0, 1, 0};
+    // Sample times off the steps and on them (1, 5 and 12 are step ends of euler and rk4).
+    const std::vector<double> samples = {0.25, 1.0, 2.3, 5.0, 7.75, 11.9, 12.0};
+    struct method_case {
+        const char* method;
+        double dt, tolerance; // the method's own error at dt, and float rounding
+    };
+    // rk4's tolerance holds only for a cubic interpolation: a linear one
+    // would be off by up to h^2 / 8 |r''| = 1.3e-3 |d| at dt 0.5.
+    for (const auto& c:
+         {method_case{"euler", 0.1, 2e-2}, method_case{"rk4", 0.5, 1e-5}, method_case{"dopri5", 1, 1e-5}}) {
+        const std::string method = c.method;
+        CAPTURE(method);
+        network net(spec, lib, 1, 3, sim_mode::continuous);
+        net.input() << 1, 2, 3, -1, 0.5f, 4;
+        integrator_spec is;
+        is.method = c.method;
+        is.dt_ms = c.dt;
+        is.abs_tol = is.rel_tol = 1e-7;
+        Eigen::VectorXf bare = Eigen::VectorXf::Zero(net.state_size());
+        integrator(net, is).advance(bare, 0, 12, labels.data(), false);
+
+        Eigen::VectorXf x = Eigen::VectorXf::Zero(net.state_size()), settle(net.state_size());
+        integrator integ(net, is);
+        std::vector<double> seen;
+        std::vector<Eigen::MatrixXf> frames;
+        float worst = 0;
+        integ.advance(x, 0, 12, labels.data(), false, samples, [&](double t, const Eigen::VectorXf& state) {
+            net.derivative(state.data(), settle.data(), labels.data(), false);
+            const Eigen::MatrixXf expected = net.input() * float(1 - std::exp(-t / 5));
+            worst = std::max(worst, (net.pop("b").rate - expected).cwiseAbs().maxCoeff());
+            seen.push_back(t);
+            frames.push_back(net.pop("b").rate);
+        });
+        CAPTURE(worst);
+        CHECK(seen == samples);
+        CHECK(worst <= c.tolerance);
+        CHECK(worst > 0);
+        // The samples took no steps of their own, and the views read x again.
+        CHECK(std::memcmp(x.data(), bare.data(), sizeof(float) * std::size_t(x.size())) == 0);
+        CHECK(net.pop("b").rate.data() == x.data());
+        if (method == "dopri5")
+            continue;
+        // At a step's end the frame is the state there, as integrating to it gives it.
+        Eigen::VectorXf to_five = Eigen::VectorXf::Zero(net.state_size());
+        integrator(net, is).advance(to_five, 0, 5, labels.data(), false);
+        REQUIRE(frames.size() == samples.size());
+        CHECK(std::memcmp(frames[3].data(), to_five.data(), sizeof(float) * std::size_t(to_five.size())) == 0);
     }
 }

@@ -56,7 +56,7 @@ TEST_CASE("flat algebra: a scale_sum's coefficients are read off the operation, 
     CHECK(err.data()[0] != 7);
 }
 
-TEST_CASE("flat algebra: euler, rk4 and dopri5 over flat buffers integrate a SAL circuit's ODE as the Eigen path does") {
+TEST_CASE("flat algebra: euler, rk4 and dopri5 over flat buffers integrate and sample a SAL circuit as Eigen does") {
     const auto lib = models::standard_library();
     const std::string text = "circuit:\n  motif: " + testing::motif("sal") + R"(
   sizes: [12, 9, 7, 4]
@@ -86,10 +86,16 @@ protocol: {mode: continuous, trials: 5, dataset: {name: teacher}}
         for (auto& y: labels) y = std::int32_t(r.below(4));
         b.input() = a.input();
 
+        // Sample times off the steps and on them: both paths observe the same states there.
+        const std::vector<double> samples = {3.3, 10, 17.1, 20};
+        std::vector<std::vector<float>> seen_a, seen_b;
+
         Eigen::VectorXf xa(a.state_size());
         a.write_state(xa.data());
         integrator eigen_path(a, spec);
-        eigen_path.advance(xa, 0, 20, labels.data(), true);
+        eigen_path.advance(xa, 0, 20, labels.data(), true, samples, [&](double, const Eigen::VectorXf& s) {
+            seen_a.emplace_back(s.data(), s.data() + s.size());
+        });
 
         host_context c;
         host_vector xb(c, b.state_size());
@@ -100,11 +106,20 @@ protocol: {mode: continuous, trials: 5, dataset: {name: teacher}}
             b.derivative(s.data(), dsdt.data(), labels.data(), true);
             ++calls;
         };
-        const std::int64_t steps = integrate_segment<host_vector, host_algebra>(spec, system, xb, 0, 20);
+        segment_scratch<host_vector> scratch;
+        const std::int64_t steps = integrate_segment<host_vector, host_algebra>(
+            spec, system, xb, 0, 20, samples,
+            [&](double, const host_vector& s) { seen_b.emplace_back(s.data(), s.data() + s.size()); }, scratch);
 
         CHECK(steps == eigen_path.steps());
         CHECK(calls == eigen_path.derivative_calls());
         CHECK(relative_difference(xa.data(), xb.data(), a.state_size()) <= 1e-5);
+        REQUIRE(seen_a.size() == samples.size());
+        REQUIRE(seen_b.size() == samples.size());
+        for (std::size_t k = 0; k < samples.size(); ++k) {
+            CAPTURE(samples[k]);
+            CHECK(relative_difference(seen_a[k].data(), seen_b[k].data(), a.state_size()) <= 1e-5);
+        }
         // The segment moved the state: the comparison is not of two copies of the start.
         Eigen::VectorXf start(a.state_size());
         network fresh(doc.circuit, lib, 3, 5, sim_mode::continuous);

@@ -238,9 +238,10 @@ struct device_network::impl {
     bool continuous = false;
     int state_batch = 0;         // the trials the state holds rates for
     device_context ode{handles.stream};
-    device_vector x, scratch;    // the state; dx/dt when settling
-    buffer<float> inv_tau;       // 1 / tau of population p, instance k, at p K + k
-    const float* rate_state = nullptr; // the state the dynamic rates are bound to (null: their own buffers)
+    device_vector x, scratch;                // the state; dx/dt when settling
+    segment_scratch<device_vector> sampling; // advance()'s room for states at sample times
+    buffer<float> inv_tau;                   // 1 / tau of population p, instance k, at p K + k
+    const float* rate_state = nullptr;       // the state the dynamic rates are bound to (null: their own buffers)
     std::int64_t ode_steps = 0;
     // Asynchronous snapshots: a device-side copy of every own weight matrix
     // on the engine's stream, then a copy to pinned host memory on a stream
@@ -730,14 +731,28 @@ struct device_network::impl {
         }
     }
 
-    // Every instance from t0 to t1 [ms], with the steppers of the CPU integrator.
-    void advance(const integrator_spec& spec, double t0, double t1, bool learning) {
+    // Every instance from t0 to t1 [ms], with the steppers of the CPU
+    // integrator, and the rates at each sample time into the hosts.
+    void advance(const integrator_spec& spec, double t0, double t1, bool learning, std::span<const double> samples,
+                 const std::function<void(double)>& frame) {
         if (!continuous) throw internal_error("CUDA backend: advance() is for continuous mode");
         if (t1 <= t0) return;
         auto system = [&](const device_vector& s, device_vector& dsdt, double) {
             derivative_at(s.data(), dsdt.data(), learning);
         };
-        ode_steps += integrate_segment<device_vector, flat_algebra<device_context>>(spec, system, x, t0, t1);
+        const auto at_sample = [&](double t, const device_vector& state) {
+            scratch.bind(ode);
+            scratch.resize(x.size());
+            derivative_at(state.data(), scratch.data(), false);
+            copy_rates(state.data());
+            check(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
+            host_current = false; // the hosts hold the sample's rates, not x's
+            if (frame)
+                frame(t);
+            bind(x.data(), x.data());
+        };
+        ode_steps += integrate_segment<device_vector, flat_algebra<device_context>>(spec, system, x, t0, t1, samples,
+                                                                                    at_sample, sampling);
         bind(x.data(), x.data());
     }
 
@@ -863,13 +878,21 @@ struct device_network::impl {
                                       sizeof(float) * std::size_t(size), cudaMemcpyDeviceToHost, stream),
                       "copying weights to the host");
         }
-        // The state's rates, and those of the last forward pass, where the hosts hold as many columns.
+        copy_rates(x.data());
+        check(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
+        host_current = true;
+    }
+
+    // The rates of the state `state` (a device state of x's layout), and
+    // those of the last forward pass, into the hosts where they hold as many
+    // columns; queued on the stream.
+    void copy_rates(const float* state) {
         for (std::size_t p = 0; p < pops.size(); ++p) {
             const bool in_state = pops[p].field >= 0;
             if (!in_state && !(rates_of_forward && batch > 0)) continue;
             const int columns = in_state ? state_batch : batch;
             const std::int64_t slice = std::int64_t(plan.populations[p].size) * columns;
-            const float* from = in_state ? x.data() + pops[p].field : pops[p].rate;
+            const float* from = in_state ? state + pops[p].field : pops[p].rate;
             for (int k = 0; k < K; ++k) {
                 auto& rate = hosts[k]->populations()[p].rate;
                 if (rate.cols() == columns)
@@ -878,8 +901,6 @@ struct device_network::impl {
                           "copying rates to the host");
             }
         }
-        check(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
-        host_current = true;
     }
 
     void upload() {
@@ -944,8 +965,9 @@ bool device_network::mirror(const std::vector<rng*>& noise, int batch, double si
 }
 bool device_network::mirror(rng& noise, int batch, double sigma) { return impl_->mirror({&noise}, batch, sigma); }
 void device_network::set_input(const std::vector<const std::int32_t*>& labels) { impl_->send_batch(labels); }
-void device_network::advance(const integrator_spec& spec, double t0, double t1, bool learning) {
-    impl_->advance(spec, t0, t1, learning);
+void device_network::advance(const integrator_spec& spec, double t0, double t1, bool learning,
+                             std::span<const double> samples, const std::function<void(double)>& frame) {
+    impl_->advance(spec, t0, t1, learning, samples, frame);
 }
 std::vector<loss_result> device_network::settle() { return impl_->settle(); }
 std::int64_t device_network::steps() const { return impl_->ode_steps; }
@@ -999,7 +1021,8 @@ bool device_network::mirror(const std::vector<rng*>&, int, double) { return fals
 bool device_network::mirror(rng&, int, double) { return false; }
 void device_network::norms(std::vector<double>&, std::vector<double>&, int) {}
 void device_network::set_input(const std::vector<const std::int32_t*>&) {}
-void device_network::advance(const integrator_spec&, double, double, bool) {}
+void device_network::advance(const integrator_spec&, double, double, bool, std::span<const double>,
+                             const std::function<void(double)>&) {}
 std::vector<loss_result> device_network::settle() { return {}; }
 std::int64_t device_network::steps() const { return 0; }
 void device_network::zero_instance(int) {}

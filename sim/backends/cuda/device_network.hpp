@@ -23,7 +23,9 @@
 #include "sim/random.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -81,7 +83,13 @@ public:
     void set_input(const std::vector<const std::int32_t*>& labels);
     // Every instance from t0 to t1 [ms] (learning: plasticity on), with the
     // CPU integrator's steppers (sim/odeint_segment.hpp) over device buffers.
-    void advance(const integrator_spec& spec, double t0, double t1, bool learning);
+    // At each of `samples` (ascending, in (t0, t1] [ms]) the instantaneous
+    // populations are settled at the state there (the state itself at a
+    // step's end, else interpolated between steps as on the CPU), every
+    // population's rates are copied into the hosts, and frame(t) is called
+    // to read them there; the samples never change the steps.
+    void advance(const integrator_spec& spec, double t0, double t1, bool learning, std::span<const double> samples = {},
+                 const std::function<void(double)>& frame = {});
     // The instantaneous rates at the current state and each instance's loss
     // there (waits for the device).
     std::vector<loss_result> settle();
