@@ -60,6 +60,24 @@ void order_populations(circuit_plan& plan) {
 
 } // namespace
 
+circuit_plan::state_layout circuit_plan::layout(int batch, int instances) const {
+    state_layout out;
+    out.population.assign(populations.size(), -1);
+    out.group.assign(groups.size(), -1);
+    if (mode != sim_mode::continuous)
+        return out;
+    for (int p: dynamic) {
+        out.population[p] = out.size;
+        out.size += std::int64_t(populations[p].size) * batch * instances;
+    }
+    for (std::size_t g = 0; g < groups.size(); ++g)
+        if (groups[g].learns) {
+            out.group[g] = out.size;
+            out.size += std::int64_t(groups[g].rows) * groups[g].cols * instances;
+        }
+    return out;
+}
+
 circuit_plan compile_plan(const circuit_spec& spec, const library& lib, sim_mode mode) {
     diagnostics d;
     check_circuit(spec, d, mode == sim_mode::discrete);

@@ -72,6 +72,17 @@ struct circuit_plan {
     bool mirrors = false;
 
     bool operator==(const circuit_plan&) const = default;
+
+    // Continuous mode: where the ODE state of `instances` instances with
+    // `batch` trials each holds its fields, dynamic populations' rates first,
+    // then learning groups' weights, each in index order. A field's
+    // instances lie next to each other: instance k's slice starts at
+    // offset + k * (slice size). -1 for what the state does not hold.
+    struct state_layout {
+        std::vector<std::int64_t> population, group;
+        std::int64_t size = 0;
+    };
+    state_layout layout(int batch, int instances = 1) const;
 };
 
 // Compiles a circuit that check_circuit accepts (input_error otherwise, with

@@ -63,19 +63,13 @@ network::network(const circuit_spec& spec, const library& lib, std::uint64_t see
         }
     }
 
-    // The state: dynamic rates, then plastic weights.
+    const auto layout = plan_.layout(batch);
     state_batch_ = batch;
-    if (mode == sim_mode::continuous) {
-        for (int p: plan_.dynamic) {
-            pops_[p].state_offset = state_size_;
-            state_size_ += std::int64_t(pops_[p].spec->size) * batch;
-        }
-        for (std::size_t i = 0; i < groups_.size(); ++i)
-            if (plan_.groups[i].learns) {
-                groups_[i].state_offset = state_size_;
-                state_size_ += groups_[i].own_w.size();
-            }
-    }
+    state_size_ = layout.size;
+    for (std::size_t p = 0; p < pops_.size(); ++p)
+        pops_[p].state_offset = layout.population[p];
+    for (std::size_t g = 0; g < groups_.size(); ++g)
+        groups_[g].state_offset = layout.group[g];
     set_threads(std::max(1, omp_get_max_threads()));
     cpu::set_gemm_threads(1);
     for (std::size_t gi = 0; gi < groups_.size(); ++gi)

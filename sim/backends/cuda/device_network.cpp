@@ -641,23 +641,20 @@ struct device_network::impl {
     void lay_out_state() {
         const auto& hp = plan.populations;
         state_batch = host.batch();
-        std::int64_t at = 0;
+        const auto layout = plan.layout(state_batch, K);
+        if (layout.size != host.state_size() * K)
+            throw internal_error("CUDA backend: the state's fields do not fill it");
         std::vector<float> taus(hp.size() * std::size_t(K), 0.0f);
         for (std::size_t p = 0; p < hp.size(); ++p) {
-            if (!hp[p].dynamic)
-                continue;
-            pops[p].field = at;
-            at += std::int64_t(hp[p].size) * state_batch * K;
-            for (int k = 0; k < K; ++k) taus[p * K + k] = float(1.0 / hosts[k]->populations()[p].spec->tau);
+            pops[p].field = layout.population[p];
+            if (hp[p].dynamic)
+                for (int k = 0; k < K; ++k)
+                    taus[p * K + k] = float(1.0 / hosts[k]->populations()[p].spec->tau);
         }
         for (std::size_t g = 0; g < groups.size(); ++g)
-            if (host.groups()[g].state_offset >= 0) {
-                groups[g].field = at;
-                at += std::int64_t(plan.groups[g].rows) * plan.groups[g].cols * K;
-            }
-        if (at != host.state_size() * K) throw internal_error("CUDA backend: the state's fields do not fill it");
+            groups[g].field = layout.group[g];
         x.bind(ode);
-        x.resize(at);
+        x.resize(layout.size);
         inv_tau.reserve(taus.size());
         check(cudaMemcpy(inv_tau.get(), taus.data(), sizeof(float) * taus.size(), cudaMemcpyHostToDevice),
               "copying the time constants");
