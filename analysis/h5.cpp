@@ -6,20 +6,8 @@
 
 namespace counterstream::analysis::h5 {
 
-namespace {
-
-int walk_innermost(unsigned n, const H5E_error2_t* err, void* out) {
-    if (n == 0 && err->desc != nullptr)
-        *static_cast<std::string*>(out) = err->desc;
-    return 0;
-}
-
-} // namespace
-
 std::string error_text() {
-    std::string desc;
-    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, walk_innermost, &desc);
-    H5Eclear2(H5E_DEFAULT);
+    const std::string desc = hdf5_innermost_error();
     if (desc.find("unable to lock file") != std::string::npos)
         return "it is locked, probably open in another program";
     const std::string_view marker = "error message = '";

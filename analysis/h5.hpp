@@ -4,6 +4,8 @@
 // naming the file; opening failures are the caller's to word.
 #pragma once
 
+#include "sim/hdf5_handle.hpp"
+
 #include <hdf5.h>
 
 #include <cstdint>
@@ -13,38 +15,8 @@
 
 namespace counterstream::analysis::h5 {
 
-using close_fn = herr_t (*)(hid_t);
-
 // Owns one HDF5 identifier and closes it with the matching H5?close.
-class id {
-public:
-    id() = default;
-    id(hid_t value, close_fn close) : id_(value), close_(close) {}
-    id(id&& other) noexcept : id_(std::exchange(other.id_, H5I_INVALID_HID)), close_(other.close_) {}
-    id& operator=(id&& other) noexcept {
-        if (this != &other) {
-            reset();
-            id_ = std::exchange(other.id_, H5I_INVALID_HID);
-            close_ = other.close_;
-        }
-        return *this;
-    }
-    id(const id&) = delete;
-    id& operator=(const id&) = delete;
-    ~id() { reset(); }
-
-    hid_t get() const { return id_; }
-    bool valid() const { return id_ >= 0; }
-    void reset() {
-        if (id_ >= 0 && close_ != nullptr)
-            close_(id_);
-        id_ = H5I_INVALID_HID;
-    }
-
-private:
-    hid_t id_ = H5I_INVALID_HID;
-    close_fn close_ = nullptr;
-};
+using id = counterstream::h5_handle;
 
 // The most specific message on HDF5's error stack (then cleared).
 std::string error_text();

@@ -32,6 +32,7 @@ public:
     ~h5_handle() { reset(); }
 
     hid_t get() const { return id_; }
+    bool valid() const { return id_ >= 0; }
     void reset() {
         if (id_ >= 0 && close_ != nullptr)
             close_(id_);
