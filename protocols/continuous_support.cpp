@@ -1,3 +1,4 @@
+// A continuous-mode run's pieces around the integration (continuous_support.hpp).
 #include "protocols/continuous_support.hpp"
 
 #include "protocols/run_support.hpp"
@@ -7,23 +8,9 @@
 #include <chrono>
 #include <cmath>
 #include <functional>
-#include <iomanip>
-#include <limits>
 #include <numeric>
-#include <ostream>
 
 namespace counterstream {
-
-namespace {
-
-constexpr double nan = std::numeric_limits<double>::quiet_NaN();
-
-rng shuffle_rng(std::uint64_t seed) {
-    std::uint64_t s = seed ^ 0x5eedULL;
-    return rng(splitmix64(s));
-}
-
-} // namespace
 
 std::vector<segment> segments_of(const protocol_spec& p) {
     constexpr double same_ms = 1e-9;
@@ -80,22 +67,12 @@ loss_result present(network& net, integrator& integ, Eigen::VectorXf& x, Eigen::
 }
 
 presentation_stream::presentation_stream(const datasets::split& train, const protocol_spec& p)
-    : train_(train), trials_(p.trials), shuffle_(p.shuffle), order_(std::size_t(train.size())),
-      shuffler_(shuffle_rng(p.seed)), per_epoch_((train.size() + p.trials - 1) / p.trials) {
-    std::iota(order_.begin(), order_.end(), 0);
-}
-
-void presentation_stream::start_epoch() {
-    if (!shuffle_)
-        return;
-    for (std::int64_t i = std::int64_t(order_.size()) - 1; i > 0; --i)
-        std::swap(order_[std::size_t(i)], order_[std::size_t(shuffler_.below(i + 1))]);
-}
+    : train_(train), trials_(p.trials), order_(train.size(), p), per_epoch_((train.size() + p.trials - 1) / p.trials) {}
 
 void presentation_stream::read(std::int64_t k, Eigen::Ref<Eigen::MatrixXf> input, std::int32_t* labels) const {
-    const auto n = std::int64_t(order_.size());
+    const std::int64_t n = order_.size();
     for (int j = 0; j < trials_; ++j) {
-        const std::int64_t sample = order_[std::size_t((k * trials_ + j) % n)];
+        const std::int64_t sample = order_[(k * trials_ + j) % n];
         train_.read(sample, input.col(j));
         labels[j] = train_.y[std::size_t(sample)];
     }
@@ -107,44 +84,13 @@ std::int64_t snapshot_every(const protocol_spec& p) {
     return std::max<std::int64_t>(1, std::llround(p.record.weights_every_ms / p.present_ms));
 }
 
-checkpoint save_checkpoint(const run_cursor& c, const presentation_stream& stream, const instance_totals& t,
-                           const network& net) {
-    checkpoint cp;
-    cp.integers["step"] = {c.presentation};
-    cp.integers["epoch"] = {c.epoch};
-    cp.integers["position"] = {c.position};
-    stream.save(cp);
-    cp.integers["counts"] = {t.epoch.correct, t.window.correct, t.epoch.seen, t.window.seen};
-    cp.integers["flags"] = {t.snapshot_current, c.finished};
-    // No seconds: a checkpoint is the same bits in an ensemble as alone.
-    cp.reals["sums"] = {t.epoch.loss, t.window.loss};
-    cp.integers["threads"] = {net.threads()}; // results are bitwise the same only on as many threads
-    save_weights(net, cp);
+void save_rates(const network& net, checkpoint& cp) {
     for (const auto& p: net.populations())
         if (p.state_offset >= 0)
             cp.rates[p.spec->name] = p.rate;
-    return cp;
 }
 
-void restore_checkpoint(run_cursor& c, presentation_stream& stream, instance_totals& t, network& net,
-                        Eigen::VectorXf& x, const checkpoint& cp, const std::string& file) {
-    c.presentation = cp.integers_of("step", 1, file)[0];
-    c.epoch = int(cp.integers_of("epoch", 1, file)[0]);
-    c.position = cp.integers_of("position", 1, file)[0];
-    stream.restore(cp, file);
-    const auto& counts = cp.integers_of("counts", 4, file);
-    t.epoch.correct = counts[0];
-    t.window.correct = counts[1];
-    t.epoch.seen = counts[2];
-    t.window.seen = counts[3];
-    const auto& flags = cp.integers_of("flags", 2, file);
-    t.snapshot_current = flags[0] != 0;
-    c.finished = flags[1] != 0;
-    const auto& sums = cp.reals_of("sums", 2, file);
-    t.epoch.loss = sums[0];
-    t.window.loss = sums[1];
-    // Plastic weights are views into x: restoring them restores x's share.
-    restore_weights(net, cp, file);
+void restore_rates(const network& net, Eigen::VectorXf& x, const checkpoint& cp, const std::string& file) {
     for (const auto& p: net.populations()) {
         if (p.state_offset < 0)
             continue;
@@ -239,14 +185,10 @@ void continuous_recording::write_checkpoint(checkpoint cp) {
     rec_.write_checkpoint(cp);
 }
 
-void continuous_recording::window_row(std::int64_t presentation, double epoch, const running_totals& window) {
-    rec_.append_metrics({{"step", double(presentation)},
-                         {"time_ms", double(presentation) * proto_.present_ms},
-                         {"epoch", epoch},
-                         {"train_loss", window.loss / double(window.seen)},
-                         {"train_accuracy", double(window.correct) / double(window.seen)},
-                         {"test_loss", nan},
-                         {"test_accuracy", nan}});
+void continuous_recording::window_row(const run_cursor& c, std::int64_t per_epoch, const running_totals& window) {
+    auto row = window_metrics(c, per_epoch, window);
+    row["time_ms"] = double(c.step) * proto_.present_ms;
+    rec_.append_metrics(row);
 }
 
 void continuous_recording::epoch_row(const epoch_summary& s) {
@@ -255,9 +197,7 @@ void continuous_recording::epoch_row(const epoch_summary& s) {
     rec_.append_metrics(row);
 }
 
-void continuous_recording::diverged_row(std::int64_t presentation, int epoch) {
-    rec_.append_metrics({{"step", double(presentation)}, {"epoch", double(epoch)}, {"train_loss", nan}});
-}
+void continuous_recording::diverged_row(const run_cursor& c) { rec_.append_metrics(diverged_metrics(c)); }
 
 std::string divergence(const network& net, const loss_result& r, std::int64_t presentation, const guard_spec& guard,
                        cuda::device_network* gpu, int instance) {
@@ -266,38 +206,6 @@ std::string divergence(const network& net, const loss_result& r, std::int64_t pr
     if (presentation % guard.every == 0)
         return guard_violation(net, guard.max_norm, gpu, instance);
     return {};
-}
-
-void log_divergence(std::ostream& log, std::int64_t presentation, const std::string& why, const guard_spec& guard) {
-    log << "diverged at presentation " << presentation << ": " << why << " (guard.max_norm " << guard.max_norm
-        << "); raise the rules' tau or lower circuit.eta_scale\n";
-}
-
-void log_interrupted(std::ostream& log, const run_cursor& c, std::int64_t per_epoch,
-                     const std::filesystem::path& file) {
-    if (c.position == 0)
-        log << "interrupted after epoch " << c.epoch - 1 << " (presentation " << c.presentation << ")";
-    else
-        log << "interrupted at presentation " << c.presentation << " (epoch " << c.epoch << ", presentation "
-            << c.position << " of " << per_epoch << ")";
-    log << ": checkpoint written; continue with: counterstream resume " << file.string() << '\n';
-}
-
-void log_resumed(std::ostream& log, const run_cursor& c, std::int64_t per_epoch) {
-    if (c.finished)
-        log << "already complete at presentation " << c.presentation << " (epoch " << c.epoch
-            << "): nothing to resume\n";
-    else
-        log << "resumed at presentation " << c.presentation << " (epoch " << c.epoch << ", presentation "
-            << c.position << " of " << per_epoch << ")\n";
-}
-
-void log_epoch(std::ostream& log, const epoch_summary& s, std::int64_t presentations, double seconds) {
-    log << "epoch " << std::setw(3) << s.epoch << "  presentations " << s.step << "  train_loss " << std::fixed
-        << std::setprecision(4) << s.train_loss << "  " << accuracy_fields(s) << "  presentations/s "
-        << std::setprecision(1)
-        << double(presentations) / std::max(seconds, 1e-9) << '\n'
-        << std::defaultfloat << std::flush;
 }
 
 } // namespace counterstream

@@ -2,25 +2,24 @@
 // (protocols/train_ensemble.hpp, which runs single runs as ensembles of one):
 // where a presentation's integration pauses (at its switches only), what the
 // run records (weight snapshots at presentation times, SONATA rate frames at
-// sample times, observed between steps, metric rows, checkpoints, the log's
-// lines).
+// sample times, observed between steps, metric rows, the rates in
+// checkpoints).
 #pragma once
 
 #include "protocols/datasets/dataset.hpp"
 #include "protocols/run_document.hpp"
 #include "protocols/train.hpp"
+#include "protocols/trainer_state.hpp"
 #include "sim/backends/cuda/device_network.hpp"
 #include "sim/integrator.hpp"
 #include "sim/library.hpp"
 #include "sim/network.hpp"
-#include "sim/random.hpp"
 #include "sim/recorder.hpp"
 #include "sim/sonata_report.hpp"
 
 #include <cstdint>
 #include <filesystem>
 #include <functional>
-#include <iosfwd>
 #include <memory>
 #include <string>
 #include <vector>
@@ -40,65 +39,33 @@ struct segment {
 };
 std::vector<segment> segments_of(const protocol_spec& p);
 
-// The training samples in the order a run presents them: reshuffled at each
-// epoch by protocol.seed (when protocol.shuffle), `trials` per presentation,
-// the last presentation of an epoch wrapping around to its first samples.
+// The training samples in the order a run presents them (sample_order),
+// `trials` per presentation, the last presentation of an epoch wrapping
+// around to its first samples.
 class presentation_stream {
 public:
     presentation_stream(const datasets::split& train, const protocol_spec& p);
     std::int64_t per_epoch() const { return per_epoch_; }
-    void start_epoch();
+    sample_order& order() { return order_; }
     // Presentation k of the epoch: input [features x trials], one label per column.
     void read(std::int64_t k, Eigen::Ref<Eigen::MatrixXf> input, std::int32_t* labels) const;
-    // The epoch's order and the shuffler's state, into a checkpoint and back.
-    void save(checkpoint& cp) const { save_order(order_, shuffler_, cp); }
-    void restore(const checkpoint& cp, const std::string& file) { restore_order(order_, shuffler_, cp, file); }
 
 private:
     const datasets::split& train_;
     int trials_;
-    bool shuffle_;
-    std::vector<std::int64_t> order_;
-    rng shuffler_;
+    sample_order order_;
     std::int64_t per_epoch_;
 };
 
 // Presentations between weight snapshots (record.weights_every_ms); 0 = at epoch ends.
 std::int64_t snapshot_every(const protocol_spec& p);
 
-// Loss and accuracy summed over presentations (a metrics window or an epoch).
-struct running_totals {
-    double loss = 0;
-    std::int64_t correct = 0, seen = 0;
-    void add(const loss_result& r, int batch) {
-        loss += r.loss_sum;
-        correct += r.correct;
-        seen += batch;
-    }
-};
-
-// Where a run stands between presentations (shared by an ensemble's instances).
-struct run_cursor {
-    std::int64_t presentation = 0;
-    int epoch = 1;             // the epoch in progress, from 1
-    std::int64_t position = 0; // presentations of the epoch done; 0 = its order not drawn yet
-    bool finished = false;
-};
-
-// What one instance carries from one presentation to the next besides its ODE state.
-struct instance_totals {
-    running_totals epoch, window; // both start afresh with every epoch
-    bool snapshot_current = true; // the last snapshot holds the weights now
-};
-
-// A checkpoint of one instance: the cursor, the stream, its totals, its
-// network's weights and thread count, and the rates of its ODE state x.
-checkpoint save_checkpoint(const run_cursor& c, const presentation_stream& stream, const instance_totals& t,
-                           const network& net);
-// The inverse (x is the instance's state, which the network's views read);
-// input_error naming `file` when the checkpoint does not fit the run.
-void restore_checkpoint(run_cursor& c, presentation_stream& stream, instance_totals& t, network& net,
-                        Eigen::VectorXf& x, const checkpoint& cp, const std::string& file);
+// What a continuous checkpoint holds besides its progress (trainer_state.hpp):
+// the rates of the instance's ODE state, into a checkpoint and back into x
+// (the state the network's views read); input_error naming `file` when the
+// checkpoint does not fit the circuit.
+void save_rates(const network& net, checkpoint& cp);
+void restore_rates(const network& net, Eigen::VectorXf& x, const checkpoint& cp, const std::string& file);
 
 // A continuous run's HDF5 recording (sim/recorder.hpp) with its SONATA reports.
 class continuous_recording {
@@ -122,12 +89,13 @@ public:
     // `cp` with where the reports stand; flushes them and the file.
     void write_checkpoint(checkpoint cp);
 
-    // A /metrics row: training loss and accuracy over the last metrics_every presentations.
-    void window_row(std::int64_t presentation, double epoch, const running_totals& window);
+    // A /metrics row at c: training loss and accuracy over the last
+    // metrics_every presentations, an epoch having `per_epoch`.
+    void window_row(const run_cursor& c, std::int64_t per_epoch, const running_totals& window);
     // A /metrics row at an epoch's end (training columns NaN when windows carry them).
     void epoch_row(const epoch_summary& s);
-    // The /metrics row of a run that diverged.
-    void diverged_row(std::int64_t presentation, int epoch);
+    // The /metrics row of a run that diverged at c.
+    void diverged_row(const run_cursor& c);
 
 private:
     struct rate_report {
@@ -165,13 +133,5 @@ loss_result present(network& net, integrator& integ, Eigen::VectorXf& x, Eigen::
 // With `gpu`, the norms are of its instance `instance`.
 std::string divergence(const network& net, const loss_result& r, std::int64_t presentation, const guard_spec& guard,
                        cuda::device_network* gpu = nullptr, int instance = 0);
-
-// The log's line for a run that diverged, its line for an epoch
-// (`presentations` of the epoch took `seconds`), for a stop by a signal
-// (mid-epoch, or after the epoch before c's), and for a resume.
-void log_divergence(std::ostream& log, std::int64_t presentation, const std::string& why, const guard_spec& guard);
-void log_epoch(std::ostream& log, const epoch_summary& s, std::int64_t presentations, double seconds);
-void log_interrupted(std::ostream& log, const run_cursor& c, std::int64_t per_epoch, const std::filesystem::path& file);
-void log_resumed(std::ostream& log, const run_cursor& c, std::int64_t per_epoch);
 
 } // namespace counterstream

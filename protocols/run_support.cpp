@@ -1,7 +1,9 @@
+// The pieces both trainers share (run_support.hpp).
 #include "protocols/run_support.hpp"
 
 #include "sim/error.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
@@ -36,6 +38,16 @@ std::vector<std::string> dataset_shape_problems(const run_document& run, const s
         out.push_back("circuit output has " + std::to_string(n_out) + " neurons but dataset '" + dataset + "' has " +
                       std::to_string(classes) + " classes (set the last entry of circuit.sizes)");
     return out;
+}
+
+const protocol_spec& runnable(const protocol_spec& p, const std::string& file) {
+    if (std::string why; p.backend == "cuda" && !cuda::usable(&why))
+        throw input_error(file + ": protocol.backend: cuda: " + why);
+    return p;
+}
+
+run_info recording_info(const run_document& run, const std::string& command_line) {
+    return {command_line, run.protocol.seed, emit_circuit(run.circuit), emit_protocol(run.protocol)};
 }
 
 std::atomic<bool> stop_requested{false};
@@ -190,9 +202,17 @@ std::vector<held_out_scores> score_held_out(const std::vector<network*>& nets, c
     return out;
 }
 
-void take_scores(epoch_summary& s, const held_out_scores& scores) {
+epoch_summary summarize_epoch(const run_cursor& c, const running_totals& epoch, const held_out_scores& scores,
+                              std::int64_t samples, double seconds) {
+    epoch_summary s;
+    s.epoch = c.epoch;
+    s.step = c.step;
+    s.train_loss = epoch.loss / double(std::max<std::int64_t>(1, epoch.seen));
+    s.train_accuracy = double(epoch.correct) / double(std::max<std::int64_t>(1, epoch.seen));
     std::tie(s.test_loss, s.test_accuracy) = scores.test;
     std::tie(s.validation_loss, s.validation_accuracy) = scores.validation;
+    s.samples_per_second = double(samples) / std::max(seconds, 1e-9);
+    return s;
 }
 
 std::map<std::string, double> epoch_metrics(const epoch_summary& s, bool windows) {
@@ -209,6 +229,22 @@ std::map<std::string, double> epoch_metrics(const epoch_summary& s, bool windows
         row["validation_accuracy"] = s.validation_accuracy;
     }
     return row;
+}
+
+std::map<std::string, double> window_metrics(const run_cursor& c, std::int64_t per_epoch,
+                                             const running_totals& window) {
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    return {{"step", double(c.step)},
+            {"epoch", c.epoch - 1 + double(c.position) / double(per_epoch)},
+            {"train_loss", window.loss / double(window.seen)},
+            {"train_accuracy", double(window.correct) / double(window.seen)},
+            {"test_loss", nan},
+            {"test_accuracy", nan}};
+}
+
+std::map<std::string, double> diverged_metrics(const run_cursor& c) {
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    return {{"step", double(c.step)}, {"epoch", double(c.epoch)}, {"train_loss", nan}};
 }
 
 std::string accuracy_fields(const epoch_summary& s) {

@@ -1,11 +1,13 @@
 // Pieces the discrete and continuous trainers share: the dataset checked
-// against the circuit, clean stops on SIGINT/SIGTERM, the progress bar, and
-// evaluation on the held-out splits.
+// against the circuit, the recording's run_info, clean stops on
+// SIGINT/SIGTERM, the progress bar, evaluation on the held-out splits, and
+// the epoch summary and /metrics rows.
 #pragma once
 
 #include "protocols/datasets/dataset.hpp"
 #include "protocols/run_document.hpp"
 #include "protocols/train.hpp"
+#include "protocols/trainer_state.hpp"
 #include "sim/backends/cuda/device_network.hpp"
 #include "sim/network.hpp"
 #include "sim/recorder.hpp"
@@ -28,6 +30,11 @@ datasets::dataset load_matching_dataset(const run_document& run);
 // output size where they differ (none when both fit).
 std::vector<std::string> dataset_shape_problems(const run_document& run, const std::string& dataset, int features,
                                                 int classes);
+
+// p, once its backend is known to run here (input_error naming `file` otherwise).
+const protocol_spec& runnable(const protocol_spec& p, const std::string& file);
+// What a recording of `run` stores about it.
+run_info recording_info(const run_document& run, const std::string& command_line);
 
 extern std::atomic<bool> stop_requested;
 extern std::atomic<int> stop_signal; // the signal that set stop_requested (SIGINT, SIGTERM)
@@ -80,12 +87,19 @@ held_out_scores score_held_out(network& net, const datasets::dataset& data, int 
                                cuda::device_network* gpu = nullptr);
 std::vector<held_out_scores> score_held_out(const std::vector<network*>& nets, const datasets::dataset& data,
                                             int chunk, int batch, cuda::device_network& gpu);
-// s's test and validation fields from `scores`.
-void take_scores(epoch_summary& s, const held_out_scores& scores);
+// The epoch that ends at c: its training totals, its held-out scores, and
+// the rate of `samples` that took `seconds`.
+epoch_summary summarize_epoch(const run_cursor& c, const running_totals& epoch, const held_out_scores& scores,
+                              std::int64_t samples, double seconds);
 // An epoch's /metrics row: step, epoch, the train columns (NaN when metric
 // windows record them), test_loss, test_accuracy, samples_per_second, and
 // validation_loss and validation_accuracy when the run holds out a split.
 std::map<std::string, double> epoch_metrics(const epoch_summary& s, bool windows);
+// A metrics window's /metrics row at c (test columns NaN), an epoch having
+// `per_epoch` samples (continuous: presentations).
+std::map<std::string, double> window_metrics(const run_cursor& c, std::int64_t per_epoch, const running_totals& window);
+// The /metrics row of a run that diverged at c.
+std::map<std::string, double> diverged_metrics(const run_cursor& c);
 // "train_acc 97.12%  val_acc 96.80%  test_acc 96.71%" (val_acc only with a validation split).
 std::string accuracy_fields(const epoch_summary& s);
 

@@ -46,17 +46,4 @@ struct train_result {
 // for bad data or paths before anything is written.
 train_result train(const run_document& run, const library& lib, const train_options& opt, std::ostream& log);
 
-class network;
-class rng;
-struct checkpoint;
-
-// What checkpoints of both modes hold (sim/recorder.hpp): every untied
-// group's weights, and the epoch's data order with the shuffler that draws
-// the next. The restores throw input_error naming `file` when the checkpoint
-// does not fit the circuit or the dataset.
-void save_weights(const network& net, checkpoint& cp);
-void restore_weights(network& net, const checkpoint& cp, const std::string& file);
-void save_order(const std::vector<std::int64_t>& order, const rng& shuffler, checkpoint& cp);
-void restore_order(std::vector<std::int64_t>& order, rng& shuffler, const checkpoint& cp, const std::string& file);
-
 } // namespace counterstream

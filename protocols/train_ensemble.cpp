@@ -8,6 +8,7 @@
 
 #include "protocols/continuous_support.hpp"
 #include "protocols/run_support.hpp"
+#include "protocols/trainer_state.hpp"
 #include "sim/ensemble.hpp"
 #include "sim/error.hpp"
 
@@ -43,14 +44,6 @@ const protocol_spec& shared_protocol(const std::vector<ensemble_member>& members
     return members.front().run->protocol;
 }
 
-// The protocol, after checking that its backend can run here (before any
-// data is loaded or file written).
-const protocol_spec& runnable(const protocol_spec& p, const std::string& file) {
-    if (std::string why; p.backend == "cuda" && !cuda::usable(&why))
-        throw input_error(file + ": protocol.backend: cuda: " + why);
-    return p;
-}
-
 std::vector<ensemble::instance> instances_of(const std::vector<ensemble_member>& members) {
     std::vector<ensemble::instance> instances;
     for (const auto& m: members)
@@ -70,7 +63,7 @@ private:
         const ensemble_member* member = nullptr;
         std::unique_ptr<continuous_recording> out;
         Eigen::VectorXf settle;
-        instance_totals totals;
+        training_totals totals;
         bool active = true;
         ensemble_outcome outcome;
     };
@@ -78,7 +71,6 @@ private:
     // fn for every member still running; an exception ends only its member.
     void each(const std::function<void(member_run&, int)>& fn);
     bool any_active() const;
-    bool reached_max() const { return proto_.max_steps > 0 && cursor_.presentation >= proto_.max_steps; }
 
     void open(member_run& m, int k);
     void resume(member_run& m, int k);
@@ -173,12 +165,7 @@ void continuous_trainer::open(member_run& m, int k) {
         resume(m, k);
         return;
     }
-    run_info info;
-    info.command_line = m.member->command_line;
-    info.seed = run.protocol.seed;
-    info.circuit_yaml = emit_circuit(run.circuit);
-    info.protocol_yaml = emit_protocol(run.protocol);
-    m.out = std::make_unique<continuous_recording>(m.member->output, info, run);
+    m.out = std::make_unique<continuous_recording>(m.member->output, recording_info(run, m.member->command_line), run);
     m.out->snapshot(net, 0);
     // A run killed before its next checkpoint resumes from the start.
     write_checkpoint(m, k, cursor_);
@@ -189,26 +176,24 @@ void continuous_trainer::resume(member_run& m, int k) {
     const checkpoint& cp = m.out->resumed_from();
     const std::string file = m.member->output.string();
     network& net = ens_.net(k);
-    restore_checkpoint(cursor_, stream_, m.totals, net, ens_.state(k), cp, file);
-    if (opt_.threads == 0) {
-        const std::int64_t threads = cp.integers_of("threads", 1, file)[0];
-        if (threads < 1)
-            throw input_error(file + ": damaged checkpoint (integers/threads)");
-        net.set_threads(int(threads));
-    }
-    log_resumed(*m.member->log, cursor_, stream_.per_epoch());
-    m.outcome.result.already_complete = cursor_.finished;
+    // Plastic weights are views into the state: restoring them restores its share.
+    restore_progress(cursor_, m.totals, stream_.order(), net, opt_.threads, cp, file);
+    restore_rates(net, ens_.state(k), cp, file);
+    report_resume(m.outcome.result, *m.member->log, proto_, cursor_, stream_.per_epoch());
 }
 
 void continuous_trainer::write_checkpoint(member_run& m, int k, const run_cursor& c) {
     sync_hosts();
-    m.out->write_checkpoint(save_checkpoint(c, stream_, m.totals, ens_.net(k)));
+    checkpoint cp;
+    save_progress(c, m.totals, stream_.order(), ens_.net(k), cp);
+    save_rates(ens_.net(k), cp);
+    m.out->write_checkpoint(std::move(cp));
 }
 
 // The next presentation of the stream to every member.
 void continuous_trainer::present_next() {
     stream_.read(cursor_.position, input_, labels_.data());
-    ++cursor_.presentation;
+    ++cursor_.step;
     ++cursor_.position;
     if (gpu_)
         present_on_device();
@@ -254,27 +239,23 @@ void continuous_trainer::present_on_device() {
 void continuous_trainer::after_presentation(member_run& m, int k, const loss_result& r) {
     network& net = ens_.net(k);
     m.totals.snapshot_current = false;
-    const std::string why = divergence(net, r, cursor_.presentation, proto_.guard, gpu_.get(), k);
+    const std::string why = divergence(net, r, cursor_.step, proto_.guard, gpu_.get(), k);
     if (!why.empty()) {
-        m.outcome.result.diverged = true;
-        m.outcome.result.steps = cursor_.presentation;
-        m.outcome.result.diverged_at = "presentation " + std::to_string(cursor_.presentation);
-        log_divergence(*m.member->log, cursor_.presentation, why, proto_.guard);
-        m.out->diverged_row(cursor_.presentation, cursor_.epoch);
+        report_divergence(m.outcome.result, *m.member->log, proto_, cursor_.step, cursor_.step, why);
+        m.out->diverged_row(cursor_);
         m.out->flush();
         m.active = false;
         return;
     }
     m.totals.epoch.add(r, proto_.trials);
     m.totals.window.add(r, proto_.trials);
-    if (proto_.record.metrics_every > 0 && cursor_.presentation % proto_.record.metrics_every == 0) {
-        const double epoch = cursor_.epoch - 1 + double(cursor_.position) / double(stream_.per_epoch());
-        m.out->window_row(cursor_.presentation, epoch, m.totals.window);
+    if (cursor_.due(proto_.record.metrics_every)) {
+        m.out->window_row(cursor_, stream_.per_epoch(), m.totals.window);
         m.totals.window = {};
     }
-    if (weights_every_ > 0 && cursor_.presentation % weights_every_ == 0) {
+    if (cursor_.due(weights_every_)) {
         sync_hosts();
-        m.out->snapshot(net, cursor_.presentation);
+        m.out->snapshot(net, cursor_.step);
         m.totals.snapshot_current = true;
     }
 }
@@ -288,44 +269,38 @@ void continuous_trainer::record_epoch(member_run& m, int k, const run_cursor& ne
     const held_out_scores scored =
         gpu_ ? tested_[std::size_t(k)] : score_held_out(net, data_, proto_.eval_batch, proto_.trials);
     net.bind_state(ens_.state(k).data());
-    const running_totals& e = m.totals.epoch;
-    epoch_summary s;
-    s.epoch = cursor_.epoch;
-    s.step = cursor_.presentation;
-    s.train_loss = e.loss / double(std::max<std::int64_t>(1, e.seen));
-    s.train_accuracy = double(e.correct) / double(std::max<std::int64_t>(1, e.seen));
-    take_scores(s, scored);
-    s.samples_per_second = double(timed * proto_.trials) / std::max(seconds, 1e-9);
+    const epoch_summary s = summarize_epoch(cursor_, m.totals.epoch, scored, timed * proto_.trials, seconds);
     m.outcome.result.epochs.push_back(s);
     m.out->epoch_row(s);
     if (weights_every_ == 0) {
         sync_hosts();
-        m.out->snapshot(net, cursor_.presentation);
+        m.out->snapshot(net, cursor_.step);
         m.totals.snapshot_current = true;
     }
-    if (!next.finished)
-        m.totals.epoch = m.totals.window = {};
+    if (!next.finished) {
+        m.totals.start_epoch();
+        m.totals.window = {}; // continuous metrics windows end with their epoch
+    }
     // The checkpoint (which flushes) comes before the line, so what the user
     // has seen is in the file.
     write_checkpoint(m, k, next);
-    log_epoch(*m.member->log, s, timed, seconds);
+    log_epoch(*m.member->log, proto_, s, timed, seconds);
 }
 
 // Presents the rest of the epoch (to max_steps at most); false when a signal
 // stopped it mid-epoch, after a checkpoint.
 bool continuous_trainer::present_epoch() {
     if (cursor_.position == 0)
-        stream_.start_epoch();
+        stream_.order().start_epoch();
     const std::int64_t per_epoch = stream_.per_epoch();
     while (cursor_.position < per_epoch && any_active()) {
         present_next();
-        if (progress_ && cursor_.presentation % 4 == 0)
+        if (progress_ && cursor_.step % 4 == 0)
             draw_progress(cursor_.epoch, proto_.epochs, cursor_.position * proto_.trials, per_epoch * proto_.trials);
-        if (reached_max() || cursor_.position == per_epoch)
+        if (cursor_.reached_max_steps(proto_) || cursor_.position == per_epoch)
             break;
         // Mid-epoch checkpoints; the epoch's end writes its own after evaluating.
-        const bool every =
-            proto_.record.checkpoint_every > 0 && cursor_.presentation % proto_.record.checkpoint_every == 0;
+        const bool every = cursor_.due(proto_.record.checkpoint_every);
         const bool stopping = stop_requested;
         each([&](member_run& m, int k) {
             if (every || stopping || m.out->flush_due())
@@ -340,12 +315,7 @@ bool continuous_trainer::present_epoch() {
 // Every member's end of the epoch; the run goes on from the next one, or is finished.
 void continuous_trainer::end_epoch(double seconds, std::int64_t timed) {
     run_cursor next = cursor_;
-    if (cursor_.epoch == proto_.epochs || reached_max()) {
-        next.finished = true;
-    } else {
-        ++next.epoch;
-        next.position = 0;
-    }
+    next.end_epoch(proto_);
     if (gpu_) { // every instance's held-out splits in one pass
         std::vector<network*> nets;
         for (int k = 0; k < ens_.size(); ++k) nets.push_back(&ens_.net(k));
@@ -358,9 +328,7 @@ void continuous_trainer::end_epoch(double seconds, std::int64_t timed) {
 // Every member stopped by a signal, at the checkpoint just written.
 void continuous_trainer::interrupt() {
     each([&](member_run& m, int) {
-        m.outcome.result.interrupted = true;
-        m.outcome.result.stop_signal = stop_signal;
-        log_interrupted(*m.member->log, cursor_, stream_.per_epoch(), m.member->output);
+        report_interruption(m.outcome.result, *m.member->log, proto_, cursor_, stream_.per_epoch(), m.member->output);
     });
 }
 
@@ -389,12 +357,12 @@ std::vector<ensemble_outcome> continuous_trainer::run() {
     each([&](member_run& m, int k) {
         if (cursor_.finished && !m.totals.snapshot_current) {
             sync_hosts();
-            m.out->snapshot(ens_.net(k), cursor_.presentation);
+            m.out->snapshot(ens_.net(k), cursor_.step);
             m.totals.snapshot_current = true;
             write_checkpoint(m, k, cursor_);
         }
         m.out->flush();
-        m.outcome.result.steps = cursor_.presentation;
+        m.outcome.result.steps = cursor_.step;
     });
     std::vector<ensemble_outcome> outcomes;
     for (auto& m: runs_) {
