@@ -82,6 +82,12 @@ private:
     void sync_hosts() {
         if (gpu_) gpu_->download();
     }
+    // A snapshot of the member's weights at this presentation.
+    void snapshot(member_run& m, int k) {
+        sync_hosts();
+        m.out->snapshot(ens_.net(k), cursor_.step);
+        m.totals.snapshot_current = true;
+    }
     bool present_epoch();
     void end_epoch(double seconds, std::int64_t timed);
     void record_epoch(member_run& m, int k, const run_cursor& next, double seconds, std::int64_t timed);
@@ -253,11 +259,8 @@ void continuous_trainer::after_presentation(member_run& m, int k, const loss_res
         m.out->window_row(cursor_, stream_.per_epoch(), m.totals.window);
         m.totals.window = {};
     }
-    if (cursor_.due(weights_every_)) {
-        sync_hosts();
-        m.out->snapshot(net, cursor_.step);
-        m.totals.snapshot_current = true;
-    }
+    if (cursor_.due(weights_every_))
+        snapshot(m, k);
 }
 
 // Evaluates the epoch that took `seconds` for its last `timed` presentations
@@ -272,11 +275,8 @@ void continuous_trainer::record_epoch(member_run& m, int k, const run_cursor& ne
     const epoch_summary s = summarize_epoch(cursor_, m.totals.epoch, scored, timed * proto_.trials, seconds);
     m.outcome.result.epochs.push_back(s);
     m.out->epoch_row(s);
-    if (weights_every_ == 0) {
-        sync_hosts();
-        m.out->snapshot(net, cursor_.step);
-        m.totals.snapshot_current = true;
-    }
+    if (weights_every_ == 0)
+        snapshot(m, k);
     if (!next.finished) {
         m.totals.start_epoch();
         m.totals.window = {}; // continuous metrics windows end with their epoch
@@ -356,9 +356,7 @@ std::vector<ensemble_outcome> continuous_trainer::run() {
     // final weights are recorded here if the last presentation was not a multiple.
     each([&](member_run& m, int k) {
         if (cursor_.finished && !m.totals.snapshot_current) {
-            sync_hosts();
-            m.out->snapshot(ens_.net(k), cursor_.step);
-            m.totals.snapshot_current = true;
+            snapshot(m, k);
             write_checkpoint(m, k, cursor_);
         }
         m.out->flush();
