@@ -145,13 +145,9 @@ void report_divergence(train_result& r, std::ostream& log, const protocol_spec& 
     r.diverged = true;
     r.steps = done;
     r.diverged_at = step_word(p) + (' ' + std::to_string(at));
-    log << "diverged at " << r.diverged_at << ": " << why << " (guard.max_norm ";
-    // A continuous run's bound at the log's own precision (its last epoch
-    // line's), as that line always had it.
-    if (continuous(p))
-        log << p.guard.max_norm << "); raise the rules' tau or lower circuit.eta_scale\n";
-    else
-        log << format_norm(p.guard.max_norm) << "); the last good checkpoint is kept; lower circuit.eta_scale\n";
+    log << "diverged at " << r.diverged_at << ": " << why << " (guard.max_norm " << format_norm(p.guard.max_norm)
+        << (continuous(p) ? "); raise the rules' tau or lower circuit.eta_scale\n"
+                          : "); the last good checkpoint is kept; lower circuit.eta_scale\n");
 }
 
 void report_interruption(train_result& r, std::ostream& log, const protocol_spec& p, const run_cursor& c,
