@@ -7,30 +7,24 @@ namespace counterstream::cpu {
 
 namespace {
 
-// fn(i, j) over every element, columns outer (unit inner stride).
-template <class F> void each_element(Eigen::Index rows, Eigen::Index cols, F&& fn) {
-    for (Eigen::Index j = 0; j < cols; ++j)
-#pragma omp simd
-        for (Eigen::Index i = 0; i < rows; ++i)
-            fn(i, j);
+// out = fn(in) elementwise, column by column (unit inner stride).
+template <class F> void map_columns(const_block in, block out, F&& fn) {
+    for (Eigen::Index j = 0; j < in.cols(); ++j) {
+        const float* a = in.data() + j * in.outerStride();
+        float* o = out.data() + j * out.outerStride();
+        for (Eigen::Index i = 0; i < in.rows(); ++i)
+            o[i] = fn(a[i]);
+    }
 }
 
 } // namespace
 
 void activate(laws::activation_law f, const_block in, block out) {
-    laws::visit(f, [&](auto law) {
-        each_element(in.rows(), in.cols(), [&](Eigen::Index i, Eigen::Index j) {
-            out.data()[i + j * out.outerStride()] = decltype(law)::apply(in.data()[i + j * in.outerStride()]);
-        });
-    });
+    laws::visit(f, [&](auto law) { map_columns(in, out, [](float x) { return decltype(law)::apply(x); }); });
 }
 
 void differentiate(laws::activation_law f, const_block in, block out) {
-    laws::visit(f, [&](auto law) {
-        each_element(in.rows(), in.cols(), [&](Eigen::Index i, Eigen::Index j) {
-            out.data()[i + j * out.outerStride()] = decltype(law)::derivative(in.data()[i + j * in.outerStride()]);
-        });
-    });
+    laws::visit(f, [&](auto law) { map_columns(in, out, [](float x) { return decltype(law)::derivative(x); }); });
 }
 
 void rate_law(laws::activation_law f, const_block basal, const laws::activation_law* g, const float* gate, float alpha,
