@@ -142,15 +142,18 @@ TEST_CASE("continuous: halving dt shrinks the error 2x for euler and 16x for rk4
     }
 }
 
-TEST_CASE("continuous: a population with tau relaxes to its input as 1 - e^{-t / tau}") {
-    const auto spec = load_circuit("relax", R"(circuit:
+// b relaxes with tau = 5 ms towards its input a (an identity copy).
+constexpr const char* relaxing_circuit = R"(circuit:
   populations:
     a: {size: 2, role: input}
     b: {size: 2, activation: linear, tau: 5}
     err: {size: 2, role: error, loss: mse, of: b}
   synapses:
     copy: {from: a, to: b, target: basal, init: {kind: identity}, plastic: false}
-)",
+)";
+
+TEST_CASE("continuous: a population with tau relaxes to its input as 1 - e^{-t / tau}") {
+    const auto spec = load_circuit("relax", relaxing_circuit,
                                    "continuous");
     const auto lib = models::standard_library();
     network net(spec, lib, 1, 3, sim_mode::continuous);
@@ -171,14 +174,7 @@ TEST_CASE("continuous: a population with tau relaxes to its input as 1 - e^{-t /
 }
 
 TEST_CASE("continuous: states at sample times between steps follow 1 - e^{-t / tau} and leave the steps alone") {
-    const auto spec = load_circuit("relax_frames", R"(circuit:
-  populations:
-    a: {size: 2, role: input}
-    b: {size: 2, activation: linear, tau: 5}
-    err: {size: 2, role: error, loss: mse, of: b}
-  synapses:
-    copy: {from: a, to: b, target: basal, init: {kind: identity}, plastic: false}
-)",
+    const auto spec = load_circuit("relax_frames", relaxing_circuit,
                                    "continuous");
     const auto lib = models::standard_library();
     const std::vector<std::int32_t> labels = {0, 1, 0};
