@@ -1,0 +1,202 @@
+#include "sim/backends/cpu/backend.hpp"
+
+#include "models/laws/rate.hpp"
+#include "sim/error.hpp"
+
+#include <cmath>
+
+#ifdef COUNTERSTREAM_OPENBLAS
+// The two OpenBLAS entry points, declared here rather than through cblas.h,
+// whose Debian alternative may point at another BLAS's header.
+extern "C" {
+void cblas_sgemm(int order, int trans_a, int trans_b, int m, int n, int k, float alpha, const float* a, int lda,
+                 const float* b, int ldb, float beta, float* c, int ldc);
+void openblas_set_num_threads(int n);
+}
+#endif
+
+namespace counterstream::cpu {
+
+namespace {
+
+// Column j of instance k of a block.
+inline const float* at(in_block b, int k, std::int64_t j) { return b.p + k * b.stride + j * b.ld; }
+inline float* at(out_block b, int k, std::int64_t j) { return b.p + k * b.stride + j * b.ld; }
+
+// fn(k, j) for every column of every instance.
+template <class F> void columns(extent e, F&& fn) {
+    for (int k = 0; k < e.count; ++k)
+        for (std::int64_t j = 0; j < e.cols; ++j)
+            fn(k, j);
+}
+
+// out = fn(in) elementwise.
+template <class F> void map(extent e, in_block in, out_block out, F&& fn) {
+    columns(e, [&](int k, std::int64_t j) {
+        const float* a = at(in, k, j);
+        float* o = at(out, k, j);
+        for (std::int64_t i = 0; i < e.rows; ++i)
+            o[i] = fn(a[i], o[i], k);
+    });
+}
+
+using mat = Eigen::Map<Eigen::MatrixXf, 0, Eigen::OuterStride<>>;
+using const_mat = Eigen::Map<const Eigen::MatrixXf, 0, Eigen::OuterStride<>>;
+
+#ifndef COUNTERSTREAM_OPENBLAS
+template <class A, class B> void eigen_update(float alpha, const A& a, const B& b, float beta, mat c) {
+    if (beta == 0.0f) {
+        c.noalias() = alpha * a * b;
+        return;
+    }
+    if (beta != 1.0f)
+        c *= beta;
+    c.noalias() += alpha * a * b;
+}
+#endif
+
+// One instance: C = alpha op(A) op(B) + beta C.
+void gemm_one(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t inner, float alpha, const float* a,
+              std::int64_t lda, const float* b, std::int64_t ldb, float beta, float* c, std::int64_t ldc) {
+    if (m == 0 || n == 0)
+        return;
+    mat cm(c, m, n, Eigen::OuterStride<>(ldc));
+    if (inner == 0) {
+        if (beta == 0.0f)
+            cm.setZero();
+        else
+            cm *= beta;
+        return;
+    }
+#ifdef COUNTERSTREAM_OPENBLAS
+    constexpr int col_major = 102, no_trans = 111, trans = 112;
+    cblas_sgemm(col_major, ta ? trans : no_trans, tb ? trans : no_trans, int(m), int(n), int(inner), alpha, a,
+                int(lda), b, int(ldb), beta, c, int(ldc));
+#else
+    const const_mat am(a, ta ? inner : m, ta ? m : inner, Eigen::OuterStride<>(lda));
+    const const_mat bm(b, tb ? n : inner, tb ? inner : n, Eigen::OuterStride<>(ldb));
+    if (!ta && !tb)
+        eigen_update(alpha, am, bm, beta, cm);
+    else if (!ta)
+        eigen_update(alpha, am, bm.transpose(), beta, cm);
+    else if (!tb)
+        eigen_update(alpha, am.transpose(), bm, beta, cm);
+    else
+        eigen_update(alpha, am.transpose(), bm.transpose(), beta, cm);
+#endif
+}
+
+} // namespace
+
+void backend::gemm(context&, const gemm_call& c) {
+    for (int k = 0; k < c.count; ++k)
+        gemm_one(c.trans_a, c.trans_b, c.m, c.n, c.inner, c.alpha ? c.alpha[k] : c.alpha_value,
+                 c.a.p + k * c.a.stride, c.a.ld, c.b.p + k * c.b.stride, c.b.ld, c.beta ? c.beta[k] : c.beta_value,
+                 c.c.p + k * c.c.stride, c.c.ld);
+}
+
+void backend::copy(context&, extent e, in_block in, out_block out) {
+    map(e, in, out, [](float a, float, int) { return a; });
+}
+
+void backend::add(context&, extent e, in_block in, out_block out) {
+    map(e, in, out, [](float a, float o, int) { return o + a; });
+}
+
+void backend::multiply(context&, extent e, in_block in, out_block out) {
+    map(e, in, out, [](float a, float o, int) { return o * a; });
+}
+
+void backend::zero(context&, extent e, out_block out) {
+    columns(e, [&](int k, std::int64_t j) { std::fill_n(at(out, k, j), e.rows, 0.0f); });
+}
+
+void backend::scale(context&, extent e, const float* factor, in_block in, out_block out) {
+    map(e, in, out, [factor](float a, float, int k) { return factor[k] * a; });
+}
+
+void backend::add_sign(context&, extent e, const float* factor, in_block in, out_block out) {
+    map(e, in, out, [factor](float a, float o, int k) { return o + factor[k] * laws::sign(a); });
+}
+
+void backend::rate_law(context&, extent e, laws::activation_law f, in_block basal, laws::activation_law g,
+                       in_block gate, float alpha, in_block apical, out_block out) {
+    laws::visit(f, [&](auto law_f) {
+        laws::visit(gate.p ? g : laws::activation_law::linear, [&](auto law_g) {
+            using F = decltype(law_f);
+            using G = decltype(law_g);
+            columns(e, [&](int k, std::int64_t j) {
+                const float* b = at(basal, k, j);
+                const float* gt = gate.p ? at(gate, k, j) : nullptr;
+                const float* a = apical.p ? at(apical, k, j) : nullptr;
+                float* o = at(out, k, j);
+                for (std::int64_t i = 0; i < e.rows; ++i)
+                    o[i] = laws::rate_at<F, G>(i, b, gt, alpha, a);
+            });
+        });
+    });
+}
+
+void backend::activate(context&, extent e, laws::activation_law f, in_block in, out_block out) {
+    laws::visit(f, [&](auto law) { map(e, in, out, [](float x, float, int) { return decltype(law)::apply(x); }); });
+}
+
+void backend::derivative(context&, extent e, laws::activation_law f, in_block in, out_block out) {
+    laws::visit(f,
+                [&](auto law) { map(e, in, out, [](float x, float, int) { return decltype(law)::derivative(x); }); });
+}
+
+void backend::relax(context&, extent e, const float* inv_tau, in_block drive, in_block rate, out_block out) {
+    columns(e, [&](int k, std::int64_t j) {
+        const float* d = at(drive, k, j);
+        const float* r = at(rate, k, j);
+        float* o = at(out, k, j);
+        for (std::int64_t i = 0; i < e.rows; ++i)
+            o[i] = laws::relax(d[i], r[i], inv_tau[k]);
+    });
+}
+
+void backend::adam(context&, extent e, const float* eta, const laws::adam_constants& a, in_block u, out_block m,
+                   out_block v, out_block w) {
+    columns(e, [&](int k, std::int64_t j) {
+        const float* uj = at(u, k, j);
+        float* mj = at(m, k, j);
+        float* vj = at(v, k, j);
+        float* wj = at(w, k, j);
+        for (std::int64_t i = 0; i < e.rows; ++i)
+            wj[i] += eta[k] * laws::adam_step(a, uj[i], mj[i], vj[i]);
+    });
+}
+
+void backend::loss(context&, const loss_call& c) {
+    columns(c.e, [&](int k, std::int64_t j) {
+        const std::int64_t slot = k * c.stride + j;
+        const auto r = laws::loss_column(c.law, int(c.e.rows), at(c.y, k, j), c.labels[slot],
+                                         c.error.p ? at(c.error, k, j) : nullptr);
+        c.loss[slot] = r.loss;
+        c.correct[slot] = r.correct;
+    });
+}
+
+void backend::norms(context&, const span_ref* v, int n, float* out) {
+    for (int i = 0; i < n; ++i)
+        out[i] = v[i].n > 0 ? Eigen::Map<const Eigen::VectorXf>(v[i].p, v[i].n).norm() : 0.0f;
+}
+
+const char* gemm_library() {
+#ifdef COUNTERSTREAM_OPENBLAS
+    return "OpenBLAS";
+#else
+    return "Eigen";
+#endif
+}
+
+void set_gemm_threads(int n) {
+#ifdef COUNTERSTREAM_OPENBLAS
+    openblas_set_num_threads(n);
+#else
+    Eigen::setNbThreads(n);
+#endif
+}
+
+} // namespace counterstream::cpu
