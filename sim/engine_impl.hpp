@@ -1,0 +1,560 @@
+// The engine's passes (sim/engine.hpp), included where a backend's engine is
+// instantiated: sim/engine.cpp (cpu) and sim/backends/cuda/engine.cpp (cuda).
+#pragma once
+
+#include "sim/engine.hpp"
+#include "sim/error.hpp"
+
+#include <cmath>
+
+namespace counterstream {
+
+template <class B>
+engine<B>::engine(circuit_plan plan, int instances, int batch)
+    : plan_(std::move(plan)), K_(instances), pops_(plan_.populations.size()), groups_(plan_.groups.size()) {
+    if (K_ < 1)
+        throw internal_error("engine: no instances");
+    const std::size_t n_groups = groups_.size() * std::size_t(K_);
+    for (auto* v: {&eta_, &base_eta_, &gamma_, &mirror_eta_, &mirror_gamma_, &alpha_, &beta_, &neg_c_})
+        v->assign(n_groups, 0.0f);
+    inv_tau_.assign(pops_.size() * std::size_t(K_), 0.0f);
+    for (std::size_t g = 0; g < groups_.size(); ++g)
+        if (plan_.groups[g].tied_to < 0) {
+            groups_[g].own_w.resize(weight_size(int(g)) * K_);
+            groups_[g].w = groups_[g].own_w.get();
+        }
+    layout_ = plan_.layout(batch, K_);
+    state_batch_ = batch;
+    resize_batch(batch);
+}
+
+template <class B> void engine<B>::resize_batch(int batch) {
+    batch_ = batch;
+    const std::int64_t columns = std::int64_t(batch) * K_;
+    for (std::size_t i = 0; i < pops_.size(); ++i) {
+        auto& p = pops_[i];
+        const auto& pp = plan_.populations[i];
+        const std::int64_t n = pp.size * columns;
+        p.own_rate.resize(n);
+        for (int c = 0; c < 3; ++c)
+            p.current[c].resize(pp.needed[c] ? n : 0);
+        p.active.resize(pp.needs_active ? n : 0);
+        p.drive.resize(pp.dynamic ? n : 0);
+    }
+    for (std::size_t i = 0; i < groups_.size(); ++i) {
+        auto& g = groups_[i];
+        const auto& gp = plan_.groups[i];
+        g.current.resize(gp.keep_current ? gp.rows * columns : 0);
+        g.post.resize(gp.learns && gp.post.size() > 1 ? gp.rows * columns : 0);
+        g.pre.resize(gp.learns && gp.pre.size() > 1 ? gp.cols * columns : 0);
+    }
+    labels_.resize(columns);
+    correct_.resize(columns);
+    loss_.resize(columns);
+    host_loss_.resize(std::size_t(columns));
+    host_correct_.resize(std::size_t(columns));
+    rates_of_forward_ = false;
+    bind_own_storage();
+}
+
+template <class B> void engine<B>::bind_own_storage() {
+    for (auto& p: pops_)
+        p.rate = p.own_rate.get();
+}
+
+template <class B> void engine<B>::bind_own_rates() { bind_own_storage(); }
+
+template <class B> void engine<B>::scale_rates(double factor) {
+    for (std::size_t g = 0; g < groups_.size(); ++g)
+        if (plan_.groups[g].learns)
+            for (int k = 0; k < K_; ++k)
+                eta_[at(int(g), k)] = float(base_eta_[at(int(g), k)] * factor);
+}
+
+// ---------------------------------------------------------------- parts
+
+template <class B> int engine<B>::column_parts() const {
+    if (!B::host_memory)
+        return 1;
+    return K_ == 1 ? std::min(threads_, std::max(1, batch_)) : std::min(threads_, K_);
+}
+
+template <class B> typename engine<B>::part engine<B>::column_part(int i, int parts) const {
+    part P;
+    if (K_ == 1 || !B::host_memory) {
+        const auto c = share(batch_, i, parts);
+        P.k0 = 0, P.k1 = K_, P.c0 = c.first, P.c1 = c.first + c.count;
+        if (K_ > 1) // one part: every instance's columns
+            P.c0 = 0, P.c1 = batch_;
+    } else {
+        const auto k = share(K_, i, parts);
+        P.k0 = int(k.first), P.k1 = int(k.first + k.count), P.c0 = 0, P.c1 = batch_;
+    }
+    return P;
+}
+
+template <class B> int engine<B>::row_parts() const {
+    if (!B::host_memory)
+        return 1;
+    return K_ == 1 ? threads_ : std::min(threads_, K_);
+}
+
+template <class B> typename engine<B>::part engine<B>::row_part(int i, int parts) const {
+    part P;
+    if (K_ == 1 || !B::host_memory) {
+        P.k0 = 0, P.k1 = K_, P.t = i, P.T = parts;
+    } else {
+        const auto k = share(K_, i, parts);
+        P.k0 = int(k.first), P.k1 = int(k.first + k.count);
+    }
+    return P;
+}
+
+// ---------------------------------------------------------------- the rate pass
+
+template <class B> float* engine<B>::factor(const circuit_plan::factor_ref& f) {
+    using kind = circuit_plan::factor_ref::kind;
+    switch (f.what) {
+    case kind::rate:
+        return pops_[f.index].rate;
+    case kind::current:
+        return pops_[f.index].current[f.c].get();
+    case kind::active:
+        return pops_[f.index].active.get();
+    case kind::group_current:
+        return groups_[f.index].current.get();
+    }
+    throw internal_error("engine: unknown rule factor");
+}
+
+template <class B> std::int64_t engine<B>::factor_rows(const circuit_plan::factor_ref& f) const {
+    return f.what == circuit_plan::factor_ref::kind::group_current ? plan_.groups[f.index].rows
+                                                                   : plan_.populations[f.index].size;
+}
+
+// out (+)= W pre over part P.
+template <class B> void engine<B>::apply_group(int gi, const part& P, backends::out_block out, bool accumulate) {
+    const auto& g = plan_.groups[gi];
+    const std::int64_t n_to = plan_.populations[g.to].size, n_from = plan_.populations[g.from].size;
+    const backends::in_block pre = columns_of(pops_[g.from].rate, n_from, P);
+    if (g.identity_copy) { // n_to == n_from
+        if (accumulate)
+            B::add(ctx_, extent_of(n_to, P), pre, out);
+        else
+            B::copy(ctx_, extent_of(n_to, P), pre, out);
+        return;
+    }
+    // A transposed tie applies the other group's W^T: that W is [n_from x n_to].
+    const int owner = g.tied_to >= 0 ? g.tied_to : gi;
+    const std::int64_t w_rows = plan_.groups[owner].rows, w_size = weight_size(owner);
+    backends::gemm_call c;
+    c.count = P.count();
+    c.trans_a = g.tied_to >= 0 && g.transpose;
+    c.m = n_to, c.n = P.c1 - P.c0, c.inner = n_from;
+    c.a = {groups_[owner].w + P.k0 * w_size, w_rows, w_size};
+    c.b = pre;
+    c.c = out;
+    c.beta_value = accumulate ? 1.0f : 0.0f;
+    B::gemm(ctx_, c);
+}
+
+template <class B> void engine<B>::compute_compartment(int p, int c, const part& P) {
+    const std::int64_t n = plan_.populations[p].size;
+    const auto out = columns_of(pops_[p].current[c].get(), n, P);
+    const auto& in = plan_.populations[p].inputs[c];
+    if (in.empty()) {
+        B::zero(ctx_, extent_of(n, P), out);
+        return;
+    }
+    bool first = true;
+    for (int gi: in) {
+        if (plan_.groups[gi].keep_current) {
+            const auto own = columns_of(groups_[gi].current.get(), n, P);
+            apply_group(gi, P, own, false);
+            if (first)
+                B::copy(ctx_, extent_of(n, P), own, out);
+            else
+                B::add(ctx_, extent_of(n, P), own, out);
+        } else {
+            apply_group(gi, P, out, !first);
+        }
+        first = false;
+    }
+}
+
+// out = f(I_b) g(I_g) + alpha I_a over part P.
+template <class B> void engine<B>::evaluate(int p, const part& P, backends::out_block out) {
+    const auto& pp = plan_.populations[p];
+    for (int c = 0; c < 3; ++c)
+        if (pp.drives[c])
+            compute_compartment(p, c, P);
+    constexpr int b = int(compartment::basal), a = int(compartment::apical), gt = int(compartment::gate);
+    const auto drive = [&](int c) {
+        return pp.drives[c] ? backends::in_block(columns_of(pops_[p].current[c].get(), pp.size, P))
+                            : backends::in_block{};
+    };
+    B::rate_law(ctx_, extent_of(pp.size, P), pp.f, drive(b), pp.g, pp.gated ? drive(gt) : backends::in_block{},
+                pp.alpha, drive(a), out);
+}
+
+// The loss of the error population p (e = -dF/dy of its loss on population
+// `of`, written when with_error) per column of part P.
+template <class B> void engine<B>::loss_part(int p, const part& P, bool with_error) {
+    const auto& pp = plan_.populations[p];
+    const std::int64_t classes = plan_.populations[pp.of].size, slot = P.k0 * batch_ + P.c0;
+    backends::loss_call c;
+    c.law = pp.loss;
+    c.e = extent_of(classes, P);
+    c.y = columns_of(pops_[pp.of].rate, classes, P);
+    c.labels = labels_.get() + slot;
+    if (with_error)
+        c.error = columns_of(pops_[p].rate, pp.size, P);
+    c.loss = loss_.get() + slot;
+    c.correct = correct_.get() + slot;
+    c.stride = batch_;
+    B::loss(ctx_, c);
+}
+
+template <class B> void engine<B>::forward_part(const part& P, float* dxdt) {
+    if (P.c1 <= P.c0 || P.count() == 0)
+        return;
+    for (int p: plan_.order) {
+        if (plan_.populations[p].has_loss)
+            loss_part(p, P, true);
+        else
+            evaluate(p, P, columns_of(pops_[p].rate, plan_.populations[p].size, P));
+    }
+    // Continuous mode: tau dr/dt = -r + (rate law), now that every input exists.
+    for (int p: plan_.dynamic) {
+        const std::int64_t n = plan_.populations[p].size;
+        const auto drive = columns_of(pops_[p].drive.get(), n, P);
+        evaluate(p, P, drive);
+        B::relax(ctx_, extent_of(n, P), inv_tau_.data() + at(p, P.k0), drive, columns_of(pops_[p].rate, n, P),
+                 columns_of(dxdt + layout_.population[p], n, P));
+    }
+    // Currents and derivatives that only rules read, now that every rate exists.
+    for (std::size_t p = 0; p < pops_.size(); ++p) {
+        const auto& pp = plan_.populations[p];
+        for (int c = 0; c < 3; ++c)
+            if (pp.needed[c] && !pp.drives[c])
+                compute_compartment(int(p), c, P);
+        if (pp.needs_active)
+            B::derivative(ctx_, extent_of(pp.size, P), pp.f,
+                          columns_of(pops_[p].current[int(compartment::basal)].get(), pp.size, P),
+                          columns_of(pops_[p].active.get(), pp.size, P));
+    }
+    // Products of several pre factors, read whole by every part of learn().
+    for (std::size_t gi = 0; gi < groups_.size(); ++gi) {
+        const auto& gp = plan_.groups[gi];
+        if (!gp.learns || gp.pre.size() < 2)
+            continue;
+        const auto out = columns_of(groups_[gi].pre.get(), gp.cols, P);
+        B::copy(ctx_, extent_of(gp.cols, P), columns_of(factor(gp.pre[0]), gp.cols, P), out);
+        for (std::size_t i = 1; i < gp.pre.size(); ++i)
+            B::multiply(ctx_, extent_of(gp.cols, P), columns_of(factor(gp.pre[i]), gp.cols, P),
+                        out);
+    }
+}
+
+template <class B> void engine<B>::set_labels(const std::int32_t* y) {
+    for (int k = 0; k < K_; ++k)
+        set_labels(k, y);
+}
+
+template <class B> void engine<B>::set_labels(int k, const std::int32_t* y) {
+    if (y)
+        B::upload(ctx_, y, labels_.get() + std::int64_t(k) * batch_, batch_);
+}
+
+template <class B> void engine<B>::share_input() {
+    const std::int64_t n = slice(plan_.input);
+    for (int k = 1; k < K_; ++k)
+        B::copy_n(ctx_, rate(plan_.input, 0), rate(plan_.input, k), n);
+}
+
+// Per instance, summed over its columns in order.
+template <class B> std::vector<loss_result> engine<B>::collect_loss() {
+    const std::int64_t columns = std::int64_t(batch_) * K_;
+    const double* loss = loss_.get();
+    const std::int32_t* correct = correct_.get();
+    if constexpr (!B::host_memory) {
+        B::download(ctx_, loss, host_loss_.data(), columns);
+        B::download(ctx_, correct, host_correct_.data(), columns);
+        loss = host_loss_.data(), correct = host_correct_.data();
+    }
+    std::vector<loss_result> out(static_cast<std::size_t>(K_));
+    if (plan_.error < 0)
+        return out;
+    for (int k = 0; k < K_; ++k)
+        for (std::int64_t j = 0; j < batch_; ++j) {
+            out[k].loss_sum += loss[k * batch_ + j];
+            out[k].correct += correct[k * batch_ + j];
+        }
+    return out;
+}
+
+template <class B> std::vector<loss_result> engine<B>::forward() {
+    if (plan_.mode != sim_mode::discrete)
+        throw internal_error("engine::forward: continuous mode uses derivative()");
+    rates_of_forward_ = true;
+    const int parts = column_parts();
+    B::parallel(ctx_, parts, [&](int i) { forward_part(column_part(i, parts), nullptr); });
+    return collect_loss();
+}
+
+template <class B> std::vector<loss_result> engine<B>::infer() {
+    bind_own_storage(); // never write rates into an ODE state
+    rates_of_forward_ = false;
+    const int parts = column_parts();
+    B::parallel(ctx_, parts, [&](int i) {
+        const part P = column_part(i, parts);
+        if (P.c1 <= P.c0 || P.count() == 0)
+            return;
+        for (int p: plan_.infer_order)
+            evaluate(p, P, columns_of(pops_[p].rate, plan_.populations[p].size, P));
+        if (plan_.error >= 0)
+            loss_part(plan_.error, P, false);
+    });
+    return collect_loss();
+}
+
+// ---------------------------------------------------------------- plasticity
+
+// target <- base - c R(S) + alpha POST PRE^T on every learning group, per
+// instance: in place (learn: target S, base S), or into U (Adam) or dS/dt
+// (base 0). With l2 decay the first two terms are the GEMM's beta.
+template <class B> void engine<B>::prepare_update(bool in_place, bool adam_step) {
+    const float inv_batch = 1.0f / float(batch_);
+    for (std::size_t gi = 0; gi < groups_.size(); ++gi) {
+        if (!plan_.groups[gi].learns)
+            continue;
+        const auto decay = plan_.groups[gi].decay;
+        for (int k = 0; k < K_; ++k) {
+            const std::size_t i = at(int(gi), k);
+            const float a = adam_step ? inv_batch : eta_[i] * inv_batch;
+            const float c = adam_step ? gamma_[i] : eta_[i] * gamma_[i];
+            alpha_[i] = a;
+            neg_c_[i] = -c;
+            if (decay == laws::decay_law::l2)
+                beta_[i] = in_place ? 1.0f - c : -c;
+            else
+                beta_[i] = in_place || decay == laws::decay_law::l1 ? 1.0f : 0.0f;
+        }
+    }
+}
+
+// Discrete (dxdt null): this part's rows of every group's update.
+// Continuous: dS/dt = eta (mean(POST PRE^T) - gamma R(S)), or 0 while not learning.
+template <class B> void engine<B>::learn_part(const part& P, float* dxdt, bool learning) {
+    for (std::size_t gi = 0; gi < groups_.size(); ++gi) {
+        const auto& gp = plan_.groups[gi];
+        if (!gp.learns)
+            continue;
+        const auto rows = share(gp.rows, P.t, P.T);
+        if (rows.count == 0 || P.count() == 0)
+            continue;
+        const std::int64_t size = weight_size(int(gi));
+        const backends::extent e{rows.count, gp.cols, P.count()};
+        const auto rows_of = [&](float* base) {
+            return backends::out_block{base + P.k0 * size + rows.first, gp.rows, size};
+        };
+        const backends::out_block w = rows_of(groups_[gi].w);
+        // The update's target: S itself, U (Adam) or dS/dt.
+        const bool in_place = !dxdt && !adam();
+        const backends::out_block target = dxdt         ? rows_of(dxdt + layout_.group[gi])
+                                           : in_place   ? w
+                                                        : rows_of(groups_[gi].u.get());
+        if (dxdt && !learning) {
+            B::zero(ctx_, e, target);
+            continue;
+        }
+        // POST's rows: one factor, or the product of several.
+        const std::int64_t post_slice = gp.rows * batch_;
+        const auto post_rows = [&](float* base) {
+            return backends::out_block{base + P.k0 * post_slice + rows.first, gp.rows, post_slice};
+        };
+        const backends::extent post_e{rows.count, batch_, P.count()};
+        backends::out_block post = post_rows(factor(gp.post[0]));
+        if (gp.post.size() > 1) {
+            const auto out = post_rows(groups_[gi].post.get());
+            B::copy(ctx_, post_e, post, out);
+            for (std::size_t i = 1; i < gp.post.size(); ++i)
+                B::multiply(ctx_, post_e, post_rows(factor(gp.post[i])), out);
+            post = out;
+        }
+        const float* pre = gp.pre.size() > 1 ? groups_[gi].pre.get() : factor(gp.pre[0]);
+        const std::size_t k0 = at(int(gi), P.k0);
+        switch (gp.decay) {
+        case laws::decay_law::l2:
+            if (!in_place)
+                B::copy(ctx_, e, w, target);
+            break;
+        case laws::decay_law::l1:
+            if (!in_place)
+                B::zero(ctx_, e, target);
+            B::add_sign(ctx_, e, neg_c_.data() + k0, w, target);
+            break;
+        case laws::decay_law::none:
+            break;
+        }
+        backends::gemm_call c;
+        c.count = P.count();
+        c.trans_b = true;
+        c.m = rows.count, c.n = gp.cols, c.inner = batch_;
+        c.a = post;
+        c.b = {pre + P.k0 * std::int64_t(gp.cols) * batch_, gp.cols, std::int64_t(gp.cols) * batch_};
+        c.c = target;
+        c.alpha = alpha_.data() + k0;
+        c.beta = beta_.data() + k0;
+        B::gemm(ctx_, c);
+        if (!dxdt && adam())
+            B::adam(ctx_, e, eta_.data() + k0, adam_, target, rows_of(groups_[gi].m.get()),
+                    rows_of(groups_[gi].v.get()), w);
+    }
+}
+
+template <class B> void engine<B>::set_optimizer(const optimizer_spec& o) {
+    if (o.kind == optimizer_kind::adam && plan_.mode != sim_mode::discrete)
+        throw internal_error("engine: Adam steps are discrete-mode only");
+    optimizer_ = o;
+    optimizer_steps_ = 0;
+    for (std::size_t gi = 0; gi < groups_.size(); ++gi) {
+        auto& g = groups_[gi];
+        const std::int64_t n = adam() && plan_.groups[gi].learns ? weight_size(int(gi)) * K_ : 0;
+        g.m.resize(n);
+        g.v.resize(n);
+        g.u.resize(n);
+    }
+}
+
+template <class B> void engine<B>::learn() {
+    if (adam()) {
+        ++optimizer_steps_;
+        const double t = double(optimizer_steps_);
+        adam_ = {float(optimizer_.beta1), float(optimizer_.beta2), float(optimizer_.epsilon),
+                 float(1 - std::pow(optimizer_.beta1, t)), float(1 - std::pow(optimizer_.beta2, t))};
+    }
+    prepare_update(!adam(), adam());
+    // Rates and currents were all computed by forward() from the pre-update
+    // weights, so updating groups one after another is still simultaneous.
+    const int parts = row_parts();
+    B::parallel(ctx_, parts, [&](int i) { learn_part(row_part(i, parts), nullptr, true); });
+}
+
+template <class B> bool engine<B>::mirror(std::span<rng* const> noise, int b, double sigma) {
+    if (int(noise.size()) != K_)
+        throw internal_error("engine::mirror: noise for the wrong number of instances");
+    const float half_width = float(sigma * std::sqrt(3.0)); // U(-a, a) has variance a^2 / 3
+    for (std::size_t gi = 0; gi < groups_.size(); ++gi) {
+        const auto& gp = plan_.groups[gi];
+        if (gp.mirror_of < 0)
+            continue;
+        const auto& m = plan_.groups[gp.mirror_of];
+        const std::int64_t post = m.rows, pre = m.cols, x_slice = pre * b, y_slice = post * b;
+        // Each instance's draws in column-major order.
+        mirror_x_.resize(x_slice * K_);
+        mirror_y_.resize(y_slice * K_);
+        float* x = mirror_x_.get();
+        if constexpr (!B::host_memory) {
+            host_noise_.resize(std::size_t(x_slice * K_));
+            x = host_noise_.data();
+        }
+        for (int k = 0; k < K_; ++k)
+            for (std::int64_t i = 0; i < x_slice; ++i)
+                x[k * x_slice + i] = half_width * float(2.0 * noise[k]->uniform() - 1.0);
+        if constexpr (!B::host_memory)
+            B::upload(ctx_, x, mirror_x_.get(), x_slice * K_);
+        for (int k = 0; k < K_; ++k) {
+            alpha_[at(int(gi), k)] = mirror_eta_[at(int(gi), k)] / float(b);
+            beta_[at(int(gi), k)] = 1.0f - mirror_eta_[at(int(gi), k)] * mirror_gamma_[at(int(gi), k)];
+        }
+        // Y = W X
+        backends::gemm_call y;
+        y.count = K_;
+        y.m = post, y.n = b, y.inner = pre;
+        y.a = {groups_[gp.mirror_of].w, post, weight_size(gp.mirror_of)};
+        y.b = {mirror_x_.get(), pre, x_slice};
+        y.c = {mirror_y_.get(), post, y_slice};
+        B::gemm(ctx_, y);
+        // S [pre x post] <- (1 - eta gamma) S + (eta / b) X Y^T
+        backends::gemm_call s;
+        s.count = K_;
+        s.trans_b = true;
+        s.m = pre, s.n = post, s.inner = b;
+        s.a = {mirror_x_.get(), pre, x_slice};
+        s.b = {mirror_y_.get(), post, y_slice};
+        s.c = {groups_[gi].w, pre, weight_size(int(gi))};
+        s.alpha = alpha_.data() + at(int(gi), 0);
+        s.beta = beta_.data() + at(int(gi), 0);
+        B::gemm(ctx_, s);
+    }
+    return plan_.mirrors;
+}
+
+// ---------------------------------------------------------------- continuous mode
+
+template <class B> void engine<B>::write_state(float* x) {
+    for (int p: plan_.dynamic)
+        B::copy_n(ctx_, pops_[p].own_rate.get(), x + layout_.population[p], slice(p) * K_);
+    for (std::size_t g = 0; g < groups_.size(); ++g)
+        if (layout_.group[g] >= 0)
+            B::copy_n(ctx_, groups_[g].own_w.get(), x + layout_.group[g], weight_size(int(g)) * K_);
+}
+
+template <class B> void engine<B>::bind_state(const float* x) {
+    if (plan_.mode != sim_mode::continuous)
+        throw internal_error("engine::bind_state: discrete mode has no state");
+    if (batch_ != state_batch_)
+        throw internal_error("engine::bind_state: the batch differs from the state's trials");
+    // The buffers only read the state; derivative() writes dxdt.
+    float* s = const_cast<float*>(x);
+    for (int p: plan_.dynamic)
+        pops_[p].rate = s + layout_.population[p];
+    for (std::size_t g = 0; g < groups_.size(); ++g)
+        if (layout_.group[g] >= 0)
+            groups_[g].w = s + layout_.group[g];
+}
+
+template <class B>
+std::vector<loss_result> engine<B>::derivative(const float* x, float* dxdt, bool learning) {
+    bind_state(x);
+    rates_of_forward_ = true;
+    const int columns = column_parts();
+    B::parallel(ctx_, columns, [&](int i) { forward_part(column_part(i, columns), dxdt); });
+    prepare_update(false, false);
+    const int rows = row_parts();
+    B::parallel(ctx_, rows, [&](int i) { learn_part(row_part(i, rows), dxdt, learning); });
+    return collect_loss();
+}
+
+// ---------------------------------------------------------------- norms and counts
+
+template <class B> void engine<B>::norms(int k, std::vector<double>& weight_norms, std::vector<double>& rate_norms) {
+    std::vector<backends::span_ref> v;
+    for (std::size_t g = 0; g < groups_.size(); ++g)
+        v.push_back(plan_.groups[g].tied_to < 0 ? backends::span_ref{weights(int(g), k), weight_size(int(g))}
+                                                : backends::span_ref{});
+    for (std::size_t p = 0; p < pops_.size(); ++p)
+        v.push_back(rates_of_forward_ ? backends::span_ref{rate(int(p), k), slice(int(p))} : backends::span_ref{});
+    std::vector<float> out(v.size());
+    B::norms(ctx_, v.data(), int(v.size()), out.data());
+    weight_norms.assign(out.begin(), out.begin() + std::ptrdiff_t(groups_.size()));
+    rate_norms.assign(out.begin() + std::ptrdiff_t(groups_.size()), out.end());
+}
+
+template <class B> std::int64_t engine<B>::step_flops() const {
+    std::int64_t flops = 0;
+    const auto gemm = [&](const circuit_plan::group& g) { return 2 * std::int64_t(g.rows) * g.cols * batch_; };
+    for (const auto& p: plan_.populations)
+        for (int c = 0; c < 3; ++c)
+            if (p.needed[c])
+                for (int gi: p.inputs[c])
+                    if (!plan_.groups[gi].identity_copy)
+                        flops += gemm(plan_.groups[gi]);
+    for (const auto& g: plan_.groups)
+        if (g.learns)
+            flops += gemm(g);
+    return flops;
+}
+
+} // namespace counterstream
