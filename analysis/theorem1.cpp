@@ -1,6 +1,6 @@
 #include "analysis/theorem1.hpp"
 
-#include "sim/backends/cpu/maps.hpp"
+#include "models/laws/losses.hpp"
 #include "sim/error.hpp"
 
 namespace counterstream::analysis {
@@ -111,8 +111,10 @@ probe_result update_and_gradient(network& net, const std::vector<upstream_layer>
         throw internal_error("update_and_gradient: no error population of " + pops[chain.back().to].spec->name);
     const matrix y = h[n].cast<float>();
     matrix e(y.rows(), y.cols());
-    block e_block = e;
-    out.loss = cpu::loss_columns(error->loss, y, labels, &e_block).loss_sum / batch;
+    double loss_sum = 0;
+    for (Eigen::Index j = 0; j < y.cols(); ++j)
+        loss_sum += laws::loss_column(error->loss, int(y.rows()), y.col(j).data(), labels[j], e.col(j).data()).loss;
+    out.loss = loss_sum / batch;
 
     // delta^{l+1} = -dF/da^{l+1}; -dF/dW^l = delta^{l+1} (h^l)^T / B.
     Eigen::MatrixXd delta = law(pops[chain[n - 1].to].plan->f, a[n - 1], true).cwiseProduct(e.cast<double>());

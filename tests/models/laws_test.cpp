@@ -4,7 +4,7 @@
 #include "models/laws/plasticity.hpp"
 #include "models/laws/rate.hpp"
 #include "models/library.hpp"
-#include "sim/backends/cpu/maps.hpp"
+#include "sim/backends/cpu/backend.hpp"
 
 #include <doctest/doctest.h>
 
@@ -14,10 +14,12 @@
 using namespace counterstream;
 
 TEST_CASE(
-    "every activation's derivative is its slope (central differences in double) and the CPU maps agree in float") {
+    "every activation's derivative is its slope (central differences in double) and the CPU backend agrees in float") {
     const auto lib = models::standard_library();
     matrix in(5, 2);
     in << -3.1f, -0.7f, -0.2f, 0.3f, 1.4f, 2.6f, -1.9f, 0.05f, 0.9f, 4.2f;
+    cpu::backend::context ctx;
+    const backends::extent shape{in.rows(), in.cols(), 1};
     for (int k = 0; k < laws::activation_count; ++k) {
         const std::string name = laws::activation_names[k];
         CAPTURE(name);
@@ -25,8 +27,8 @@ TEST_CASE(
         REQUIRE(f != nullptr);
         REQUIRE(int(f->law) == k);
         matrix out(in.rows(), in.cols()), slope(in.rows(), in.cols());
-        cpu::activate(f->law, in, out);
-        cpu::differentiate(f->law, in, slope);
+        cpu::backend::activate(ctx, shape, f->law, {in.data(), in.rows()}, {out.data(), out.rows()});
+        cpu::backend::derivative(ctx, shape, f->law, {in.data(), in.rows()}, {slope.data(), slope.rows()});
         for (Eigen::Index j = 0; j < in.cols(); ++j)
             for (Eigen::Index i = 0; i < in.rows(); ++i) {
                 const double x = in(i, j), h = 1e-6;
@@ -50,14 +52,18 @@ TEST_CASE("the rate law is f(I_b) g(I_g) + alpha I_a, and tau dr/dt = drive - r"
     basal << -1, 2, 0.5f, 3, -4, 1;
     gate << 1, -1, 2, 0.5f, 3, -2;
     apical << 0.25f, 1, -1, 2, 0.5f, 4;
-    const laws::activation_law step = laws::activation_law::step;
-    cpu::rate_law(laws::activation_law::relu, basal, &step, gate.data(), 0.5f, apical.data(), out);
+    cpu::backend::context ctx;
+    const backends::extent shape{3, 2, 1};
+    const auto in = [](const matrix& m) { return backends::in_block{m.data(), m.rows()}; };
+    cpu::backend::rate_law(ctx, shape, laws::activation_law::relu, in(basal), laws::activation_law::step, in(gate),
+                           0.5f, in(apical), {out.data(), 3});
     for (Eigen::Index j = 0; j < 2; ++j)
         for (Eigen::Index i = 0; i < 3; ++i) {
             const float expected = std::max(basal(i, j), 0.0f) * (gate(i, j) > 0 ? 1.0f : 0.0f) + 0.5f * apical(i, j);
             CHECK(out(i, j) == expected);
         }
-    cpu::rate_law(laws::activation_law::tanh, basal, nullptr, nullptr, 0, nullptr, out);
+    cpu::backend::rate_law(ctx, shape, laws::activation_law::tanh, in(basal), laws::activation_law::step, {}, 0, {},
+                           {out.data(), 3});
     CHECK(out(0, 1) == doctest::Approx(std::tanh(2.0)));
     // relaxation towards a drive of 2 from 0.5 with tau = 4 ms: (2 - 0.5) / 4 per ms
     CHECK(laws::relax(2.0f, 0.5f, 0.25f) == 0.375f);
