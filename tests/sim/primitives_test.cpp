@@ -1,0 +1,100 @@
+// The CPU backend's primitives (sim/backends/cpu/backend.hpp) against naive
+// double-precision loops (tests/support/primitive_suite.hpp); the GPU tests
+// hold the CUDA backend to the same checks.
+#include "sim/backends/cpu/backend.hpp"
+#include "tests/support/primitive_suite.hpp"
+
+#include <doctest/doctest.h>
+
+using namespace counterstream;
+using cpu_backend = cpu::backend;
+
+TEST_CASE("cpu primitives: gemm agrees with a naive loop") {
+    cpu_backend::context ctx;
+    testing::check_gemm<cpu_backend>(ctx);
+}
+
+TEST_CASE("cpu primitives: gemm with inner 0 agrees with a naive loop") {
+    cpu_backend::context ctx;
+    testing::check_gemm_empty_inner<cpu_backend>(ctx);
+}
+
+TEST_CASE("cpu primitives: copy agrees with a naive loop") {
+    cpu_backend::context ctx;
+    testing::check_copy<cpu_backend>(ctx);
+}
+
+TEST_CASE("cpu primitives: add agrees with a naive loop") {
+    cpu_backend::context ctx;
+    testing::check_add<cpu_backend>(ctx);
+}
+
+TEST_CASE("cpu primitives: multiply agrees with a naive loop") {
+    cpu_backend::context ctx;
+    testing::check_multiply<cpu_backend>(ctx);
+}
+
+TEST_CASE("cpu primitives: zero agrees with a naive loop") {
+    cpu_backend::context ctx;
+    testing::check_zero<cpu_backend>(ctx);
+}
+
+TEST_CASE("cpu primitives: scale agrees with a naive loop") {
+    cpu_backend::context ctx;
+    testing::check_scale<cpu_backend>(ctx);
+}
+
+TEST_CASE("cpu primitives: add_sign agrees with a naive loop") {
+    cpu_backend::context ctx;
+    testing::check_add_sign<cpu_backend>(ctx);
+}
+
+TEST_CASE("cpu primitives: queued scale calls with reused factor arrays agree with a naive loop") {
+    cpu_backend::context ctx;
+    testing::check_factor_sequence<cpu_backend>(ctx);
+}
+
+TEST_CASE("cpu primitives: rate_law agrees with a naive loop") {
+    cpu_backend::context ctx;
+    testing::check_rate_law<cpu_backend>(ctx);
+}
+
+TEST_CASE("cpu primitives: activate agrees with a naive loop") {
+    cpu_backend::context ctx;
+    testing::check_activate<cpu_backend>(ctx);
+}
+
+TEST_CASE("cpu primitives: derivative agrees with a naive loop") {
+    cpu_backend::context ctx;
+    testing::check_derivative<cpu_backend>(ctx);
+}
+
+TEST_CASE("cpu primitives: relax agrees with a naive loop") {
+    cpu_backend::context ctx;
+    testing::check_relax<cpu_backend>(ctx);
+}
+
+TEST_CASE("cpu primitives: adam agrees with a naive loop") {
+    cpu_backend::context ctx;
+    testing::check_adam<cpu_backend>(ctx);
+}
+
+TEST_CASE("cpu primitives: loss agrees with a naive loop") {
+    cpu_backend::context ctx;
+    testing::check_loss<cpu_backend>(ctx);
+}
+
+TEST_CASE("cpu primitives: the norm of each span agrees with a naive loop") {
+    cpu_backend::context ctx;
+    testing::check_norms<cpu_backend>(ctx);
+}
+
+TEST_CASE("cpu primitives: parallel calls every part once") {
+    cpu_backend::context ctx;
+    testing::check_parallel<cpu_backend>(ctx);
+}
+
+TEST_CASE("cpu primitives: copy_n agrees with memmove") {
+    cpu_backend::context ctx;
+    testing::check_copy_n<cpu_backend>(ctx);
+}
