@@ -2,7 +2,7 @@
 
 #include "protocols/run_document.hpp"
 #include "protocols/run_support.hpp"
-#include "sim/backends/cuda/device_network.hpp"
+#include "sim/backends/cuda/device_engine.hpp"
 #include "sim/ensemble.hpp"
 #include "sim/error.hpp"
 #include "sim/integrator.hpp"
@@ -98,8 +98,8 @@ case_result discrete_case(const std::string& name, const std::string& file, doub
     std::vector<std::int32_t> labels(B);
     mnist_like_batch(net, data_rng, labels);
     loss_result last;
-    std::unique_ptr<cuda::device_network> gpu;
-    if (on_device) gpu = std::make_unique<cuda::device_network>(net);
+    std::unique_ptr<cuda::device_engine> gpu;
+    if (on_device) gpu = std::make_unique<cuda::device_engine>(net);
     const auto file_name = std::filesystem::temp_directory_path() /
                            ("counterstream-bench-" + std::to_string(::getpid()) + ".h5");
     std::unique_ptr<recorder> rec;
@@ -167,7 +167,7 @@ cuda_ensemble_result cuda_ensemble_case(const std::string& file, const bench_opt
     cuda_ensemble_result out;
     out.instances = K;
     {
-        cuda::device_network ensemble(hosts);
+        cuda::device_engine ensemble(hosts);
         out.ensemble_steps_per_s = steps_per_second(
             [&] {
                 ensemble.forward(label_ptrs);
@@ -175,8 +175,8 @@ cuda_ensemble_result cuda_ensemble_case(const std::string& file, const bench_opt
             },
             opt.seconds);
     }
-    std::vector<std::unique_ptr<cuda::device_network>> singles;
-    for (auto* h: hosts) singles.push_back(std::make_unique<cuda::device_network>(*h));
+    std::vector<std::unique_ptr<cuda::device_engine>> singles;
+    for (auto* h: hosts) singles.push_back(std::make_unique<cuda::device_engine>(*h));
     out.singles_steps_per_s = steps_per_second(
         [&] {
             for (int k = 0; k < K; ++k) {
@@ -218,7 +218,7 @@ continuous_result continuous_case(const std::string& file, const bench_options& 
     const double per_s = steps_per_second(present, opt.seconds);
     double cuda_per_s = 0;
     if (opt.backend == "cuda") { // the same presentations on the device
-        cuda::device_network gpu(net);
+        cuda::device_engine gpu(net);
         const double device_per_s = steps_per_second(
             [&] {
                 gpu.set_input({labels.data()});

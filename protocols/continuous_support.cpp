@@ -200,7 +200,7 @@ void continuous_recording::epoch_row(const epoch_summary& s) {
 void continuous_recording::diverged_row(const run_cursor& c) { rec_.append_metrics(diverged_metrics(c)); }
 
 std::string divergence(const network& net, const loss_result& r, std::int64_t presentation, const guard_spec& guard,
-                       cuda::device_network* gpu, int instance) {
+                       cuda::device_engine* gpu, int instance) {
     if (!std::isfinite(r.loss_sum))
         return "the loss is not finite";
     if (presentation % guard.every == 0)

@@ -10,7 +10,7 @@
 #include "protocols/run_document.hpp"
 #include "protocols/train.hpp"
 #include "protocols/trainer_state.hpp"
-#include "sim/backends/cuda/device_network.hpp"
+#include "sim/backends/cuda/device_engine.hpp"
 #include "sim/integrator.hpp"
 #include "sim/library.hpp"
 #include "sim/network.hpp"
@@ -132,6 +132,6 @@ loss_result present(network& net, integrator& integ, Eigen::VectorXf& x, Eigen::
 // of the norms, run every guard.every presentations); empty when it did not.
 // With `gpu`, the norms are of its instance `instance`.
 std::string divergence(const network& net, const loss_result& r, std::int64_t presentation, const guard_spec& guard,
-                       cuda::device_network* gpu = nullptr, int instance = 0);
+                       cuda::device_engine* gpu = nullptr, int instance = 0);
 
 } // namespace counterstream

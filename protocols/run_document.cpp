@@ -163,8 +163,6 @@ protocol_spec parse_protocol(const view& v, reader& rd) {
         if (auto e = rd.number(o["epsilon"], 1e-30, 1)) p.optimizer.epsilon = *e;
         for (const char* k: {"beta1", "beta2", "epsilon"})
             if (o[k].defined() && p.optimizer.kind != optimizer_kind::adam) rd.error(o[k], std::string(k) + " applies to kind: adam");
-        if (p.optimizer.kind == optimizer_kind::adam && p.backend == "cuda")
-            rd.error(o["kind"], "Adam steps run on the cpu backend only (the cuda backend has no Adam kernel yet)");
     }
     return p;
 }

@@ -92,7 +92,7 @@ std::string format_norm(double x) {
     return out.str();
 }
 
-std::string guard_violation(const network& net, double max_norm, cuda::device_network* gpu, int instance) {
+std::string guard_violation(const network& net, double max_norm, cuda::device_engine* gpu, int instance) {
     std::vector<double> weight_norms, rate_norms;
     if (gpu) gpu->norms(weight_norms, rate_norms, instance);
     const auto& groups = net.groups();
@@ -127,7 +127,7 @@ void clear_progress() {
     std::fflush(stderr);
 }
 
-void record_device_snapshot(recorder& rec, const network& net, cuda::device_network& gpu, int instance,
+void record_device_snapshot(recorder& rec, const network& net, cuda::device_engine& gpu, int instance,
                             std::int64_t step) {
     for (std::size_t g = 0; g < net.groups().size(); ++g) {
         const auto& grp = net.groups()[g];
@@ -139,7 +139,7 @@ void record_device_snapshot(recorder& rec, const network& net, cuda::device_netw
 }
 
 std::pair<double, double> evaluate(network& net, const datasets::split& data, int chunk, int batch,
-                                   cuda::device_network* gpu) {
+                                   cuda::device_engine* gpu) {
     if (gpu) return evaluate(std::vector<network*>{&net}, data, chunk, batch, *gpu).front();
     double loss = 0;
     std::int64_t correct = 0;
@@ -157,7 +157,7 @@ std::pair<double, double> evaluate(network& net, const datasets::split& data, in
 }
 
 std::vector<std::pair<double, double>> evaluate(const std::vector<network*>& nets, const datasets::split& data,
-                                                int chunk, int batch, cuda::device_network& gpu) {
+                                                int chunk, int batch, cuda::device_engine& gpu) {
     if (nets.size() > 1 && !gpu.shares_input())
         throw internal_error("evaluate: an ensemble's instances must share their input");
     std::vector<double> loss(nets.size(), 0.0);
@@ -183,7 +183,7 @@ std::vector<std::pair<double, double>> evaluate(const std::vector<network*>& net
 }
 
 held_out_scores score_held_out(network& net, const datasets::dataset& data, int chunk, int batch,
-                               cuda::device_network* gpu) {
+                               cuda::device_engine* gpu) {
     held_out_scores s;
     s.test = evaluate(net, data.test, chunk, batch, gpu);
     if (data.validation.size() > 0) s.validation = evaluate(net, data.validation, chunk, batch, gpu);
@@ -191,7 +191,7 @@ held_out_scores score_held_out(network& net, const datasets::dataset& data, int 
 }
 
 std::vector<held_out_scores> score_held_out(const std::vector<network*>& nets, const datasets::dataset& data,
-                                            int chunk, int batch, cuda::device_network& gpu) {
+                                            int chunk, int batch, cuda::device_engine& gpu) {
     const auto test = evaluate(nets, data.test, chunk, batch, gpu);
     std::vector<held_out_scores> out(test.size());
     for (std::size_t k = 0; k < test.size(); ++k) out[k].test = test[k];

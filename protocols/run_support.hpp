@@ -8,7 +8,7 @@
 #include "protocols/run_document.hpp"
 #include "protocols/train.hpp"
 #include "protocols/trainer_state.hpp"
-#include "sim/backends/cuda/device_network.hpp"
+#include "sim/backends/cuda/device_engine.hpp"
 #include "sim/network.hpp"
 #include "sim/recorder.hpp"
 
@@ -52,7 +52,7 @@ struct stop_signals {
 // The divergence guard: the first plastic weight or (non-input) population
 // rate that is not finite or whose norm exceeds max_norm, as a message; empty when fine.
 // With `gpu`, the norms are those of its device buffers (of `instance`, in an ensemble).
-std::string guard_violation(const network& net, double max_norm, cuda::device_network* gpu = nullptr,
+std::string guard_violation(const network& net, double max_norm, cuda::device_engine* gpu = nullptr,
                             int instance = 0);
 // A norm or other value as a message shows it (4 significant digits).
 std::string format_norm(double x);
@@ -62,18 +62,18 @@ void clear_progress();
 
 // Writes instance `instance`'s weights of every untied group of `net` from
 // the device snapshot `gpu` began last (waiting for it) into `rec` at `step`.
-void record_device_snapshot(recorder& rec, const network& net, cuda::device_network& gpu, int instance,
+void record_device_snapshot(recorder& rec, const network& net, cuda::device_engine& gpu, int instance,
                             std::int64_t step);
 
 // Test-set loss and accuracy, evaluated in chunks on the same network (every
 // population instantaneous), which is then resized back to `batch`; with
 // `gpu`, on its device.
 std::pair<double, double> evaluate(network& net, const datasets::split& data, int chunk, int batch,
-                                   cuda::device_network* gpu = nullptr);
+                                   cuda::device_engine* gpu = nullptr);
 // The same for every instance of a device ensemble at once (nets[k] is its
 // instance k; `gpu` shares nets[0]'s input), each network resized back to `batch`.
 std::vector<std::pair<double, double>> evaluate(const std::vector<network*>& nets, const datasets::split& data,
-                                                int chunk, int batch, cuda::device_network& gpu);
+                                                int chunk, int batch, cuda::device_engine& gpu);
 
 // An epoch's loss and accuracy on the held-out splits: the test set, and
 // the validation split when the dataset holds one (NaN otherwise).
@@ -84,9 +84,9 @@ struct held_out_scores {
 };
 // evaluate() on both splits, for one network or every instance of a device ensemble.
 held_out_scores score_held_out(network& net, const datasets::dataset& data, int chunk, int batch,
-                               cuda::device_network* gpu = nullptr);
+                               cuda::device_engine* gpu = nullptr);
 std::vector<held_out_scores> score_held_out(const std::vector<network*>& nets, const datasets::dataset& data,
-                                            int chunk, int batch, cuda::device_network& gpu);
+                                            int chunk, int batch, cuda::device_engine& gpu);
 // The epoch that ends at c: its training totals, its held-out scores, and
 // the rate of `samples` that took `seconds`.
 epoch_summary summarize_epoch(const run_cursor& c, const running_totals& epoch, const held_out_scores& scores,

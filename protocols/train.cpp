@@ -79,7 +79,7 @@ private:
     bool progress_, resume_;
     std::vector<run_state> runs_;
     std::vector<network*> hosts_; // every member's network
-    std::unique_ptr<cuda::device_network> gpu_;
+    std::unique_ptr<cuda::device_engine> gpu_;
     // On the device, a snapshot is copied while the next step runs and written
     // once it has arrived: after that step's plasticity is queued, or before
     // anything else is written (a checkpoint must come after it).
@@ -109,7 +109,7 @@ discrete_trainer::discrete_trainer(const std::vector<ensemble_member>& members, 
     // The CUDA backend runs the steps on the device; the host networks keep
     // the structure and receive the weights whenever they are checkpointed.
     if (proto_.backend == "cuda") {
-        gpu_ = std::make_unique<cuda::device_network>(hosts_);
+        gpu_ = std::make_unique<cuda::device_engine>(hosts_);
         gpu_->share_input(true); // one data stream: the lead member's batch
     }
     mirror_batch_ = proto_.mirror.batch_size > 0 ? proto_.mirror.batch_size : proto_.batch_size;

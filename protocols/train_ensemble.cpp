@@ -108,7 +108,7 @@ private:
     std::int64_t weights_every_;
     run_cursor cursor_;
     // protocol.backend: cuda: every instance on the device, as one lockstep ensemble.
-    std::unique_ptr<cuda::device_network> gpu_;
+    std::unique_ptr<cuda::device_engine> gpu_;
     std::vector<held_out_scores> tested_; // the device's held-out scores per instance
 };
 
@@ -133,7 +133,7 @@ continuous_trainer::continuous_trainer(const std::vector<ensemble_member>& membe
     if (proto_.backend == "cuda") {
         std::vector<network*> nets;
         for (int k = 0; k < ens_.size(); ++k) nets.push_back(&ens_.net(k));
-        gpu_ = std::make_unique<cuda::device_network>(nets);
+        gpu_ = std::make_unique<cuda::device_engine>(nets);
         gpu_->share_input(true); // one data stream
         // The host side of a presentation is bookkeeping and HDF5: one thread,
         // so that downloads need no lock.

@@ -139,7 +139,12 @@ public:
     // Dynamic rates read their own buffers again; weights stay on the state.
     void bind_own_rates();
     // dx/dt at x for the current input; learning: plasticity on (else dS/dt = 0).
-    std::vector<loss_result> derivative(const float* x, float* dxdt, bool learning);
+    // The loss there comes from losses() (the CUDA backend waits for it).
+    void derivative(const float* x, float* dxdt, bool learning);
+    // Per instance, the loss of the last forward(), infer() or derivative().
+    std::vector<loss_result> losses();
+    // Whether the rate buffers hold a whole forward pass (infer() fills only some).
+    bool has_forward_rates() const { return rates_of_forward_; }
 
     // Instance k's Euclidean norms: of every group's own weights (0 for tied
     // groups) and of every population's rates in the last forward pass (0 before one).
@@ -195,7 +200,6 @@ private:
     void forward_part(const part& P, float* dxdt);
     void loss_part(int p, const part& P, bool with_error);
     void learn_part(const part& P, float* dxdt, bool learning);
-    std::vector<loss_result> collect_loss();
     void bind_own_storage();
     // The per-instance alpha, beta and -c of every learning group's update
     // (models/laws/plasticity.hpp), for learn() (in_place) or derivative().

@@ -273,7 +273,7 @@ template <class B> void engine<B>::share_input() {
 }
 
 // Per instance, summed over its columns in order.
-template <class B> std::vector<loss_result> engine<B>::collect_loss() {
+template <class B> std::vector<loss_result> engine<B>::losses() {
     const std::int64_t columns = std::int64_t(batch_) * K_;
     const double* loss = loss_.get();
     const std::int32_t* correct = correct_.get();
@@ -299,7 +299,7 @@ template <class B> std::vector<loss_result> engine<B>::forward() {
     rates_of_forward_ = true;
     const int parts = column_parts();
     B::parallel(ctx_, parts, [&](int i) { forward_part(column_part(i, parts), nullptr); });
-    return collect_loss();
+    return losses();
 }
 
 template <class B> std::vector<loss_result> engine<B>::infer() {
@@ -315,7 +315,7 @@ template <class B> std::vector<loss_result> engine<B>::infer() {
         if (plan_.error >= 0)
             loss_part(plan_.error, P, false);
     });
-    return collect_loss();
+    return losses();
 }
 
 // ---------------------------------------------------------------- plasticity
@@ -515,8 +515,7 @@ template <class B> void engine<B>::bind_state(const float* x) {
             groups_[g].w = s + layout_.group[g];
 }
 
-template <class B>
-std::vector<loss_result> engine<B>::derivative(const float* x, float* dxdt, bool learning) {
+template <class B> void engine<B>::derivative(const float* x, float* dxdt, bool learning) {
     bind_state(x);
     rates_of_forward_ = true;
     const int columns = column_parts();
@@ -524,7 +523,6 @@ std::vector<loss_result> engine<B>::derivative(const float* x, float* dxdt, bool
     prepare_update(false, false);
     const int rows = row_parts();
     B::parallel(ctx_, rows, [&](int i) { learn_part(row_part(i, rows), dxdt, learning); });
-    return collect_loss();
 }
 
 // ---------------------------------------------------------------- norms and counts

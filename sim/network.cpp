@@ -143,7 +143,8 @@ void network::bind_state(const float* x) {
 
 loss_result network::derivative(const float* x, float* dxdt, const std::int32_t* labels, bool learning) {
     engine_.set_labels(labels);
-    const loss_result r = engine_.derivative(x, dxdt, learning).front();
+    engine_.derivative(x, dxdt, learning);
+    const loss_result r = engine_.losses().front();
     bind_views();
     return r;
 }

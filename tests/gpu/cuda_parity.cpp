@@ -5,7 +5,7 @@
 #include "protocols/run_document.hpp"
 #include "protocols/train.hpp"
 #include "protocols/train_ensemble.hpp"
-#include "sim/backends/cuda/device_network.hpp"
+#include "sim/backends/cuda/device_engine.hpp"
 #include "sim/integrator.hpp"
 #include "sim/network.hpp"
 #include "sim/weights_file.hpp"
@@ -92,7 +92,7 @@ TEST_CASE("cuda: 100 discrete steps agree with the CPU to 1e-4 relative on every
         const auto doc = load_run(circuit_file(name), {}, lib);
         const int batch = 256, steps = 100;
         network cpu(doc.circuit, lib, 7, batch), gpu_host(doc.circuit, lib, 7, batch);
-        cuda::device_network gpu(gpu_host);
+        cuda::device_engine gpu(gpu_host);
         rng data_cpu(11), data_gpu(11), noise_cpu(5), noise_gpu(5);
         std::vector<std::int32_t> labels(batch);
         double loss_cpu = 0, loss_gpu = 0;
@@ -135,7 +135,7 @@ TEST_CASE("cuda: the weights move: 100 device steps change every plastic group (
     std::vector<matrix> before;
     for (const auto& g: host.groups())
         before.push_back(g.plan->tied_to < 0 ? matrix(g.w) : matrix());
-    cuda::device_network gpu(host);
+    cuda::device_engine gpu(host);
     rng r(3);
     std::vector<std::int32_t> labels(64);
     for (int s = 0; s < 100; ++s) {
@@ -182,10 +182,10 @@ TEST_CASE("cuda: a K-instance ensemble agrees with K single device runs (own see
             alone.push_back(std::make_unique<network>(docs[k].circuit, lib, std::uint64_t(k + 1), batch));
             hosts.push_back(lockstep.back().get());
         }
-        cuda::device_network ensemble(hosts);
+        cuda::device_engine ensemble(hosts);
         CHECK(ensemble.instances() == K);
-        std::vector<std::unique_ptr<cuda::device_network>> singles;
-        for (auto& n: alone) singles.push_back(std::make_unique<cuda::device_network>(*n));
+        std::vector<std::unique_ptr<cuda::device_engine>> singles;
+        for (auto& n: alone) singles.push_back(std::make_unique<cuda::device_engine>(*n));
         std::vector<rng> data, noise_a, noise_b;
         for (int k = 0; k < K; ++k) {
             data.emplace_back(100 + k);
@@ -254,7 +254,7 @@ TEST_CASE("cuda: 100 ms of continuous SAL agree with the CPU to 1e-4 relative on
         Eigen::VectorXf x_cpu, x_gpu;
         auto cpu = continuous_network(doc, lib, 7, x_cpu);
         auto host = continuous_network(doc, lib, 7, x_gpu);
-        cuda::device_network gpu(*host);
+        cuda::device_engine gpu(*host);
         integrator integ(*cpu, doc.protocol.integrator);
         rng data(11);
         std::vector<std::int32_t> labels(std::size_t(doc.protocol.trials));
@@ -310,9 +310,9 @@ TEST_CASE("cuda: a K-instance continuous ensemble agrees with K single device ru
         alone.push_back(continuous_network(docs[k], lib, std::uint64_t(k + 1), x_alone[k]));
         hosts.push_back(lockstep.back().get());
     }
-    cuda::device_network ensemble(hosts);
-    std::vector<std::unique_ptr<cuda::device_network>> singles;
-    for (auto& n: alone) singles.push_back(std::make_unique<cuda::device_network>(*n));
+    cuda::device_engine ensemble(hosts);
+    std::vector<std::unique_ptr<cuda::device_engine>> singles;
+    for (auto& n: alone) singles.push_back(std::make_unique<cuda::device_engine>(*n));
     rng data(5);
     std::vector<std::int32_t> labels(16);
     for (int p = 0; p < 4; ++p) {

@@ -2,7 +2,7 @@
 // without the CUDA backend) it runs nothing, says why, and exits 77, which
 // ctest reports as skipped (SKIP_RETURN_CODE), never as passed.
 #define DOCTEST_CONFIG_IMPLEMENT
-#include "sim/backends/cuda/device_network.hpp"
+#include "sim/backends/cuda/device_engine.hpp"
 
 #include <doctest/doctest.h>
 

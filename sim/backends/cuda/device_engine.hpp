@@ -1,19 +1,19 @@
-// The CUDA backend (discrete-step and continuous mode): the circuit a CPU `network`
-// assembled (evaluation order, compartments, rule factors, ties) run in
-// device buffers. Rates, currents and weights live on the device; cuBLAS
-// does every product (a rate pass is W R, a plasticity step is the single
-// GEMM S <- beta S + (eta / B) POST PRE^T) and kernels the elementwise rate
-// laws, gates, derivatives, losses and decays.
+// The CUDA backend's engine for the trainers: engine<cuda::backend>
+// (sim/engine.hpp, the passes every backend shares) for K instances whose
+// host networks keep the structure, the recording's view of the weights and
+// the continuous states. Rates, currents and weights live on the device; the
+// host networks meet the device here: forward() and infer() read the batch
+// gathered into the first host's input() (or each host's); download()
+// copies the device's weights, Adam moments and rates into the hosts, where
+// the recorder, the checkpoints and the divergence guard read them;
+// upload() sends restored ones back.
 //
-// The host network stays the source of the structure and the place data
-// meets the device: forward() and infer() read the batch gathered into
-// host.input(); download() copies the device's weights (and the rates of the
-// last pass) into the host network, where the recorder, the checkpoints and
-// the divergence guard read them; upload() sends restored weights back.
+// Continuous mode integrates every instance's state on the device with the
+// CPU integrator's steppers (sim/odeint_segment.hpp) over device buffers
+// (sim/flat_algebra.hpp).
 //
 // Arithmetic is float32 throughout (cuBLAS's default math mode: no TF32), so
 // a device run agrees with the CPU run of the same seed to float rounding.
-//
 // Builds without the CUDA toolkit compile a stand-in whose usable() says why
 // and whose constructor throws input_error with that line.
 #pragma once
@@ -39,20 +39,21 @@ bool compiled();
 // The device's name and compute capability ("NVIDIA H200 (sm_90)"), or why there is none.
 std::string device_description();
 
-class device_network {
+class device_engine {
 public:
-    // Mirrors `host` on the current device and uploads its
-    // weights. Throws input_error (one line) without a usable device.
-    explicit device_network(network& host);
+    // `host` on the current device, its weights (and Adam moments) uploaded.
+    // Throws input_error (one line) without a usable device.
+    explicit device_engine(network& host);
     // An ensemble: K instances of one circuit shape (each host network with
     // its own weights, seed and rates: eta_scale and gamma may differ) in
     // lockstep. Every product of a pass is one strided-batched GEMM over the
-    // instances, every elementwise law one kernel over all of them. Throws
-    // input_error when the hosts differ in shape or law.
-    explicit device_network(const std::vector<network*>& instances);
-    ~device_network();
-    device_network(const device_network&) = delete;
-    device_network& operator=(const device_network&) = delete;
+    // instances (one GEMM per instance where their rates differ), every
+    // elementwise law one kernel over all of them. Throws input_error when
+    // the hosts' plans differ.
+    explicit device_engine(const std::vector<network*>& instances);
+    ~device_engine();
+    device_engine(const device_engine&) = delete;
+    device_engine& operator=(const device_engine&) = delete;
 
     int instances() const;
     // One data stream: every instance reads the first host's input(), sent
@@ -60,7 +61,7 @@ public:
     void share_input(bool shared);
     bool shares_input() const;
 
-    // network::forward(), learn(), infer() and mirror() on the device, for
+    // engine::forward(), learn() (plain or Adam steps), infer() and mirror() on the device, for
     // the batch in each host's input() (the same column count for all);
     // labels[k] are instance k's. The single-instance forms are for K = 1.
     std::vector<loss_result> forward(const std::vector<const std::int32_t*>& labels);
