@@ -251,8 +251,7 @@ template <class B> void engine<B>::forward_part(const part& P, float* dxdt) {
         const auto out = columns_of(groups_[gi].pre.get(), gp.cols, P);
         B::copy(ctx_, extent_of(gp.cols, P), columns_of(factor(gp.pre[0]), gp.cols, P), out);
         for (std::size_t i = 1; i < gp.pre.size(); ++i)
-            B::multiply(ctx_, extent_of(gp.cols, P), columns_of(factor(gp.pre[i]), gp.cols, P),
-                        out);
+            B::multiply(ctx_, extent_of(gp.cols, P), columns_of(factor(gp.pre[i]), gp.cols, P), out);
     }
 }
 
@@ -361,9 +360,9 @@ template <class B> void engine<B>::learn_part(const part& P, float* dxdt, bool l
         const backends::out_block w = rows_of(groups_[gi].w);
         // The update's target: S itself, U (Adam) or dS/dt.
         const bool in_place = !dxdt && !adam();
-        const backends::out_block target = dxdt         ? rows_of(dxdt + layout_.group[gi])
-                                           : in_place   ? w
-                                                        : rows_of(groups_[gi].u.get());
+        const backends::out_block target = dxdt       ? rows_of(dxdt + layout_.group[gi])
+                                           : in_place ? w
+                                                      : rows_of(groups_[gi].u.get());
         if (dxdt && !learning) {
             B::zero(ctx_, e, target);
             continue;

@@ -95,8 +95,7 @@ void network::bind_views() {
         const int gi = int(i);
         float* w = engine_.weights(gi);
         new (&g.w) view(w, w ? gp.rows : 0, w ? gp.cols : 0);
-        new (&g.current) view(gp.keep_current ? engine_.group_current(gi) : nullptr, gp.keep_current ? gp.rows : 0,
-                              b);
+        new (&g.current) view(gp.keep_current ? engine_.group_current(gi) : nullptr, gp.keep_current ? gp.rows : 0, b);
         const bool moments = engine_.adam() && gp.learns;
         new (&g.moment1) view(moments ? engine_.moment(gi, 0) : nullptr, moments ? gp.rows : 0, moments ? gp.cols : 0);
         new (&g.moment2) view(moments ? engine_.moment(gi, 1) : nullptr, moments ? gp.rows : 0, moments ? gp.cols : 0);

@@ -32,8 +32,8 @@ public:
         view rate{nullptr, 0, 0}; // [n x batch]: the engine's, or the ODE state's (dynamic)
         std::array<view, 3> current{view{nullptr, 0, 0}, view{nullptr, 0, 0},
                                     view{nullptr, 0, 0}}; // indexed by compartment, where needed
-        view active{nullptr, 0, 0};     // f'(I_b), when a rule asks for it
-        std::int64_t state_offset = -1; // continuous, dynamic: where the rates sit in the state
+        view active{nullptr, 0, 0};                       // f'(I_b), when a rule asks for it
+        std::int64_t state_offset = -1;                   // continuous, dynamic: where the rates sit in the state
     };
 
     // A group's views and parameters (the engine's); its structure is plan().groups[i].

@@ -128,6 +128,43 @@ TEST_CASE("cuda: 100 discrete steps agree with the CPU to 1e-4 relative on every
     }
 }
 
+TEST_CASE("cuda: 50 Adam steps agree with the CPU to 1e-4 relative on every weight and both moments (sal and sgd)") {
+    const auto lib = models::standard_library();
+    optimizer_spec adam;
+    adam.kind = optimizer_kind::adam;
+    for (const char* name: {"sal", "sgd"}) {
+        CAPTURE(name);
+        const auto doc = load_run(circuit_file(name), {"circuit.sizes=[784, 200, 10]"}, lib);
+        const int batch = 128, steps = 50;
+        network cpu(doc.circuit, lib, 3, batch), gpu_host(doc.circuit, lib, 3, batch);
+        cpu.set_optimizer(adam);
+        gpu_host.set_optimizer(adam);
+        cuda::device_engine gpu(gpu_host);
+        rng data_cpu(13), data_gpu(13);
+        std::vector<std::int32_t> labels(batch);
+        for (int s = 0; s < steps; ++s) {
+            draw_batch(cpu, data_cpu, labels);
+            cpu.forward(labels.data());
+            cpu.learn();
+            draw_batch(gpu_host, data_gpu, labels);
+            gpu.forward(labels.data());
+            gpu.learn();
+        }
+        gpu.download();
+        CHECK(gpu_host.optimizer_steps() == steps);
+        for (std::size_t g = 0; g < cpu.groups().size(); ++g) {
+            const auto& c = cpu.groups()[g];
+            if (!c.plan->learns)
+                continue;
+            CAPTURE(c.spec->name);
+            const auto& d = gpu_host.groups()[g];
+            CHECK(relative_difference(matrix(c.w), matrix(d.w)) <= 1e-4);
+            CHECK(relative_difference(matrix(c.moment1), matrix(d.moment1)) <= 1e-4);
+            CHECK(relative_difference(matrix(c.moment2), matrix(d.moment2)) <= 1e-4);
+        }
+    }
+}
+
 TEST_CASE("cuda: the weights move: 100 device steps change every plastic group (the parity above is not of frozen weights)") {
     const auto lib = models::standard_library();
     const auto doc = load_run(circuit_file("sal"), {}, lib);

@@ -70,8 +70,8 @@ void gemm_one(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t inn
     }
 #ifdef COUNTERSTREAM_OPENBLAS
     constexpr int col_major = 102, no_trans = 111, trans = 112;
-    cblas_sgemm(col_major, ta ? trans : no_trans, tb ? trans : no_trans, int(m), int(n), int(inner), alpha, a,
-                int(lda), b, int(ldb), beta, c, int(ldc));
+    cblas_sgemm(col_major, ta ? trans : no_trans, tb ? trans : no_trans, int(m), int(n), int(inner), alpha, a, int(lda),
+                b, int(ldb), beta, c, int(ldc));
 #else
     const const_mat am(a, ta ? inner : m, ta ? m : inner, Eigen::OuterStride<>(lda));
     const const_mat bm(b, tb ? n : inner, tb ? inner : n, Eigen::OuterStride<>(ldb));
@@ -90,9 +90,9 @@ void gemm_one(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t inn
 
 void backend::gemm(context&, const gemm_call& c) {
     for (int k = 0; k < c.count; ++k)
-        gemm_one(c.trans_a, c.trans_b, c.m, c.n, c.inner, c.alpha ? c.alpha[k] : c.alpha_value,
-                 c.a.p + k * c.a.stride, c.a.ld, c.b.p + k * c.b.stride, c.b.ld, c.beta ? c.beta[k] : c.beta_value,
-                 c.c.p + k * c.c.stride, c.c.ld);
+        gemm_one(c.trans_a, c.trans_b, c.m, c.n, c.inner, c.alpha ? c.alpha[k] : c.alpha_value, c.a.p + k * c.a.stride,
+                 c.a.ld, c.b.p + k * c.b.stride, c.b.ld, c.beta ? c.beta[k] : c.beta_value, c.c.p + k * c.c.stride,
+                 c.c.ld);
 }
 
 void backend::copy(context&, extent e, in_block in, out_block out) {
