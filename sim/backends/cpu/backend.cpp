@@ -4,6 +4,7 @@
 #include "sim/error.hpp"
 
 #include <cmath>
+#include <type_traits>
 
 #ifdef COUNTERSTREAM_OPENBLAS
 // The two OpenBLAS entry points, declared here rather than through cblas.h,
@@ -23,6 +24,14 @@ namespace {
 inline const float* at(in_block b, int k, std::int64_t j) { return b.p + k * b.stride + j * b.ld; }
 inline float* at(out_block b, int k, std::int64_t j) { return b.p + k * b.stride + j * b.ld; }
 
+// e as one column per instance when every operand's columns are packed
+// (ld = rows; an absent operand has p null): longer loops vectorize better.
+template <class... Block> extent packed(extent e, const Block&... b) {
+    if (((!b.p || b.ld == e.rows) && ...))
+        return {e.rows * e.cols, 1, e.count};
+    return e;
+}
+
 // fn(k, j) for every column of every instance.
 template <class F> void columns(extent e, F&& fn) {
     for (int k = 0; k < e.count; ++k)
@@ -30,13 +39,18 @@ template <class F> void columns(extent e, F&& fn) {
             fn(k, j);
 }
 
-// out = fn(in) elementwise.
-template <class F> void map(extent e, in_block in, out_block out, F&& fn) {
+// out = fn(in, out, s_k) elementwise, s_k = scalar[k] (or 0 without scalars).
+// The bounds and the scalar are locals, so that the stores through `out`
+// cannot alias them and the loop vectorizes.
+template <class F> void map(extent e, in_block in, out_block out, const float* scalar, F fn) {
+    e = packed(e, in, out);
+    const std::int64_t rows = e.rows;
     columns(e, [&](int k, std::int64_t j) {
         const float* a = at(in, k, j);
         float* o = at(out, k, j);
-        for (std::int64_t i = 0; i < e.rows; ++i)
-            o[i] = fn(a[i], o[i], k);
+        const float s = scalar ? scalar[k] : 0.0f;
+        for (std::int64_t i = 0; i < rows; ++i)
+            o[i] = fn(a[i], o[i], s);
     });
 }
 
@@ -96,75 +110,111 @@ void backend::gemm(context&, const gemm_call& c) {
 }
 
 void backend::copy(context&, extent e, in_block in, out_block out) {
-    map(e, in, out, [](float a, float, int) { return a; });
+    map(e, in, out, nullptr, [](float a, float, float) { return a; });
 }
 
 void backend::add(context&, extent e, in_block in, out_block out) {
-    map(e, in, out, [](float a, float o, int) { return o + a; });
+    map(e, in, out, nullptr, [](float a, float o, float) { return o + a; });
 }
 
 void backend::multiply(context&, extent e, in_block in, out_block out) {
-    map(e, in, out, [](float a, float o, int) { return o * a; });
+    map(e, in, out, nullptr, [](float a, float o, float) { return o * a; });
 }
 
 void backend::zero(context&, extent e, out_block out) {
-    columns(e, [&](int k, std::int64_t j) { std::fill_n(at(out, k, j), e.rows, 0.0f); });
+    e = packed(e, out);
+    const std::int64_t rows = e.rows;
+    columns(e, [&](int k, std::int64_t j) { std::fill_n(at(out, k, j), rows, 0.0f); });
 }
 
 void backend::scale(context&, extent e, const float* factor, in_block in, out_block out) {
-    map(e, in, out, [factor](float a, float, int k) { return factor[k] * a; });
+    map(e, in, out, factor, [](float a, float, float f) { return f * a; });
 }
 
 void backend::add_sign(context&, extent e, const float* factor, in_block in, out_block out) {
-    map(e, in, out, [factor](float a, float o, int k) { return o + factor[k] * laws::sign(a); });
+    map(e, in, out, factor, [](float a, float o, float f) { return o + f * laws::sign(a); });
 }
 
 void backend::rate_law(context&, extent e, laws::activation_law f, in_block basal, laws::activation_law g,
                        in_block gate, float alpha, in_block apical, out_block out) {
+    e = packed(e, basal, gate, apical, out);
+    const std::int64_t rows = e.rows;
+    const float al = alpha;
+    // One loop per law and per operand present: an absent operand is a
+    // constant null the compiler folds away (a runtime null would leave
+    // masked loads from address 0 in the vectorized loop, each a
+    // fault-suppression assist).
+    const auto run = [&](auto law_f, auto law_g, auto gated, auto with_apical) {
+        using F = decltype(law_f);
+        using G = decltype(law_g);
+        columns(e, [&](int k, std::int64_t j) {
+            const float* b = at(basal, k, j);
+            float* o = at(out, k, j);
+            const float* gt = nullptr;
+            const float* a = nullptr;
+            if constexpr (decltype(gated)::value)
+                gt = at(gate, k, j);
+            if constexpr (decltype(with_apical)::value)
+                a = at(apical, k, j);
+            for (std::int64_t i = 0; i < rows; ++i)
+                o[i] = laws::rate_at<F, G>(i, b, gt, al, a);
+        });
+    };
+    using yes = std::true_type;
+    using no = std::false_type;
     laws::visit(f, [&](auto law_f) {
-        laws::visit(gate.p ? g : laws::activation_law::linear, [&](auto law_g) {
-            using F = decltype(law_f);
-            using G = decltype(law_g);
-            columns(e, [&](int k, std::int64_t j) {
-                const float* b = at(basal, k, j);
-                const float* gt = gate.p ? at(gate, k, j) : nullptr;
-                const float* a = apical.p ? at(apical, k, j) : nullptr;
-                float* o = at(out, k, j);
-                for (std::int64_t i = 0; i < e.rows; ++i)
-                    o[i] = laws::rate_at<F, G>(i, b, gt, alpha, a);
-            });
+        if (!gate.p) {
+            if (apical.p)
+                run(law_f, laws::linear{}, no{}, yes{});
+            else
+                run(law_f, laws::linear{}, no{}, no{});
+            return;
+        }
+        laws::visit(g, [&](auto law_g) {
+            if (apical.p)
+                run(law_f, law_g, yes{}, yes{});
+            else
+                run(law_f, law_g, yes{}, no{});
         });
     });
 }
 
 void backend::activate(context&, extent e, laws::activation_law f, in_block in, out_block out) {
-    laws::visit(f, [&](auto law) { map(e, in, out, [](float x, float, int) { return decltype(law)::apply(x); }); });
+    laws::visit(f,
+                [&](auto law) { map(e, in, out, nullptr, [](float x, float, float) { return decltype(law)::apply(x); }); });
 }
 
 void backend::derivative(context&, extent e, laws::activation_law f, in_block in, out_block out) {
-    laws::visit(f,
-                [&](auto law) { map(e, in, out, [](float x, float, int) { return decltype(law)::derivative(x); }); });
+    laws::visit(f, [&](auto law) {
+        map(e, in, out, nullptr, [](float x, float, float) { return decltype(law)::derivative(x); });
+    });
 }
 
 void backend::relax(context&, extent e, const float* inv_tau, in_block drive, in_block rate, out_block out) {
+    e = packed(e, drive, rate, out);
+    const std::int64_t rows = e.rows;
     columns(e, [&](int k, std::int64_t j) {
         const float* d = at(drive, k, j);
         const float* r = at(rate, k, j);
         float* o = at(out, k, j);
-        for (std::int64_t i = 0; i < e.rows; ++i)
-            o[i] = laws::relax(d[i], r[i], inv_tau[k]);
+        const float it = inv_tau[k];
+        for (std::int64_t i = 0; i < rows; ++i)
+            o[i] = laws::relax(d[i], r[i], it);
     });
 }
 
 void backend::adam(context&, extent e, const float* eta, const laws::adam_constants& a, in_block u, out_block m,
                    out_block v, out_block w) {
+    const std::int64_t rows = e.rows;
+    const laws::adam_constants c = a;
     columns(e, [&](int k, std::int64_t j) {
         const float* uj = at(u, k, j);
         float* mj = at(m, k, j);
         float* vj = at(v, k, j);
         float* wj = at(w, k, j);
-        for (std::int64_t i = 0; i < e.rows; ++i)
-            wj[i] += eta[k] * laws::adam_step(a, uj[i], mj[i], vj[i]);
+        const float rate = eta[k];
+        for (std::int64_t i = 0; i < rows; ++i)
+            wj[i] += rate * laws::adam_step(c, uj[i], mj[i], vj[i]);
     });
 }
 
