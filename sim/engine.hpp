@@ -104,9 +104,10 @@ public:
     std::int64_t weight_size(int g) const { return std::int64_t(plan_.groups[g].rows) * plan_.groups[g].cols; }
 
     // The batch's labels: y holds batch values, every instance's (one data
-    // stream) or instance k's.
+    // stream) or instance k's; or y[k] instance k's, sent together (null: none).
     void set_labels(const std::int32_t* y);
     void set_labels(int k, const std::int32_t* y);
+    void set_labels(std::span<const std::int32_t* const> y);
     // Every instance's input rates become instance 0's (one data stream).
     void share_input();
 
@@ -214,7 +215,7 @@ private:
     std::vector<float> alpha_, beta_, neg_c_; // this update's, per group and instance
     array<std::int32_t> labels_, correct_;
     array<double> loss_;
-    std::vector<std::int32_t> host_correct_;
+    std::vector<std::int32_t> host_correct_, host_labels_;
     std::vector<double> host_loss_;
     bool rates_of_forward_ = false;
     circuit_plan::state_layout layout_;

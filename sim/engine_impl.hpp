@@ -256,8 +256,22 @@ template <class B> void engine<B>::forward_part(const part& P, float* dxdt) {
 }
 
 template <class B> void engine<B>::set_labels(const std::int32_t* y) {
+    const std::vector<const std::int32_t*> all(static_cast<std::size_t>(K_), y);
+    set_labels(all);
+}
+
+// One copy for every instance's labels (each copy to a device waits for it).
+template <class B> void engine<B>::set_labels(std::span<const std::int32_t* const> y) {
+    const bool all = std::all_of(y.begin(), y.end(), [](const std::int32_t* p) { return p != nullptr; });
+    if (B::host_memory || !all) {
+        for (int k = 0; k < K_; ++k)
+            set_labels(k, y[k]);
+        return;
+    }
+    host_labels_.resize(std::size_t(K_) * std::size_t(batch_));
     for (int k = 0; k < K_; ++k)
-        set_labels(k, y);
+        std::copy(y[k], y[k] + batch_, host_labels_.begin() + std::ptrdiff_t(k) * batch_);
+    B::upload(ctx_, host_labels_.data(), labels_.get(), std::int64_t(K_) * batch_);
 }
 
 template <class B> void engine<B>::set_labels(int k, const std::int32_t* y) {

@@ -106,10 +106,6 @@ public:
     std::vector<population>& populations() { return pops_; }
     // The compiled structure: evaluation orders, the input, error and output populations.
     const circuit_plan& plan() const { return engine_.plan(); }
-    const std::vector<int>& order() const { return plan().order; }
-    const std::vector<int>& infer_order() const { return plan().infer_order; }
-    int input_population() const { return plan().input; }
-    int error_population() const { return plan().error; }
     const std::vector<group>& groups() const { return groups_; }
     std::vector<group>& groups() { return groups_; }
     const population& pop(const std::string& name) const;

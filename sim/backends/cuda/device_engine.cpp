@@ -223,8 +223,7 @@ struct device_engine::impl {
         }
         if (shared_input)
             eng.share_input();
-        for (int k = 0; k < K; ++k)
-            eng.set_labels(k, y[k]); // a circuit without an error population takes none
+        eng.set_labels(y); // a circuit without an error population takes none
     }
 
     void discrete_only(const char* what) const {
