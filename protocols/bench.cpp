@@ -108,7 +108,12 @@ case_result discrete_case(const std::string& name, const std::string& file, doub
                                          std::chrono::seconds(10));
     std::int64_t step = 0, pending = -1;
     const auto write_pending = [&] {
-        if (pending >= 0) record_device_snapshot(*rec, net, *gpu, 0, pending);
+        for (std::size_t g = 0; pending >= 0 && g < net.groups().size(); ++g) {
+            const auto& grp = net.groups()[g];
+            if (grp.plan->tied_to < 0)
+                rec->snapshot(grp.spec->name,
+                              Eigen::Map<const matrix>(gpu->snapshot_of(int(g)), grp.w.rows(), grp.w.cols()), pending);
+        }
         pending = -1;
     };
     const double sps = steps_per_second(

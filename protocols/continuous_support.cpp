@@ -34,38 +34,6 @@ std::vector<segment> segments_of(const protocol_spec& p) {
     return segments;
 }
 
-void walk_segments(const std::vector<segment>& segments, const protocol_spec& p,
-                   const std::function<void(const segment&)>& advance, const std::function<void(bool)>& settle) {
-    for (const auto& s: segments) {
-        advance(s);
-        if (s.sample_at_end || s.t1 >= p.present_ms)
-            settle(s.sample_at_end);
-    }
-}
-
-loss_result present(network& net, integrator& integ, Eigen::VectorXf& x, Eigen::VectorXf& settle,
-                    const std::vector<segment>& segments, const protocol_spec& p, const std::int32_t* labels,
-                    continuous_recording& out) {
-    loss_result r;
-    // A frame at a sample time inside a segment: the instantaneous
-    // populations settled at the state there (the integrator binds the
-    // network's views back to x before it goes on).
-    const integrator::observer frame_at = [&](double, const Eigen::VectorXf& state) {
-        net.derivative(state.data(), settle.data(), labels, false);
-        out.frame(net);
-    };
-    walk_segments(
-        segments, p, [&](const segment& s) { integ.advance(x, s.t0, s.t1, labels, s.learning, s.samples, frame_at); },
-        [&](bool sample) {
-            // Rates of instantaneous populations at this exact state.
-            r = net.derivative(x.data(), settle.data(), labels, false);
-            net.bind_state(x.data());
-            if (sample)
-                out.frame(net);
-        });
-    return r;
-}
-
 presentation_stream::presentation_stream(const datasets::split& train, const protocol_spec& p)
     : train_(train), trials_(p.trials), order_(train.size(), p), per_epoch_((train.size() + p.trials - 1) / p.trials) {}
 
@@ -199,12 +167,11 @@ void continuous_recording::epoch_row(const epoch_summary& s) {
 
 void continuous_recording::diverged_row(const run_cursor& c) { rec_.append_metrics(diverged_metrics(c)); }
 
-std::string divergence(const network& net, const loss_result& r, std::int64_t presentation, const guard_spec& guard,
-                       cuda::device_engine* gpu, int instance) {
+std::string divergence(runner& run, int k, const loss_result& r, std::int64_t presentation, const guard_spec& guard) {
     if (!std::isfinite(r.loss_sum))
         return "the loss is not finite";
     if (presentation % guard.every == 0)
-        return guard_violation(net, guard.max_norm, gpu, instance);
+        return guard_violation(run, k, guard.max_norm);
     return {};
 }
 

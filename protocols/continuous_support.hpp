@@ -10,11 +10,11 @@
 #include "protocols/run_document.hpp"
 #include "protocols/train.hpp"
 #include "protocols/trainer_state.hpp"
-#include "sim/backends/cuda/device_engine.hpp"
 #include "sim/integrator.hpp"
 #include "sim/library.hpp"
 #include "sim/network.hpp"
 #include "sim/recorder.hpp"
+#include "sim/runner.hpp"
 #include "sim/sonata_report.hpp"
 
 #include <cstdint>
@@ -26,17 +26,7 @@
 
 namespace counterstream {
 
-// A presentation's integration in (0, present_ms], segment by segment.
-// Segments end only at its real switches, learn_after_ms (plasticity starts)
-// and present_ms (the next input), never at sample times: those are observed
-// inside the segments at states interpolated between steps
-// (sim/odeint_segment.hpp), so recording never changes the trajectory.
-struct segment {
-    double t0 = 0, t1 = 0;       // [ms]
-    bool learning = false;       // plasticity on
-    std::vector<double> samples; // sample times in (t0, t1), ascending [ms]
-    bool sample_at_end = false;  // a sample time at t1 (within 1e-9 ms)
-};
+// A presentation's segments (sim/runner.hpp).
 std::vector<segment> segments_of(const protocol_spec& p);
 
 // The training samples in the order a run presents them (sample_order),
@@ -111,27 +101,8 @@ private:
     std::vector<rate_report> reports_; // declared after rec_: they close before its file
 };
 
-// A presentation's segments in order: advance(s) integrates each, recording
-// a frame at each of s.samples on the way; settle(sample) follows a segment
-// that ends at a sample time (sample true) and the presentation's end, at
-// the exact state there.
-void walk_segments(const std::vector<segment>& segments, const protocol_spec& p,
-                   const std::function<void(const segment&)>& advance, const std::function<void(bool)>& settle);
-
-// One presentation of the network's input, x from t = 0 to present_ms
-// (plasticity from learn_after_ms), with a frame of `out` at every sample
-// time of `segments`: the rates with the instantaneous populations settled
-// at the state there (interpolated between steps, so the frames leave the
-// trajectory alone). Returns the loss at the end; settle is scratch of the
-// state's size.
-loss_result present(network& net, integrator& integ, Eigen::VectorXf& x, Eigen::VectorXf& settle,
-                    const std::vector<segment>& segments, const protocol_spec& p, const std::int32_t* labels,
-                    continuous_recording& out);
-
 // Why a run diverged at `presentation` (the loss, or protocol.guard's check
-// of the norms, run every guard.every presentations); empty when it did not.
-// With `gpu`, the norms are of its instance `instance`.
-std::string divergence(const network& net, const loss_result& r, std::int64_t presentation, const guard_spec& guard,
-                       cuda::device_engine* gpu = nullptr, int instance = 0);
+// of instance k's norms, run every guard.every presentations); empty when it did not.
+std::string divergence(runner& run, int k, const loss_result& r, std::int64_t presentation, const guard_spec& guard);
 
 } // namespace counterstream

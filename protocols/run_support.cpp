@@ -41,8 +41,8 @@ std::vector<std::string> dataset_shape_problems(const run_document& run, const s
 }
 
 const protocol_spec& runnable(const protocol_spec& p, const std::string& file) {
-    if (std::string why; p.backend == "cuda" && !cuda::usable(&why))
-        throw input_error(file + ": protocol.backend: cuda: " + why);
+    if (std::string why; !backend_usable(p.backend, &why))
+        throw input_error(file + ": protocol.backend: " + p.backend + ": " + why);
     return p;
 }
 
@@ -92,24 +92,24 @@ std::string format_norm(double x) {
     return out.str();
 }
 
-std::string guard_violation(const network& net, double max_norm, cuda::device_engine* gpu, int instance) {
+std::string guard_violation(runner& run, int k, double max_norm) {
     std::vector<double> weight_norms, rate_norms;
-    if (gpu) gpu->norms(weight_norms, rate_norms, instance);
+    run.norms(k, weight_norms, rate_norms);
+    const network& net = run.host(k);
     const auto& groups = net.groups();
     for (std::size_t i = 0; i < groups.size(); ++i) {
         const auto& g = groups[i];
         if (!g.plan->learns || g.plan->tied_to >= 0)
             continue;
-        const double norm = gpu ? weight_norms[i] : double(g.w.norm());
-        if (!(norm <= max_norm))
-            return "weights of group '" + g.spec->name + "' have norm " + format_norm(norm);
+        if (!(weight_norms[i] <= max_norm))
+            return "weights of group '" + g.spec->name + "' have norm " + format_norm(weight_norms[i]);
     }
     const auto& pops = net.populations();
     for (std::size_t i = 0; i < pops.size(); ++i) {
         const auto& p = pops[i];
         if (p.spec->role == population_role::input) continue; // data, not state
-        const double norm = gpu ? rate_norms[i] : double(p.rate.norm());
-        if (!(norm <= max_norm)) return "rates of population '" + p.spec->name + "' have norm " + format_norm(norm);
+        if (!(rate_norms[i] <= max_norm))
+            return "rates of population '" + p.spec->name + "' have norm " + format_norm(rate_norms[i]);
     }
     return {};
 }
@@ -127,76 +127,36 @@ void clear_progress() {
     std::fflush(stderr);
 }
 
-void record_device_snapshot(recorder& rec, const network& net, cuda::device_engine& gpu, int instance,
-                            std::int64_t step) {
-    for (std::size_t g = 0; g < net.groups().size(); ++g) {
-        const auto& grp = net.groups()[g];
-        if (grp.plan->tied_to >= 0)
-            continue; // the expanded circuit records ties
-        rec.snapshot(grp.spec->name,
-                     Eigen::Map<const matrix>(gpu.snapshot_of(int(g), instance), grp.w.rows(), grp.w.cols()), step);
-    }
-}
-
-std::pair<double, double> evaluate(network& net, const datasets::split& data, int chunk, int batch,
-                                   cuda::device_engine* gpu) {
-    if (gpu) return evaluate(std::vector<network*>{&net}, data, chunk, batch, *gpu).front();
-    double loss = 0;
-    std::int64_t correct = 0;
+std::vector<std::pair<double, double>> evaluate(runner& run, const datasets::split& data, int chunk, int batch) {
+    std::vector<double> loss(std::size_t(run.size()), 0.0);
+    std::vector<std::int64_t> correct(std::size_t(run.size()), 0);
     for (std::int64_t start = 0; start < data.size(); start += chunk) {
         const int n = int(std::min<std::int64_t>(chunk, data.size() - start));
-        if (net.batch() != n) net.resize_batch(n);
-        data.copy(start, n, net.input());
-        const auto r = net.infer(data.y.data() + start);
-        loss += r.loss_sum;
-        correct += r.correct;
-    }
-    net.resize_batch(batch);
-    const double n = double(std::max<std::int64_t>(1, data.size()));
-    return {loss / n, correct / n};
-}
-
-std::vector<std::pair<double, double>> evaluate(const std::vector<network*>& nets, const datasets::split& data,
-                                                int chunk, int batch, cuda::device_engine& gpu) {
-    if (nets.size() > 1 && !gpu.shares_input())
-        throw internal_error("evaluate: an ensemble's instances must share their input");
-    std::vector<double> loss(nets.size(), 0.0);
-    std::vector<std::int64_t> correct(nets.size(), 0);
-    for (std::int64_t start = 0; start < data.size(); start += chunk) {
-        const int n = int(std::min<std::int64_t>(chunk, data.size() - start));
-        for (network* net: nets)
-            if (net->batch() != n) net->resize_batch(n);
-        data.copy(start, n, nets.front()->input());
-        const auto r = gpu.infer(std::vector<const std::int32_t*>(nets.size(), data.y.data() + start));
-        for (std::size_t k = 0; k < nets.size(); ++k) {
+        for (int k = 0; k < run.size(); ++k)
+            if (run.host(k).batch() != n)
+                run.host(k).resize_batch(n);
+        data.copy(start, n, run.host(0).input());
+        const auto r = run.infer(data.y.data() + start);
+        for (std::size_t k = 0; k < r.size(); ++k) {
             loss[k] += r[k].loss_sum;
             correct[k] += r[k].correct;
         }
     }
     const double n = double(std::max<std::int64_t>(1, data.size()));
     std::vector<std::pair<double, double>> out;
-    for (std::size_t k = 0; k < nets.size(); ++k) {
-        nets[k]->resize_batch(batch);
-        out.emplace_back(loss[k] / n, double(correct[k]) / n);
+    for (int k = 0; k < run.size(); ++k) {
+        run.host(k).resize_batch(batch);
+        out.emplace_back(loss[std::size_t(k)] / n, double(correct[std::size_t(k)]) / n);
     }
     return out;
 }
 
-held_out_scores score_held_out(network& net, const datasets::dataset& data, int chunk, int batch,
-                               cuda::device_engine* gpu) {
-    held_out_scores s;
-    s.test = evaluate(net, data.test, chunk, batch, gpu);
-    if (data.validation.size() > 0) s.validation = evaluate(net, data.validation, chunk, batch, gpu);
-    return s;
-}
-
-std::vector<held_out_scores> score_held_out(const std::vector<network*>& nets, const datasets::dataset& data,
-                                            int chunk, int batch, cuda::device_engine& gpu) {
-    const auto test = evaluate(nets, data.test, chunk, batch, gpu);
+std::vector<held_out_scores> score_held_out(runner& run, const datasets::dataset& data, int chunk, int batch) {
+    const auto test = evaluate(run, data.test, chunk, batch);
     std::vector<held_out_scores> out(test.size());
     for (std::size_t k = 0; k < test.size(); ++k) out[k].test = test[k];
     if (data.validation.size() > 0) {
-        const auto validation = evaluate(nets, data.validation, chunk, batch, gpu);
+        const auto validation = evaluate(run, data.validation, chunk, batch);
         for (std::size_t k = 0; k < validation.size(); ++k) out[k].validation = validation[k];
     }
     return out;

@@ -8,9 +8,9 @@
 #include "protocols/run_document.hpp"
 #include "protocols/train.hpp"
 #include "protocols/trainer_state.hpp"
-#include "sim/backends/cuda/device_engine.hpp"
 #include "sim/network.hpp"
 #include "sim/recorder.hpp"
+#include "sim/runner.hpp"
 
 #include <atomic>
 #include <cstdint>
@@ -50,30 +50,18 @@ struct stop_signals {
 };
 
 // The divergence guard: the first plastic weight or (non-input) population
-// rate that is not finite or whose norm exceeds max_norm, as a message; empty when fine.
-// With `gpu`, the norms are those of its device buffers (of `instance`, in an ensemble).
-std::string guard_violation(const network& net, double max_norm, cuda::device_engine* gpu = nullptr,
-                            int instance = 0);
+// rate of instance k that is not finite or whose norm exceeds max_norm, as a
+// message; empty when fine.
+std::string guard_violation(runner& run, int k, double max_norm);
 // A norm or other value as a message shows it (4 significant digits).
 std::string format_norm(double x);
 
 void draw_progress(int epoch, int epochs, std::int64_t done, std::int64_t total);
 void clear_progress();
 
-// Writes instance `instance`'s weights of every untied group of `net` from
-// the device snapshot `gpu` began last (waiting for it) into `rec` at `step`.
-void record_device_snapshot(recorder& rec, const network& net, cuda::device_engine& gpu, int instance,
-                            std::int64_t step);
-
-// Test-set loss and accuracy, evaluated in chunks on the same network (every
-// population instantaneous), which is then resized back to `batch`; with
-// `gpu`, on its device.
-std::pair<double, double> evaluate(network& net, const datasets::split& data, int chunk, int batch,
-                                   cuda::device_engine* gpu = nullptr);
-// The same for every instance of a device ensemble at once (nets[k] is its
-// instance k; `gpu` shares nets[0]'s input), each network resized back to `batch`.
-std::vector<std::pair<double, double>> evaluate(const std::vector<network*>& nets, const datasets::split& data,
-                                                int chunk, int batch, cuda::device_engine& gpu);
+// Every instance's test-set loss and accuracy, evaluated in chunks on its
+// host (every population instantaneous), which is then resized back to `batch`.
+std::vector<std::pair<double, double>> evaluate(runner& run, const datasets::split& data, int chunk, int batch);
 
 // An epoch's loss and accuracy on the held-out splits: the test set, and
 // the validation split when the dataset holds one (NaN otherwise).
@@ -82,11 +70,8 @@ struct held_out_scores {
     std::pair<double, double> validation{std::numeric_limits<double>::quiet_NaN(),
                                          std::numeric_limits<double>::quiet_NaN()};
 };
-// evaluate() on both splits, for one network or every instance of a device ensemble.
-held_out_scores score_held_out(network& net, const datasets::dataset& data, int chunk, int batch,
-                               cuda::device_engine* gpu = nullptr);
-std::vector<held_out_scores> score_held_out(const std::vector<network*>& nets, const datasets::dataset& data,
-                                            int chunk, int batch, cuda::device_engine& gpu);
+// evaluate() on both splits.
+std::vector<held_out_scores> score_held_out(runner& run, const datasets::dataset& data, int chunk, int batch);
 // The epoch that ends at c: its training totals, its held-out scores, and
 // the rate of `samples` that took `seconds`.
 epoch_summary summarize_epoch(const run_cursor& c, const running_totals& epoch, const held_out_scores& scores,

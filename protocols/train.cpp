@@ -1,5 +1,5 @@
-// The discrete-mode trainer: minibatch steps of one run, or of a device
-// ensemble in lockstep.
+// The discrete-mode trainer: minibatch steps of one run, or of an ensemble
+// in lockstep.
 #include "protocols/train.hpp"
 
 #include "protocols/run_support.hpp"
@@ -9,6 +9,7 @@
 #include "sim/network.hpp"
 #include "sim/random.hpp"
 #include "sim/recorder.hpp"
+#include "sim/runner.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -22,9 +23,9 @@ namespace counterstream {
 namespace {
 
 // Discrete-mode training of K runs in lockstep: one run alone (train()), or
-// an ensemble of runs that differ only in their circuits on one CUDA device
-// (train_ensemble()), where every forward pass, plasticity step and mirror
-// batch is one device call for all of them. Each member keeps its own
+// an ensemble of runs that differ only in their circuits on a backend that
+// runs them together (train_ensemble()), where every forward pass,
+// plasticity step and mirror batch is one call for all of them. Each member keeps its own
 // network, loop state, recording, checkpoints and log, and records what it
 // records alone; a member that diverges stops alone.
 class discrete_trainer {
@@ -52,6 +53,7 @@ private:
 
     void open(run_state& r);
     void write_pending_snapshots();
+    void record_snapshot(int k);
     void to_host();
     checkpoint save_state(run_state& r);
     void restore_state(run_state& r, const checkpoint& cp);
@@ -79,10 +81,10 @@ private:
     bool progress_, resume_;
     std::vector<run_state> runs_;
     std::vector<network*> hosts_; // every member's network
-    std::unique_ptr<cuda::device_engine> gpu_;
-    // On the device, a snapshot is copied while the next step runs and written
-    // once it has arrived: after that step's plasticity is queued, or before
-    // anything else is written (a checkpoint must come after it).
+    std::unique_ptr<runner> runner_;
+    // A snapshot is copied while the next step runs and written once it has
+    // arrived: after that step's plasticity is queued, or before anything
+    // else is written (a checkpoint must come after it).
     std::int64_t snapshot_step_ = -1; // the step of the last one begun
     std::vector<char> pending_for_;   // the members active when it began; empty once written
     std::vector<std::int32_t> labels_; // the step's labels
@@ -96,8 +98,6 @@ discrete_trainer::discrete_trainer(const std::vector<ensemble_member>& members, 
     : proto_(members.front().run->protocol), data_(load_matching_dataset(*members.front().run)), threads_(threads),
       progress_(progress && isatty(STDERR_FILENO)), resume_(resume), runs_(members.size()) {
     runnable(proto_, members.front().run->file); // before any recording exists
-    if (members.size() > 1 && proto_.backend != "cuda")
-        throw internal_error("discrete ensembles run on the CUDA backend");
     for (std::size_t k = 0; k < members.size(); ++k) {
         run_state& r = runs_[k];
         r.m = &members[k];
@@ -106,12 +106,7 @@ discrete_trainer::discrete_trainer(const std::vector<ensemble_member>& members, 
         if (threads > 0) r.net->set_threads(threads);
         hosts_.push_back(r.net.get());
     }
-    // The CUDA backend runs the steps on the device; the host networks keep
-    // the structure and receive the weights whenever they are checkpointed.
-    if (proto_.backend == "cuda") {
-        gpu_ = std::make_unique<cuda::device_engine>(hosts_);
-        gpu_->share_input(true); // one data stream: the lead member's batch
-    }
+    runner_ = make_runner(proto_.backend, hosts_); // one data stream: the lead member's batch
     mirror_batch_ = proto_.mirror.batch_size > 0 ? proto_.mirror.batch_size : proto_.batch_size;
 }
 
@@ -127,21 +122,31 @@ void discrete_trainer::open(run_state& r) {
     }
     r.rec = std::make_unique<recorder>(r.m->output, recorder::resume_tag{}, flush_interval);
     restore_state(r, r.rec->resumed_from());
-    if (gpu_)
-        gpu_->upload(); // the restored weights
+    runner_->from_host(); // the restored weights
     report_resume(r.result, *r.m->log, proto_, r.cursor, data_.train.size());
 }
 
 void discrete_trainer::write_pending_snapshots() {
     for (std::size_t k = 0; k < pending_for_.size(); ++k)
-        if (pending_for_[k]) record_device_snapshot(*runs_[k].rec, *runs_[k].net, *gpu_, int(k), snapshot_step_);
+        if (pending_for_[k])
+            record_snapshot(int(k));
     pending_for_.clear();
 }
 
+// Member k's weights of every untied group from the snapshot begun last.
+void discrete_trainer::record_snapshot(int k) {
+    const auto& groups = runs_[std::size_t(k)].net->groups();
+    for (std::size_t g = 0; g < groups.size(); ++g)
+        if (groups[g].plan->tied_to < 0) // the expanded circuit records ties
+            runs_[std::size_t(k)].rec->snapshot(
+                groups[g].spec->name,
+                Eigen::Map<const matrix>(runner_->snapshot_of(int(g), k), groups[g].w.rows(), groups[g].w.cols()),
+                snapshot_step_);
+}
+
 void discrete_trainer::to_host() {
-    if (!gpu_) return;
     write_pending_snapshots();
-    gpu_->download();
+    runner_->to_host();
 }
 
 checkpoint discrete_trainer::save_state(run_state& r) {
@@ -179,18 +184,13 @@ void discrete_trainer::restore_state(run_state& r, const checkpoint& cp) {
 
 void discrete_trainer::snapshot(run_state& r) {
     r.totals.snapshot_current = true;
-    if (gpu_) { // every member's at once, by the first member due at this step
-        if (snapshot_step_ != r.cursor.step) {
-            write_pending_snapshots();
-            gpu_->begin_snapshot();
-            snapshot_step_ = r.cursor.step;
-            for (const auto& o: runs_) pending_for_.push_back(o.active);
-        }
-        return;
-    }
-    for (const auto& grp: r.net->groups())
-        if (grp.plan->tied_to < 0)
-            r.rec->snapshot(grp.spec->name, grp.w, r.cursor.step); // the expanded circuit records ties
+    if (snapshot_step_ == r.cursor.step)
+        return; // every member's at once, by the first member due at this step
+    write_pending_snapshots();
+    runner_->begin_snapshot();
+    snapshot_step_ = r.cursor.step;
+    for (const auto& o: runs_)
+        pending_for_.push_back(o.active);
 }
 
 // `step` counts from 1: a loss that is not finite is caught before its step
@@ -210,8 +210,7 @@ bool discrete_trainer::step_all(std::int64_t total_steps) {
     const int n = int(std::min<std::int64_t>(B, n_train - shared.position));
     const bool scheduled = proto_.schedule.kind != "constant";
     const double factor = scheduled ? schedule_factor(proto_.schedule, shared.step, total_steps, shared.epoch) : 1;
-    // Every member sees the same samples (one data stream): the lead's batch,
-    // which the device shares.
+    // Every member sees the same samples (one data stream): the lead's batch.
     for (auto& r: runs_) {
         if (r.net->batch() != n) r.net->resize_batch(n); // an epoch's last batch may be short
         if (scheduled) r.net->scale_rates(factor);
@@ -220,35 +219,24 @@ bool discrete_trainer::step_all(std::int64_t total_steps) {
     data_.train.gather(order, n, runs_.front().net->input());
     labels_.resize(std::size_t(n));
     for (int j = 0; j < n; ++j) labels_[std::size_t(j)] = data_.train.y[std::size_t(order[j])];
-    const auto results =
-        gpu_ ? gpu_->forward(std::vector<const std::int32_t*>(runs_.size(), labels_.data()))
-             : std::vector<loss_result>{runs_[0].net->forward(labels_.data())};
+    const auto results = runner_->forward(labels_.data());
     for (std::size_t k = 0; k < runs_.size(); ++k)
         if (runs_[k].active && !std::isfinite(results[k].loss_sum))
             diverge(runs_[k], runs_[k].cursor.step + 1, "the loss is " + format_norm(results[k].loss_sum));
     if (!any_active()) return false;
-    if (gpu_) {
-        gpu_->learn();
-        write_pending_snapshots(); // while the device learns
-    } else {
-        runs_[0].net->learn();
-    }
+    runner_->learn();
+    write_pending_snapshots(); // while a device learns
     for (auto& r: runs_) {
         r.cursor.step++;
         r.cursor.position += n;
     }
     if (runs_.front().net->mirrors() && shared.step % proto_.mirror.every == 0)
-        for (int b = 0; b < proto_.mirror.batches; ++b) {
-            if (gpu_)
-                gpu_->mirror(mirror_noise_, mirror_batch_, proto_.mirror.sigma);
-            else
-                runs_[0].net->mirror(runs_[0].mirror_noise, mirror_batch_, proto_.mirror.sigma);
-        }
+        for (int b = 0; b < proto_.mirror.batches; ++b)
+            runner_->mirror(mirror_noise_, mirror_batch_, proto_.mirror.sigma);
     if (shared.step % proto_.guard.every == 0)
         for (std::size_t k = 0; k < runs_.size(); ++k)
             if (runs_[k].active)
-                if (auto what = guard_violation(*runs_[k].net, proto_.guard.max_norm, gpu_.get(), int(k));
-                    !what.empty())
+                if (auto what = guard_violation(*runner_, int(k), proto_.guard.max_norm); !what.empty())
                     diverge(runs_[k], runs_[k].cursor.step, what);
     for (std::size_t k = 0; k < runs_.size(); ++k) {
         run_state& r = runs_[k];
@@ -337,9 +325,7 @@ std::vector<train_result> discrete_trainer::run() {
         }
         const double seconds =
             *lead.totals.epoch_seconds + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
-        const std::vector<held_out_scores> tested =
-            gpu_ ? score_held_out(hosts_, data_, proto_.eval_batch, proto_.batch_size, *gpu_)
-                 : std::vector{score_held_out(*lead.net, data_, proto_.eval_batch, proto_.batch_size)};
+        const auto tested = score_held_out(*runner_, data_, proto_.eval_batch, proto_.batch_size);
         for (std::size_t k = 0; k < runs_.size(); ++k) {
             if (runs_[k].active)
                 end_epoch(runs_[k], tested[k], seconds);

@@ -11,6 +11,7 @@
 #include "protocols/trainer_state.hpp"
 #include "sim/ensemble.hpp"
 #include "sim/error.hpp"
+#include "sim/runner.hpp"
 
 #include <omp.h>
 #include <unistd.h>
@@ -62,29 +63,25 @@ private:
     struct member_run {
         const ensemble_member* member = nullptr;
         std::unique_ptr<continuous_recording> out;
-        Eigen::VectorXf settle;
         training_totals totals;
         bool active = true;
         ensemble_outcome outcome;
     };
 
     // fn for every member still running; an exception ends only its member.
-    void each(const std::function<void(member_run&, int)>& fn);
+    void each(const std::function<void(member_run&, int)>& fn) {
+        runner_->for_each([&](int k) { attempt(k, fn); });
+    }
+    void attempt(int k, const std::function<void(member_run&, int)>& fn);
     bool any_active() const;
 
     void open(member_run& m, int k);
     void resume(member_run& m, int k);
     void present_next();
-    void present_to(member_run& m, int k);
-    void present_on_device();
     void after_presentation(member_run& m, int k, const loss_result& r);
-    // The device's weights and rates into the hosts, before anything reads them there.
-    void sync_hosts() {
-        if (gpu_) gpu_->download();
-    }
     // A snapshot of the member's weights at this presentation.
     void snapshot(member_run& m, int k) {
-        sync_hosts();
+        runner_->to_host();
         m.out->snapshot(ens_.net(k), cursor_.step);
         m.totals.snapshot_current = true;
     }
@@ -100,6 +97,7 @@ private:
     // Data first: a missing or corrupt dataset must fail before any recording exists.
     datasets::dataset data_;
     ensemble ens_;
+    std::unique_ptr<runner> runner_; // protocol.backend's
     std::vector<member_run> runs_;
     presentation_stream stream_;
     matrix input_;
@@ -107,9 +105,7 @@ private:
     std::vector<segment> segments_;
     std::int64_t weights_every_;
     run_cursor cursor_;
-    // protocol.backend: cuda: every instance on the device, as one lockstep ensemble.
-    std::unique_ptr<cuda::device_engine> gpu_;
-    std::vector<held_out_scores> tested_; // the device's held-out scores per instance
+    std::vector<held_out_scores> tested_; // the epoch's held-out scores per instance
 };
 
 continuous_trainer::continuous_trainer(const std::vector<ensemble_member>& members, const library& lib,
@@ -130,29 +126,19 @@ continuous_trainer::continuous_trainer(const std::vector<ensemble_member>& membe
     } else {
         ens_.set_threads(opt.threads);
     }
-    if (proto_.backend == "cuda") {
-        std::vector<network*> nets;
-        for (int k = 0; k < ens_.size(); ++k) nets.push_back(&ens_.net(k));
-        gpu_ = std::make_unique<cuda::device_engine>(nets);
-        gpu_->share_input(true); // one data stream
-        // The host side of a presentation is bookkeeping and HDF5: one thread,
-        // so that downloads need no lock.
-        ens_.set_threads(1);
-    }
+    runner_ = make_runner(proto_.backend, ens_);
 }
 
-void continuous_trainer::each(const std::function<void(member_run&, int)>& fn) {
-    ens_.for_each([&](int k) {
-        member_run& m = runs_[std::size_t(k)];
-        if (!m.active)
-            return;
-        try {
-            fn(m, k);
-        } catch (...) {
-            m.outcome.error = std::current_exception();
-            m.active = false;
-        }
-    });
+void continuous_trainer::attempt(int k, const std::function<void(member_run&, int)>& fn) {
+    member_run& m = runs_[std::size_t(k)];
+    if (!m.active)
+        return;
+    try {
+        fn(m, k);
+    } catch (...) {
+        m.outcome.error = std::current_exception();
+        m.active = false;
+    }
 }
 
 bool continuous_trainer::any_active() const {
@@ -166,7 +152,6 @@ void continuous_trainer::open(member_run& m, int k) {
         throw input_error(run.file + ": circuit input has " + std::to_string(net.input().rows()) +
                           " neurons but the ensemble's dataset has " + std::to_string(data_.n_features()) +
                           " features");
-    m.settle.resize(net.state_size());
     if (opt_.resume) {
         resume(m, k);
         return;
@@ -189,7 +174,7 @@ void continuous_trainer::resume(member_run& m, int k) {
 }
 
 void continuous_trainer::write_checkpoint(member_run& m, int k, const run_cursor& c) {
-    sync_hosts();
+    runner_->to_host();
     checkpoint cp;
     save_progress(c, m.totals, stream_.order(), ens_.net(k), cp);
     save_rates(ens_.net(k), cp);
@@ -201,51 +186,20 @@ void continuous_trainer::present_next() {
     stream_.read(cursor_.position, input_, labels_.data());
     ++cursor_.step;
     ++cursor_.position;
-    if (gpu_)
-        present_on_device();
-    else
-        each([&](member_run& m, int k) { present_to(m, k); });
-}
-
-void continuous_trainer::present_to(member_run& m, int k) {
-    network& net = ens_.net(k);
-    net.input() = input_;
-    const loss_result r =
-        counterstream::present(net, ens_.integ(k), ens_.state(k), m.settle, segments_, proto_, labels_.data(), *m.out);
-    after_presentation(m, k, r);
-}
-
-// present() for every instance at once on the device: the same segments, the
-// frames from downloaded rates.
-void continuous_trainer::present_on_device() {
-    // A member that stopped (diverged or failed) is zeroed before every
-    // presentation, so it stays finite and cannot spoil the others' shared
-    // dopri5 step (within the presentation where it blows up, it can).
-    for (int k = 0; k < ens_.size(); ++k)
-        if (!runs_[std::size_t(k)].active) gpu_->zero_instance(k);
-    ens_.net(0).input() = input_; // the device shares it
-    gpu_->set_input(std::vector<const std::int32_t*>(std::size_t(ens_.size()), labels_.data()));
-    std::vector<loss_result> r;
-    const auto frames = [&] { each([&](member_run& m, int k) { m.out->frame(ens_.net(k)); }); };
-    walk_segments(
-        segments_, proto_,
-        [&](const segment& s) {
-            gpu_->advance(proto_.integrator, s.t0, s.t1, s.learning, s.samples, [&](double) { frames(); });
-        },
-        [&](bool sample) {
-            r = gpu_->settle();
-            if (!sample) return;
-            sync_hosts();
-            frames();
-        });
+    ens_.net(0).input() = input_; // every instance reads it
+    std::vector<char> running;
+    for (const auto& m: runs_)
+        running.push_back(m.active);
+    const auto r = runner_->present(segments_, proto_.present_ms, labels_.data(), running, [&](int k) {
+        attempt(k, [&](member_run& m, int k) { m.out->frame(ens_.net(k)); });
+    });
     each([&](member_run& m, int k) { after_presentation(m, k, r[std::size_t(k)]); });
 }
 
 // A presentation's records: the guard, the totals, metric rows, snapshots.
 void continuous_trainer::after_presentation(member_run& m, int k, const loss_result& r) {
-    network& net = ens_.net(k);
     m.totals.snapshot_current = false;
-    const std::string why = divergence(net, r, cursor_.step, proto_.guard, gpu_.get(), k);
+    const std::string why = divergence(*runner_, k, r, cursor_.step, proto_.guard);
     if (!why.empty()) {
         report_divergence(m.outcome.result, *m.member->log, proto_, cursor_.step, cursor_.step, why);
         m.out->diverged_row(cursor_);
@@ -268,11 +222,8 @@ void continuous_trainer::after_presentation(member_run& m, int k, const loss_res
 // `next`, the state the run goes on from.
 void continuous_trainer::record_epoch(member_run& m, int k, const run_cursor& next, double seconds,
                                       std::int64_t timed) {
-    network& net = ens_.net(k);
-    const held_out_scores scored =
-        gpu_ ? tested_[std::size_t(k)] : score_held_out(net, data_, proto_.eval_batch, proto_.trials);
-    net.bind_state(ens_.state(k).data());
-    const epoch_summary s = summarize_epoch(cursor_, m.totals.epoch, scored, timed * proto_.trials, seconds);
+    const epoch_summary s =
+        summarize_epoch(cursor_, m.totals.epoch, tested_[std::size_t(k)], timed * proto_.trials, seconds);
     m.outcome.result.epochs.push_back(s);
     m.out->epoch_row(s);
     if (weights_every_ == 0)
@@ -316,11 +267,9 @@ bool continuous_trainer::present_epoch() {
 void continuous_trainer::end_epoch(double seconds, std::int64_t timed) {
     run_cursor next = cursor_;
     next.end_epoch(proto_);
-    if (gpu_) { // every instance's held-out splits in one pass
-        std::vector<network*> nets;
-        for (int k = 0; k < ens_.size(); ++k) nets.push_back(&ens_.net(k));
-        tested_ = score_held_out(nets, data_, proto_.eval_batch, proto_.trials, *gpu_);
-    }
+    tested_ = score_held_out(*runner_, data_, proto_.eval_batch, proto_.trials);
+    for (int k = 0; k < ens_.size(); ++k)
+        ens_.net(k).bind_state(ens_.state(k).data()); // evaluation resized them
     each([&](member_run& m, int k) { record_epoch(m, k, next, seconds, timed); });
     cursor_ = next;
 }
@@ -334,7 +283,8 @@ void continuous_trainer::interrupt() {
 
 std::vector<ensemble_outcome> continuous_trainer::run() {
     each([&](member_run& m, int k) { open(m, k); });
-    if (gpu_ && opt_.resume) gpu_->upload(); // the restored states
+    if (opt_.resume)
+        runner_->from_host(); // the restored states
     stop_signals signals;
     while (!cursor_.finished && any_active()) {
         const auto t0 = clock_type::now();
@@ -373,7 +323,7 @@ std::vector<ensemble_outcome> continuous_trainer::run() {
 } // namespace
 
 std::string ensemble_key(const run_document& run) {
-    if (run.protocol.mode != "continuous" && run.protocol.backend != "cuda")
+    if (run.protocol.mode != "continuous" && !runs_discrete_ensembles(run.protocol.backend))
         return {};
     protocol_spec p = run.protocol;
     // Without shuffling the seed only initializes the circuit.

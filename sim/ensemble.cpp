@@ -8,7 +8,7 @@ namespace counterstream {
 
 ensemble::ensemble(const std::vector<instance>& instances, const library& lib, int trials,
                    const integrator_spec& method)
-    : threads_(std::max(1, omp_get_max_threads())) {
+    : method_(method), threads_(std::max(1, omp_get_max_threads())) {
     for (const auto& in: instances) {
         auto net = std::make_unique<network>(in.circuit, lib, in.seed, trials, sim_mode::continuous);
         net->set_threads(1);

@@ -30,6 +30,7 @@ public:
     // Instance k's ODE state (the network's views read it) and its integrator.
     Eigen::VectorXf& state(int k) { return states_[k]; }
     integrator& integ(int k) { return *integrators_[k]; }
+    const integrator_spec& method() const { return method_; }
     // The input every instance sees (instances may also get their own through net(k).input()).
     void set_input(const matrix& x);
     // One presentation: [0, learn_after) without plasticity, then to present_ms with it.
@@ -46,6 +47,7 @@ private:
     std::vector<std::unique_ptr<network>> nets_;
     std::vector<std::unique_ptr<integrator>> integrators_;
     std::vector<Eigen::VectorXf> states_;
+    integrator_spec method_;
     int threads_ = 1;
 };
 

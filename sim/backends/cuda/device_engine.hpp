@@ -29,6 +29,10 @@
 #include <string>
 #include <vector>
 
+namespace counterstream {
+class runner;
+}
+
 namespace counterstream::cuda {
 
 // Whether this build has the CUDA backend and a device to run it on; when
@@ -126,5 +130,9 @@ private:
     struct impl;
     std::unique_ptr<impl> impl_;
 };
+
+// The runner (sim/runner.hpp) of `hosts` on the device; `continuous` is the
+// integrator of hosts built in continuous mode (null: discrete).
+std::unique_ptr<runner> make_runner(std::vector<network*> hosts, const integrator_spec* continuous);
 
 } // namespace counterstream::cuda
