@@ -169,9 +169,10 @@ TEST_CASE("engine: the continuous derivative of K = 3 instances is bitwise that 
         load_run(circuit_file("sal_continuous"),
                  {"circuit.sizes=[20, 12, 5]", "protocol.trials=4", "protocol.record.populations=[e]"}, lib);
     const int trials = 4;
-    auto nets = singles(doc, trials, sim_mode::continuous);
     for (const int threads: {1, 2}) {
         CAPTURE(threads);
+        // Fresh networks: the last ones' views read states that are gone.
+        auto nets = singles(doc, trials, sim_mode::continuous);
         auto e = gathered(nets, threads);
         const auto& layout = e->layout();
         Eigen::VectorXf x(layout.size), dxdt(layout.size);
