@@ -406,17 +406,19 @@ struct sonata_report::impl {
         // Rows past mapping/time's stop were written by a run cut off before
         // it recorded them, and rows past a checkpoint by a run that went on
         // after it; they are dropped, as the run's resumption will compute
-        // those frames again.
-        written = hsize_t(committed);
-        if (dims[0] < written || time_dims[0] < written)
-            bad_layout("mapping/time's stop is past the frames in data or time_ms");
+        // those frames again. A stop past the rows of data or time_ms was
+        // written by a run killed before HDF5 flushed their new extents (the
+        // stop is raw data and reaches the file at once, the extents are
+        // metadata and reach it at the next flush): the frames past the rows
+        // are lost, and the stop comes back to them.
+        written = std::min({hsize_t(committed), dims[0], time_dims[0]});
         if (frames && *frames > written)
             bad_layout("it has " + std::to_string(written) + " frames, fewer than the " + std::to_string(*frames) +
                        " its checkpoint counted");
-        if (frames && *frames < written) {
+        if (frames && *frames < written)
             written = *frames;
+        if (written < hsize_t(committed))
             write_stop();
-        }
         if (dims[0] > written) {
             const std::array<hsize_t, 2> kept = {written, n};
             check(H5Dset_extent(data.get(), kept.data()), "H5Dset_extent 'data'");

@@ -489,6 +489,41 @@ TEST_CASE("sonata_report::reopen drops frames written past mapping/time's stop")
     check_report(file.id, exc, 0, 325);
 }
 
+TEST_CASE("sonata_report::reopen brings a stop past the rows in data back to them (extents not flushed)") {
+    temp_dir tmp;
+    const fs::path path = tmp.path / "killed.h5";
+    const report_spec exc = exc_spec();
+    const hsize_t n = exc.node_ids.size();
+    {
+        h5 file(create_file(path), H5Fclose);
+        REQUIRE(file.id >= 0);
+        sonata_report a(file.id, exc);
+        append(a, 0, 300);
+    }
+    {
+        // What a run killed by SIGKILL can leave: mapping/time's stop (raw
+        // data, in the file at once) 10 frames past the rows of data and
+        // time_ms (their extents are metadata, in the file at the next flush).
+        h5 file(H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), H5Fclose);
+        h5 time(H5Dopen2(file.id, "/report/exc/mapping/time", H5P_DEFAULT), H5Dclose);
+        const std::array<double, 3> t = {exc.start_ms, exc.start_ms + 310 * exc.step_ms, exc.step_ms};
+        REQUIRE(H5Dwrite(time.id, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, t.data()) >= 0);
+    }
+    {
+        h5 file(H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), H5Fclose);
+        sonata_report a = sonata_report::reopen(file.id, "exc");
+        CHECK(a.frames() == 300);
+        {
+            h5 data(H5Dopen2(file.id, "/report/exc/data", H5P_DEFAULT), H5Dclose);
+            CHECK(dims_of(data.id) == std::vector<hsize_t>{300, n});
+        }
+        append(a, 0, 25);
+    }
+    h5 file(open_for_reading(path), H5Fclose);
+    REQUIRE(file.id >= 0);
+    check_report(file.id, exc, 0, 325);
+}
+
 TEST_CASE("sonata_report handles rows wider than one chunk") {
     temp_dir tmp;
     const fs::path path = tmp.path / "wide.h5";
