@@ -256,8 +256,13 @@ template <class B> void engine<B>::forward_part(const part& P, float* dxdt) {
 }
 
 template <class B> void engine<B>::set_labels(const std::int32_t* y) {
-    const std::vector<const std::int32_t*> all(static_cast<std::size_t>(K_), y);
-    set_labels(all);
+    if constexpr (B::host_memory) { // every step: no allocation
+        for (int k = 0; k < K_; ++k)
+            set_labels(k, y);
+    } else {
+        const std::vector<const std::int32_t*> all(static_cast<std::size_t>(K_), y);
+        set_labels(all);
+    }
 }
 
 // One copy for every instance's labels (each copy to a device waits for it).

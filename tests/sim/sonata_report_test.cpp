@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <limits>
 #include <sstream>
 #include <string>
@@ -446,9 +447,12 @@ TEST_CASE("sonata_report::reopen continues a report where it stopped") {
     check_with_h5py(tmp.path, path, {h5py_arg(exc, 0, 750), h5py_arg(inh, 1, 20)});
 }
 
-TEST_CASE("sonata_report::reopen drops frames written past mapping/time's stop") {
-    temp_dir tmp;
-    const fs::path path = tmp.path / "cut.h5";
+namespace {
+
+// Writes 300 frames of `exc`, lets `cut` damage the file as a stopped run
+// can, then reopens it: the report must hold its 300 frames (data cut back
+// to them) and go on to 325.
+void check_reopen_after(const fs::path& path, const std::function<void(hid_t file, hsize_t n)>& cut) {
     const report_spec exc = exc_spec();
     const hsize_t n = exc.node_ids.size();
     {
@@ -458,21 +462,8 @@ TEST_CASE("sonata_report::reopen drops frames written past mapping/time's stop")
         append(a, 0, 300);
     }
     {
-        // What a run cut off between writing frames and recording them
-        // leaves: 10 more rows in data and time_ms than mapping/time says.
         h5 file(H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), H5Fclose);
-        h5 data(H5Dopen2(file.id, "/report/exc/data", H5P_DEFAULT), H5Dclose);
-        h5 time_ms(H5Dopen2(file.id, "/report/exc/time_ms", H5P_DEFAULT), H5Dclose);
-        const std::array<hsize_t, 2> dims = {310, n};
-        const hsize_t time_dims = 310;
-        REQUIRE(H5Dset_extent(data.id, dims.data()) >= 0);
-        REQUIRE(H5Dset_extent(time_ms.id, &time_dims) >= 0);
-        const std::array<hsize_t, 2> start = {300, 0}, count = {10, n};
-        h5 file_space(H5Dget_space(data.id), H5Sclose);
-        REQUIRE(H5Sselect_hyperslab(file_space.id, H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr) >= 0);
-        h5 mem_space(H5Screate_simple(2, count.data(), nullptr), H5Sclose);
-        const std::vector<float> junk(10 * n, -99.0f);
-        REQUIRE(H5Dwrite(data.id, H5T_NATIVE_FLOAT, mem_space.id, file_space.id, H5P_DEFAULT, junk.data()) >= 0);
+        cut(file.id, n);
     }
     {
         h5 file(H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), H5Fclose);
@@ -489,39 +480,39 @@ TEST_CASE("sonata_report::reopen drops frames written past mapping/time's stop")
     check_report(file.id, exc, 0, 325);
 }
 
+} // namespace
+
+TEST_CASE("sonata_report::reopen drops frames written past mapping/time's stop") {
+    temp_dir tmp;
+    // What a run cut off between writing frames and recording them leaves:
+    // 10 more rows in data and time_ms than mapping/time says.
+    check_reopen_after(tmp.path / "cut.h5", [](hid_t file, hsize_t n) {
+        h5 data(H5Dopen2(file, "/report/exc/data", H5P_DEFAULT), H5Dclose);
+        h5 time_ms(H5Dopen2(file, "/report/exc/time_ms", H5P_DEFAULT), H5Dclose);
+        const std::array<hsize_t, 2> dims = {310, n};
+        const hsize_t time_dims = 310;
+        REQUIRE(H5Dset_extent(data.id, dims.data()) >= 0);
+        REQUIRE(H5Dset_extent(time_ms.id, &time_dims) >= 0);
+        const std::array<hsize_t, 2> start = {300, 0}, count = {10, n};
+        h5 file_space(H5Dget_space(data.id), H5Sclose);
+        REQUIRE(H5Sselect_hyperslab(file_space.id, H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr) >= 0);
+        h5 mem_space(H5Screate_simple(2, count.data(), nullptr), H5Sclose);
+        const std::vector<float> junk(10 * n, -99.0f);
+        REQUIRE(H5Dwrite(data.id, H5T_NATIVE_FLOAT, mem_space.id, file_space.id, H5P_DEFAULT, junk.data()) >= 0);
+    });
+}
+
 TEST_CASE("sonata_report::reopen brings a stop past the rows in data back to them (extents not flushed)") {
     temp_dir tmp;
-    const fs::path path = tmp.path / "killed.h5";
-    const report_spec exc = exc_spec();
-    const hsize_t n = exc.node_ids.size();
-    {
-        h5 file(create_file(path), H5Fclose);
-        REQUIRE(file.id >= 0);
-        sonata_report a(file.id, exc);
-        append(a, 0, 300);
-    }
-    {
-        // What a run killed by SIGKILL can leave: mapping/time's stop (raw
-        // data, in the file at once) 10 frames past the rows of data and
-        // time_ms (their extents are metadata, in the file at the next flush).
-        h5 file(H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), H5Fclose);
-        h5 time(H5Dopen2(file.id, "/report/exc/mapping/time", H5P_DEFAULT), H5Dclose);
+    // What a run killed by SIGKILL can leave: mapping/time's stop (raw data,
+    // in the file at once) 10 frames past the rows of data and time_ms
+    // (their extents are metadata, in the file at the next flush).
+    check_reopen_after(tmp.path / "killed.h5", [](hid_t file, hsize_t) {
+        const report_spec exc = exc_spec();
+        h5 time(H5Dopen2(file, "/report/exc/mapping/time", H5P_DEFAULT), H5Dclose);
         const std::array<double, 3> t = {exc.start_ms, exc.start_ms + 310 * exc.step_ms, exc.step_ms};
         REQUIRE(H5Dwrite(time.id, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, t.data()) >= 0);
-    }
-    {
-        h5 file(H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), H5Fclose);
-        sonata_report a = sonata_report::reopen(file.id, "exc");
-        CHECK(a.frames() == 300);
-        {
-            h5 data(H5Dopen2(file.id, "/report/exc/data", H5P_DEFAULT), H5Dclose);
-            CHECK(dims_of(data.id) == std::vector<hsize_t>{300, n});
-        }
-        append(a, 0, 25);
-    }
-    h5 file(open_for_reading(path), H5Fclose);
-    REQUIRE(file.id >= 0);
-    check_report(file.id, exc, 0, 325);
+    });
 }
 
 TEST_CASE("sonata_report handles rows wider than one chunk") {
