@@ -175,38 +175,6 @@ epoch_summary summarize_epoch(const run_cursor& c, const running_totals& epoch, 
     return s;
 }
 
-std::map<std::string, double> epoch_metrics(const epoch_summary& s, bool windows) {
-    const double nan = std::numeric_limits<double>::quiet_NaN();
-    std::map<std::string, double> row = {{"step", double(s.step)},
-                                         {"epoch", double(s.epoch)},
-                                         {"train_loss", windows ? nan : s.train_loss},
-                                         {"train_accuracy", windows ? nan : s.train_accuracy},
-                                         {"test_loss", s.test_loss},
-                                         {"test_accuracy", s.test_accuracy},
-                                         {"samples_per_second", s.samples_per_second}};
-    if (!std::isnan(s.validation_accuracy)) {
-        row["validation_loss"] = s.validation_loss;
-        row["validation_accuracy"] = s.validation_accuracy;
-    }
-    return row;
-}
-
-std::map<std::string, double> window_metrics(const run_cursor& c, std::int64_t per_epoch,
-                                             const running_totals& window) {
-    const double nan = std::numeric_limits<double>::quiet_NaN();
-    return {{"step", double(c.step)},
-            {"epoch", c.epoch - 1 + double(c.position) / double(per_epoch)},
-            {"train_loss", window.loss / double(window.seen)},
-            {"train_accuracy", double(window.correct) / double(window.seen)},
-            {"test_loss", nan},
-            {"test_accuracy", nan}};
-}
-
-std::map<std::string, double> diverged_metrics(const run_cursor& c) {
-    const double nan = std::numeric_limits<double>::quiet_NaN();
-    return {{"step", double(c.step)}, {"epoch", double(c.epoch)}, {"train_loss", nan}};
-}
-
 std::string accuracy_fields(const epoch_summary& s) {
     const auto field = [](const char* name, double fraction) {
         char buf[48];

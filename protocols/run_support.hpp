@@ -1,7 +1,7 @@
-// Pieces the discrete and continuous trainers share: the dataset checked
-// against the circuit, the recording's run_info, clean stops on
-// SIGINT/SIGTERM, the progress bar, evaluation on the held-out splits, and
-// the epoch summary and /metrics rows.
+// Pieces of a run around the trainer's loop, which the sweeps and benchmarks
+// use too: the dataset checked against the circuit, the recording's
+// run_info, clean stops on SIGINT/SIGTERM, the progress bar, evaluation on
+// the held-out splits, and the epoch summary.
 #pragma once
 
 #include "protocols/datasets/dataset.hpp"
@@ -15,7 +15,6 @@
 #include <atomic>
 #include <cstdint>
 #include <limits>
-#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -76,21 +75,7 @@ std::vector<held_out_scores> score_held_out(runner& run, const datasets::dataset
 // the rate of `samples` that took `seconds`.
 epoch_summary summarize_epoch(const run_cursor& c, const running_totals& epoch, const held_out_scores& scores,
                               std::int64_t samples, double seconds);
-// An epoch's /metrics row: step, epoch, the train columns (NaN when metric
-// windows record them), test_loss, test_accuracy, samples_per_second, and
-// validation_loss and validation_accuracy when the run holds out a split.
-std::map<std::string, double> epoch_metrics(const epoch_summary& s, bool windows);
-// A metrics window's /metrics row at c (test columns NaN), an epoch having
-// `per_epoch` samples (continuous: presentations).
-std::map<std::string, double> window_metrics(const run_cursor& c, std::int64_t per_epoch, const running_totals& window);
-// The /metrics row of a run that diverged at c.
-std::map<std::string, double> diverged_metrics(const run_cursor& c);
 // "train_acc 97.12%  val_acc 96.80%  test_acc 96.71%" (val_acc only with a validation split).
 std::string accuracy_fields(const epoch_summary& s);
-
-// The continuous-mode trainer (train() dispatches to it): an ensemble of one,
-// defined in protocols/train_ensemble.cpp.
-train_result train_continuous(const run_document& run, const library& lib, const train_options& opt,
-                              std::ostream& log);
 
 } // namespace counterstream

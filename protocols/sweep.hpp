@@ -17,7 +17,7 @@
 //
 // Continuous-mode points whose protocols agree (the same data stream and
 // schedule; they differ only in their circuits) run as lockstep ensembles of
-// up to `ensemble` points (protocols/train_ensemble.hpp), at least one per
+// up to `ensemble` points (protocols/train.hpp), at least one per
 // rank; the others run alone. Either way a point's recording is the one its
 // single run writes with one thread, bit for bit.
 //

@@ -6,7 +6,6 @@
 #include "protocols/run_support.hpp"
 #include "protocols/sweep_print.hpp"
 #include "protocols/train.hpp"
-#include "protocols/train_ensemble.hpp"
 #include "sim/error.hpp"
 
 #ifdef COUNTERSTREAM_MPI

@@ -1,11 +1,14 @@
-// The `train` protocol: epochs of minibatches over a dataset in discrete-step
-// mode, test-set evaluation each epoch, an HDF5 recording written as it goes.
+// The `train` protocol: epochs over a dataset, of minibatch steps (discrete
+// mode) or of presentations integrated in time (continuous mode), held-out
+// evaluation each epoch, an HDF5 recording written as it goes; one run, or
+// an ensemble of runs in lockstep.
 #pragma once
 
 #include "protocols/run_document.hpp"
 #include "sim/library.hpp"
 
 #include <cstdint>
+#include <exception>
 #include <filesystem>
 #include <iosfwd>
 #include <limits>
@@ -45,5 +48,34 @@ struct train_result {
 // Runs the document; prints one line per epoch to `log`. Throws input_error
 // for bad data or paths before anything is written.
 train_result train(const run_document& run, const library& lib, const train_options& opt, std::ostream& log);
+
+// Runs that differ only in their circuits (taus, gamma, rates, init seeds)
+// train as one lockstep ensemble: one data stream feeds every member, and
+// each records to its own file what train() records for it alone with one
+// thread, bit for bit, checkpoints included. A member that diverges or fails
+// stops alone; the others go on.
+struct ensemble_member {
+    const run_document* run = nullptr;
+    std::filesystem::path output; // its HDF5 recording
+    std::string command_line;     // stored in the recording
+    std::ostream* log = nullptr;  // its epoch lines
+};
+
+struct ensemble_outcome {
+    train_result result;
+    std::exception_ptr error; // the member failed (input_error: its output could not be created)
+};
+
+// The part of a run that fixes its data stream and schedule (the whole
+// protocol, the seed only when it shuffles): runs with equal keys see the same
+// samples in the same order and can share an ensemble. Empty for a run that
+// cannot be in one (discrete mode on the CPU, where an ensemble saves nothing).
+std::string ensemble_key(const run_document& run);
+
+// Trains the members (continuous: spread over `threads`; discrete: on one
+// device). Throws input_error before anything is written when the dataset
+// cannot be loaded, internal_error when the members' keys differ.
+std::vector<ensemble_outcome> train_ensemble(const std::vector<ensemble_member>& members, const library& lib,
+                                             int threads);
 
 } // namespace counterstream

@@ -78,7 +78,7 @@ void restore_rng(rng& r, const std::string& name, const checkpoint& cp, const st
 }
 
 void save_progress(const run_cursor& c, const training_totals& t, const sample_order& order, const network& net,
-                   checkpoint& cp) {
+                   const rng& mirror_noise, checkpoint& cp) {
     cp.integers["step"] = {c.step};
     cp.integers["epoch"] = {c.epoch};
     cp.integers["position"] = {c.position};
@@ -92,10 +92,23 @@ void save_progress(const run_cursor& c, const training_totals& t, const sample_o
     for (const auto& g: net.groups())
         if (g.plan->tied_to < 0)
             cp.matrices[g.spec->name] = g.w; // the expanded circuit records ties
+    if (net.mirrors() && net.mode() == sim_mode::discrete)
+        save_rng(mirror_noise, "mirror_noise", cp);
+    if (net.adam()) {
+        cp.integers["optimizer_steps"] = {net.optimizer_steps()};
+        for (const auto& g: net.groups())
+            if (g.plan->learns) {
+                cp.optimizer[g.spec->name + ".m"] = g.moment1;
+                cp.optimizer[g.spec->name + ".v"] = g.moment2;
+            }
+    }
+    for (const auto& p: net.populations())
+        if (p.state_offset >= 0)
+            cp.rates[p.spec->name] = p.rate;
 }
 
-void restore_progress(run_cursor& c, training_totals& t, sample_order& order, network& net, int threads,
-                      const checkpoint& cp, const std::string& file) {
+void restore_progress(run_cursor& c, training_totals& t, sample_order& order, network& net, rng& mirror_noise,
+                      int threads, const checkpoint& cp, const std::string& file) {
     c.step = cp.integers_of("step", 1, file)[0];
     c.epoch = int(cp.integers_of("epoch", 1, file)[0]);
     c.position = cp.integers_of("position", 1, file)[0];
@@ -120,7 +133,26 @@ void restore_progress(run_cursor& c, training_totals& t, sample_order& order, ne
         if (it == cp.matrices.end() || it->second.rows() != g.w.rows() || it->second.cols() != g.w.cols())
             throw input_error(file + ": the checkpoint has no " + std::to_string(g.w.rows()) + " x " +
                               std::to_string(g.w.cols()) + " weights for group '" + g.spec->name + "'");
-        g.w = it->second;
+        g.w = it->second; // continuous mode: the ODE state's share
+    }
+    if (net.mirrors() && net.mode() == sim_mode::discrete)
+        restore_rng(mirror_noise, "mirror_noise", cp, file);
+    if (net.adam()) {
+        net.set_optimizer_steps(cp.integers_of("optimizer_steps", 1, file)[0]);
+        for (auto& g: net.groups())
+            if (g.plan->learns) {
+                g.moment1 = cp.optimizer_of(g.spec->name + ".m", g.w.rows(), g.w.cols(), file);
+                g.moment2 = cp.optimizer_of(g.spec->name + ".v", g.w.rows(), g.w.cols(), file);
+            }
+    }
+    for (auto& p: net.populations()) {
+        if (p.state_offset < 0)
+            continue;
+        const auto it = cp.rates.find(p.spec->name);
+        if (it == cp.rates.end() || it->second.rows() != p.rate.rows() || it->second.cols() != p.rate.cols())
+            throw input_error(file + ": the checkpoint has no " + std::to_string(p.rate.rows()) + " x " +
+                              std::to_string(p.rate.cols()) + " rates for population '" + p.spec->name + "'");
+        p.rate = it->second; // the ODE state's share
     }
     if (threads > 0)
         return;

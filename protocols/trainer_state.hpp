@@ -1,6 +1,6 @@
-// What both trainers carry from one step to the next, keep in their
-// checkpoints (sim/recorder.hpp) under the same keys, and tell in their logs
-// in their mode's words: where the run stands, its loss and accuracy totals,
+// What the trainer carries from one step to the next, keeps in its
+// checkpoints (sim/recorder.hpp) under the same keys in both modes, and tells
+// in its logs in each mode's words: where the run stands, its loss and accuracy totals,
 // the epoch's sample order with its shuffler, and the network's weights and
 // thread count.
 #pragma once
@@ -91,17 +91,19 @@ rng seeded_rng(std::uint64_t seed, std::uint64_t salt);
 void save_rng(const rng& r, const std::string& name, checkpoint& cp);
 void restore_rng(rng& r, const std::string& name, const checkpoint& cp, const std::string& file);
 
-// What both modes checkpoint: the cursor, the totals, the order, and the
-// network's untied weights and thread count (results are bitwise the same
-// only on as many threads).
+// A run's checkpoint: the cursor, the totals, the order, the network's
+// untied weights and thread count (results are bitwise the same only on as
+// many threads), and what its circuit and mode add: the mirror noise, Adam's
+// moments and step count, the ODE state's rates (continuous mode).
 void save_progress(const run_cursor& c, const training_totals& t, const sample_order& order, const network& net,
-                   checkpoint& cp);
+                   const rng& mirror_noise, checkpoint& cp);
 // The inverse, into a run set up as the checkpoint's was (t.epoch_seconds
-// engaged in discrete mode); `threads` > 0 keeps the network's thread count,
-// 0 takes the checkpoint's. input_error naming `file` when the checkpoint
-// does not fit the circuit or the dataset.
-void restore_progress(run_cursor& c, training_totals& t, sample_order& order, network& net, int threads,
-                      const checkpoint& cp, const std::string& file);
+// engaged in discrete mode; the network's views bound to its ODE state);
+// `threads` > 0 keeps the network's thread count, 0 takes the checkpoint's.
+// input_error naming `file` when the checkpoint does not fit the circuit or
+// the dataset.
+void restore_progress(run_cursor& c, training_totals& t, sample_order& order, network& net, rng& mirror_noise,
+                      int threads, const checkpoint& cp, const std::string& file);
 
 // The log's lines, each with the fields of the result that go with it.
 // An epoch's line: `count` samples (continuous: presentations) took `seconds`.

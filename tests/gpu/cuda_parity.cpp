@@ -4,7 +4,6 @@
 #include "models/library.hpp"
 #include "protocols/run_document.hpp"
 #include "protocols/train.hpp"
-#include "protocols/train_ensemble.hpp"
 #include "sim/backends/cuda/device_engine.hpp"
 #include "sim/integrator.hpp"
 #include "sim/network.hpp"

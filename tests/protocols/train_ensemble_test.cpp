@@ -1,6 +1,6 @@
 // An ensemble member that fails stops alone: the others finish their runs.
 #include "models/library.hpp"
-#include "protocols/train_ensemble.hpp"
+#include "protocols/train.hpp"
 #include "sim/error.hpp"
 #include "tests/support/yaml_files.hpp"
 
