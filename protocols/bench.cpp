@@ -2,13 +2,13 @@
 
 #include "protocols/run_document.hpp"
 #include "protocols/run_support.hpp"
-#include "sim/backends/cuda/device_engine.hpp"
 #include "sim/ensemble.hpp"
 #include "sim/error.hpp"
 #include "sim/integrator.hpp"
 #include "sim/network.hpp"
 #include "sim/random.hpp"
 #include "sim/recorder.hpp"
+#include "sim/runner.hpp"
 
 #include <Eigen/Core>
 
@@ -98,8 +98,8 @@ case_result discrete_case(const std::string& name, const std::string& file, doub
     std::vector<std::int32_t> labels(B);
     mnist_like_batch(net, data_rng, labels);
     loss_result last;
-    std::unique_ptr<cuda::device_engine> gpu;
-    if (on_device) gpu = std::make_unique<cuda::device_engine>(net);
+    std::unique_ptr<runner> gpu;
+    if (on_device) gpu = make_runner("cuda", {&net});
     const auto file_name = std::filesystem::temp_directory_path() /
                            ("counterstream-bench-" + std::to_string(::getpid()) + ".h5");
     std::unique_ptr<recorder> rec;
@@ -112,14 +112,14 @@ case_result discrete_case(const std::string& name, const std::string& file, doub
             const auto& grp = net.groups()[g];
             if (grp.plan->tied_to < 0)
                 rec->snapshot(grp.spec->name,
-                              Eigen::Map<const matrix>(gpu->snapshot_of(int(g)), grp.w.rows(), grp.w.cols()), pending);
+                              Eigen::Map<const matrix>(gpu->snapshot_of(int(g), 0), grp.w.rows(), grp.w.cols()), pending);
         }
         pending = -1;
     };
     const double sps = steps_per_second(
         [&] {
             if (gpu) {
-                last = gpu->forward(labels.data());
+                last = gpu->forward(labels.data()).front();
                 gpu->learn();
                 if (!rec) return;
                 write_pending(); // while the device learns
@@ -148,8 +148,8 @@ case_result discrete_case(const std::string& name, const std::string& file, doub
 }
 
 // K instances of a discrete circuit (seeds 1..K) on the CUDA device: one
-// ensemble stepping them in lockstep against K single device runs stepped one
-// after another, as steps per second of all K.
+// ensemble stepping them in lockstep on one batch, as training does, against
+// K single device runs stepped one after another, as steps per second of all K.
 struct cuda_ensemble_result {
     int instances = 0;
     double ensemble_steps_per_s = 0, singles_steps_per_s = 0;
@@ -162,30 +162,28 @@ cuda_ensemble_result cuda_ensemble_case(const std::string& file, const bench_opt
     std::vector<network*> hosts;
     rng data_rng(12345);
     std::vector<std::vector<std::int32_t>> labels(static_cast<std::size_t>(K), std::vector<std::int32_t>(static_cast<std::size_t>(B)));
-    std::vector<const std::int32_t*> label_ptrs;
     for (int k = 0; k < K; ++k) {
         nets.push_back(std::make_unique<network>(doc.circuit, lib, std::uint64_t(k + 1), B));
         hosts.push_back(nets.back().get());
         mnist_like_batch(*nets.back(), data_rng, labels[k]);
-        label_ptrs.push_back(labels[k].data());
     }
     cuda_ensemble_result out;
     out.instances = K;
     {
-        cuda::device_engine ensemble(hosts);
+        const auto ensemble = make_runner("cuda", hosts);
         out.ensemble_steps_per_s = steps_per_second(
             [&] {
-                ensemble.forward(label_ptrs);
-                ensemble.learn();
+                ensemble->forward(labels[0].data());
+                ensemble->learn();
             },
             opt.seconds);
     }
-    std::vector<std::unique_ptr<cuda::device_engine>> singles;
-    for (auto* h: hosts) singles.push_back(std::make_unique<cuda::device_engine>(*h));
+    std::vector<std::unique_ptr<runner>> singles;
+    for (auto* h: hosts) singles.push_back(make_runner("cuda", {h}));
     out.singles_steps_per_s = steps_per_second(
         [&] {
             for (int k = 0; k < K; ++k) {
-                singles[k]->forward(label_ptrs[k]);
+                singles[k]->forward(labels[k].data());
                 singles[k]->learn();
             }
         },
@@ -223,16 +221,15 @@ continuous_result continuous_case(const std::string& file, const bench_options& 
     const double per_s = steps_per_second(present, opt.seconds);
     double cuda_per_s = 0;
     if (opt.backend == "cuda") { // the same presentations on the device
-        cuda::device_engine gpu(net);
-        const double device_per_s = steps_per_second(
-            [&] {
-                gpu.set_input({labels.data()});
-                gpu.advance(p.integrator, 0, p.learn_after_ms, false);
-                gpu.advance(p.integrator, p.learn_after_ms, p.present_ms, true);
-                gpu.settle();
-            },
-            opt.seconds);
-        cuda_per_s = device_per_s;
+        ensemble instance({{doc.circuit, p.seed}}, lib, p.trials, p.integrator);
+        instance.net(0).input() = net.input();
+        const auto gpu = make_runner("cuda", instance);
+        std::vector<segment> segments;
+        if (p.learn_after_ms > 0)
+            segments.push_back({0, p.learn_after_ms, false, {}, false});
+        segments.push_back({std::max(0.0, p.learn_after_ms), p.present_ms, true, {}, false});
+        cuda_per_s = steps_per_second(
+            [&] { gpu->present(segments, p.present_ms, labels.data(), {1}, [](int) {}); }, opt.seconds);
     }
     // Every presentation takes the same steps and derivative calls (fixed dt).
     const auto steps0 = integ.steps(), calls0 = integ.derivative_calls();
@@ -374,13 +371,13 @@ int bench(const bench_options& opt, const library& lib, std::ostream& out) {
             throw input_error("bench: " + (fs::path(opt.circuits_dir) / f).string() +
                               " not found (give --circuits DIR, the repository's models/circuits)");
     const bool cuda = opt.backend == "cuda";
-    if (std::string why; cuda && !cuda::usable(&why)) throw input_error("bench --backend cuda: " + why);
+    if (std::string why; cuda && !backend_usable("cuda", &why)) throw input_error("bench --backend cuda: " + why);
     if (opt.peer && !fs::exists(opt.peer_script))
         throw input_error("bench: peer script " + opt.peer_script + " not found (give --peer-script)");
 
     out << "counterstream bench: " << std::thread::hardware_concurrency() << " cores, Eigen on " << Eigen::nbThreads()
         << " threads, batch " << opt.batch << ", " << opt.seconds << " s per case\n";
-    if (cuda) out << "CUDA device: " << cuda::device_description() << '\n';
+    if (cuda) out << "CUDA device: " << backend_description("cuda") << '\n';
     out << std::flush;
     const fs::path dir(opt.circuits_dir);
     struct spec {

@@ -1,10 +1,15 @@
 // The CPU runner (the host networks are the instances) and the factory
-// (runner.hpp); the CUDA runner is sim/backends/cuda/runner.cpp.
+// (runner.hpp); the CUDA runner is sim/backends/cuda/runner.cpp, in the
+// plugin this file loads when it is first asked for.
 #include "sim/runner.hpp"
 
-#include "sim/backends/cuda/device_engine.hpp"
+#include "sim/backends/cuda/plugin.hpp"
 #include "sim/ensemble.hpp"
 #include "sim/error.hpp"
+
+#include <dlfcn.h>
+
+#include <filesystem>
 
 namespace counterstream {
 
@@ -124,15 +129,77 @@ private:
     std::vector<std::vector<matrix>> snapshot_; // [instance][group]
 };
 
+// The CUDA plugin (libcounterstream_cuda.so), looked for beside the
+// executable, in the folder above it (the tests'), and where the build put
+// it: its table, or why there is none.
+struct cuda_plugin {
+    const cuda::plugin_api* api = nullptr;
+    std::string why;
+};
+
+const cuda_plugin& load_cuda_plugin() {
+    static const cuda_plugin loaded = [] {
+        cuda_plugin p;
+#ifndef COUNTERSTREAM_CUDA_PLUGIN
+        p.why = "this build has no CUDA backend (the CUDA toolkit was not found at configure time; configure with "
+                "-DCOUNTERSTREAM_CUDA=ON and nvcc on the PATH)";
+#else
+        namespace fs = std::filesystem;
+        const fs::path built(COUNTERSTREAM_CUDA_PLUGIN);
+        std::error_code ec;
+        const fs::path exe = fs::read_symlink("/proc/self/exe", ec).parent_path();
+        std::string first_error;
+        for (const fs::path& file: {exe / built.filename(), exe.parent_path() / built.filename(), built}) {
+            void* handle = dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL);
+            if (!handle) {
+                if (first_error.empty())
+                    first_error = dlerror();
+                continue;
+            }
+            using entry = const cuda::plugin_api* (*)();
+            if (const auto get = reinterpret_cast<entry>(dlsym(handle, "counterstream_cuda_plugin"))) {
+                p.api = get();
+                return p;
+            }
+        }
+        p.why = "the CUDA backend could not be loaded (" + first_error + ")";
+#endif
+        return p;
+    }();
+    return loaded;
+}
+
+// The plugin's table; input_error with its line where it has none.
+const cuda::plugin_api& cuda_api() {
+    const cuda_plugin& p = load_cuda_plugin();
+    if (!p.api)
+        throw input_error("--backend cuda: " + p.why);
+    return *p.api;
+}
+
 } // namespace
 
-bool backend_usable(const std::string& backend, std::string* why) { return backend != "cuda" || cuda::usable(why); }
+bool backend_usable(const std::string& backend, std::string* why) {
+    if (backend != "cuda")
+        return true;
+    const cuda_plugin& p = load_cuda_plugin();
+    if (!p.api && why)
+        *why = p.why;
+    return p.api && p.api->usable(why);
+}
+
+std::string backend_description(const std::string& backend) {
+    if (backend != "cuda")
+        return "CPU";
+    std::string why;
+    return backend_usable(backend, &why) ? cuda_api().description() : why;
+}
 
 bool runs_discrete_ensembles(const std::string& backend) { return backend == "cuda"; }
 
 std::unique_ptr<runner> make_runner(const std::string& backend, std::vector<network*> hosts) {
     if (backend == "cuda")
-        return cuda::make_runner(std::move(hosts), nullptr);
+        return cuda_api().make_runner(std::move(hosts), nullptr);
     return std::make_unique<cpu_runner>(std::move(hosts), nullptr);
 }
 
@@ -141,7 +208,7 @@ std::unique_ptr<runner> make_runner(const std::string& backend, ensemble& instan
     for (int k = 0; k < instances.size(); ++k)
         hosts.push_back(&instances.net(k));
     if (backend == "cuda")
-        return cuda::make_runner(std::move(hosts), &instances.method());
+        return cuda_api().make_runner(std::move(hosts), &instances.method());
     return std::make_unique<cpu_runner>(std::move(hosts), &instances);
 }
 

@@ -85,8 +85,11 @@ protected:
     std::vector<network*> hosts_;
 };
 
-// Whether `backend` (cpu | cuda) runs here; when not, `why` gets one line.
+// Whether `backend` (cpu | cuda) runs here: for cuda, whether this build
+// has the CUDA plugin and there is a device; when not, `why` gets one line.
 bool backend_usable(const std::string& backend, std::string* why);
+// The device `backend` runs on, in words ("NVIDIA H200 (sm_90)"), or why there is none.
+std::string backend_description(const std::string& backend);
 // Whether `backend` runs several discrete instances in lockstep (cuda).
 bool runs_discrete_ensembles(const std::string& backend);
 // Discrete mode: the runner of `hosts` on `backend` (input_error where it

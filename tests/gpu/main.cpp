@@ -2,7 +2,7 @@
 // without the CUDA backend) it runs nothing, says why, and exits 77, which
 // ctest reports as skipped (SKIP_RETURN_CODE), never as passed.
 #define DOCTEST_CONFIG_IMPLEMENT
-#include "sim/backends/cuda/device_engine.hpp"
+#include "sim/runner.hpp"
 
 #include <doctest/doctest.h>
 
@@ -11,11 +11,11 @@
 
 int main(int argc, char** argv) {
     std::string why;
-    if (!counterstream::cuda::usable(&why)) {
+    if (!counterstream::backend_usable("cuda", &why)) {
         std::printf("skipped: %s\n", why.c_str());
         return 77;
     }
-    std::printf("device: %s\n", counterstream::cuda::device_description().c_str());
+    std::printf("device: %s\n", counterstream::backend_description("cuda").c_str());
     doctest::Context context(argc, argv);
     return context.run();
 }

@@ -1,9 +1,7 @@
 // The CUDA backend's primitives (sim/backends/cuda/backend.hpp) against
 // naive double-precision loops: the checks the CPU backend passes
 // (tests/support/primitive_suite.hpp), and its ODE algebra against the host
-// reference context of sim/flat_algebra.hpp. Builds without CUDA compile none.
-#ifdef COUNTERSTREAM_CUDA
-
+// reference context of sim/flat_algebra.hpp.
 #include "sim/backends/cuda/backend.hpp"
 #include "sim/flat_algebra.hpp"
 #include "tests/support/primitive_suite.hpp"
@@ -163,5 +161,3 @@ TEST_CASE("cuda primitives: combine, relative_error and max_abs agree with the h
         CHECK(std::isnan(cuda_backend::max_abs(ctx, d[3].get(), n)));
     }
 }
-
-#endif // COUNTERSTREAM_CUDA

@@ -4,7 +4,7 @@
 // "internal error", no recording left behind and no file changed. Every case writes its files
 // into a folder of its own and runs the binary there, so messages show the
 // short relative names. The valid parts use the synthetic teacher dataset.
-#include "sim/backends/cuda/device_engine.hpp"
+#include "sim/runner.hpp"
 #include "tests/support/yaml_files.hpp"
 
 #include <doctest/doctest.h>
@@ -802,7 +802,7 @@ TEST_CASE("bad inputs: backends") {
 
 // Where the CUDA backend cannot run (no device, or a build without it),
 // asking for it is bad input: one line, exit 2, no recording.
-TEST_CASE("bad inputs: --backend cuda without a usable device" * doctest::skip(counterstream::cuda::usable())) {
+TEST_CASE("bad inputs: --backend cuda without a usable device" * doctest::skip(counterstream::backend_usable("cuda", nullptr))) {
     check_all({
         {"cuda-without-device", doc(discrete), run + " --backend cuda", 2, {"doc.yaml: protocol.backend: cuda: "}},
         {"cuda-without-device-in-document", doc(replace(discrete, "epochs: 1", "backend: cuda\n  epochs: 1")), run,

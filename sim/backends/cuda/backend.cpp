@@ -1,10 +1,7 @@
 // The CUDA backend's host side (backend.hpp): the context's stream, cuBLAS
 // handle and staging memory, the products, the norms, and the primitives
 // that send per-instance factors before launching backend.cu's kernels.
-// Without COUNTERSTREAM_CUDA this file compiles to nothing.
 #include "sim/backends/cuda/backend.hpp"
-
-#ifdef COUNTERSTREAM_CUDA
 
 #include "sim/backends/cuda/backend_kernels.hpp"
 
@@ -329,4 +326,3 @@ float backend::max_abs(context& ctx, const float* x, std::int64_t n) {
 
 } // namespace counterstream::cuda
 
-#endif // COUNTERSTREAM_CUDA

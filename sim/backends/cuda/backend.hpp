@@ -6,13 +6,11 @@
 // stream, in call order; upload(), download(), norms(), max_abs() and sync()
 // wait for the device, the other primitives only queue work.
 //
-// This header is plain C++ (the engine's translation units include it);
-// builds without the CUDA toolkit see nothing of it.
+// This header is plain C++ (the engine's translation units include it); only
+// the CUDA plugin's sources and the GPU tests do.
 #pragma once
 
 #include "sim/backends/primitives.hpp"
-
-#ifdef COUNTERSTREAM_CUDA
 
 #include "sim/error.hpp"
 
@@ -190,5 +188,3 @@ struct backend {
 };
 
 } // namespace counterstream::cuda
-
-#endif // COUNTERSTREAM_CUDA

@@ -1,13 +1,10 @@
 // The CUDA backend's engine for the trainers (device_engine.hpp): the
 // passes are engine<cuda::backend>'s; this file moves data between the host
 // networks and the device, integrates continuous states there and copies
-// snapshots while the device works. Without COUNTERSTREAM_CUDA (no toolkit
-// at configure time) it is the stand-in that says so.
+// snapshots while the device works.
 #include "sim/backends/cuda/device_engine.hpp"
 
 #include "sim/error.hpp"
-
-#ifdef COUNTERSTREAM_CUDA
 
 #include "sim/backends/cuda/backend.hpp"
 #include "sim/engine_impl.hpp"
@@ -101,8 +98,6 @@ const circuit_plan& checked_plan(const std::vector<network*>& hosts) {
 } // namespace
 
 // ---------------------------------------------------------------- availability
-
-bool compiled() { return true; }
 
 bool usable(std::string* why) {
     int count = 0;
@@ -487,56 +482,3 @@ void device_engine::norms(std::vector<double>& weights, std::vector<double>& rat
 } // namespace cuda
 
 } // namespace counterstream
-
-#else // no CUDA toolkit at configure time
-
-namespace counterstream::cuda {
-
-namespace {
-constexpr const char* not_built = "this build has no CUDA backend (the CUDA toolkit was not found at configure time; "
-                                  "configure with -DCOUNTERSTREAM_CUDA=ON and nvcc on the PATH)";
-} // namespace
-
-bool compiled() { return false; }
-
-bool usable(std::string* why) {
-    if (why)
-        *why = not_built;
-    return false;
-}
-
-std::string device_description() { return not_built; }
-
-struct device_engine::impl {};
-
-// Never constructed: the constructors throw.
-device_engine::device_engine(network&) { throw input_error(std::string("--backend cuda: ") + not_built); }
-device_engine::device_engine(const std::vector<network*>&) {
-    throw input_error(std::string("--backend cuda: ") + not_built);
-}
-device_engine::~device_engine() = default;
-int device_engine::instances() const { return 0; }
-void device_engine::share_input(bool) {}
-bool device_engine::shares_input() const { return false; }
-std::vector<loss_result> device_engine::forward(const std::vector<const std::int32_t*>&) { return {}; }
-std::vector<loss_result> device_engine::infer(const std::vector<const std::int32_t*>&) { return {}; }
-loss_result device_engine::forward(const std::int32_t*) { return {}; }
-loss_result device_engine::infer(const std::int32_t*) { return {}; }
-void device_engine::learn() {}
-bool device_engine::mirror(const std::vector<rng*>&, int, double) { return false; }
-bool device_engine::mirror(rng&, int, double) { return false; }
-void device_engine::norms(std::vector<double>&, std::vector<double>&, int) {}
-void device_engine::set_input(const std::vector<const std::int32_t*>&) {}
-void device_engine::advance(const integrator_spec&, double, double, bool, std::span<const double>,
-                            const std::function<void(double)>&) {}
-std::vector<loss_result> device_engine::settle() { return {}; }
-std::int64_t device_engine::steps() const { return 0; }
-void device_engine::zero_instance(int) {}
-void device_engine::begin_snapshot() {}
-const float* device_engine::snapshot_of(int, int) { return nullptr; }
-void device_engine::download() {}
-void device_engine::upload() {}
-
-} // namespace counterstream::cuda
-
-#endif

@@ -14,8 +14,8 @@
 //
 // Arithmetic is float32 throughout (cuBLAS's default math mode: no TF32), so
 // a device run agrees with the CPU run of the same seed to float rounding.
-// Builds without the CUDA toolkit compile a stand-in whose usable() says why
-// and whose constructor throws input_error with that line.
+// It is part of the plugin (plugin.hpp), built only where the CUDA toolkit
+// is; the rest of the program reaches it through sim/runner.hpp.
 #pragma once
 
 #include "sim/integrator.hpp"
@@ -35,11 +35,9 @@ class runner;
 
 namespace counterstream::cuda {
 
-// Whether this build has the CUDA backend and a device to run it on; when
-// not, `why` (if given) gets one line saying why.
+// Whether there is a device to run on; when not, `why` (if given) gets one
+// line saying why.
 bool usable(std::string* why = nullptr);
-// Whether this build compiled the CUDA backend at all.
-bool compiled();
 // The device's name and compute capability ("NVIDIA H200 (sm_90)"), or why there is none.
 std::string device_description();
 

@@ -1,7 +1,9 @@
 // The CUDA runner (sim/runner.hpp): every instance on the device in
-// lockstep, the hosts receiving weights and rates when they are read there.
+// lockstep, the hosts receiving weights and rates when they are read there;
+// and the plugin's entry point (plugin.hpp).
 #include "sim/runner.hpp"
 #include "sim/backends/cuda/device_engine.hpp"
+#include "sim/backends/cuda/plugin.hpp"
 
 namespace counterstream::cuda {
 
@@ -77,3 +79,10 @@ std::unique_ptr<runner> make_runner(std::vector<network*> hosts, const integrato
 }
 
 } // namespace counterstream::cuda
+
+extern "C" const counterstream::cuda::plugin_api* counterstream_cuda_plugin() {
+    static const counterstream::cuda::plugin_api api{&counterstream::cuda::usable,
+                                                     &counterstream::cuda::device_description,
+                                                     &counterstream::cuda::make_runner};
+    return &api;
+}
