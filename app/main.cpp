@@ -167,7 +167,7 @@ int main(int argc, char** argv) {
     run->add_option("--set", sets, "override a key: dotted.path=VALUE (VALUE is YAML)");
     run->add_option("-o,--output", output, "HDF5 recording (default runs/<file stem>.h5)");
     int threads = 0;
-    run->add_option("--threads", threads, "engine threads (default: all cores)")->check(integer_in(0, max_threads));
+    run->add_option("--threads", threads, "engine threads (default: as many as a step can use, at most all cores)")->check(integer_in(0, max_threads));
     bool overwrite = false;
     run->add_flag("--overwrite", overwrite, "replace an existing output file");
     std::string backend;

@@ -21,7 +21,6 @@
 #include "sim/random.hpp"
 #include "sim/runner.hpp"
 
-#include <omp.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -38,7 +37,7 @@ namespace {
 using clock_type = std::chrono::steady_clock;
 
 struct trainer_options {
-    int threads = 0; // single: the network's (0: OpenMP's maximum, or on resume the checkpoint's); else the ensemble's
+    int threads = 0; // single: the network's (0: as its work needs, or on resume the checkpoint's); else the ensemble's
     bool single = false;   // one run
     bool progress = false; // a progress bar on stderr, if it is a terminal
     bool resume = false;   // continue the single run's recording from its checkpoint
@@ -470,7 +469,7 @@ public:
           segments_(segments_of(proto_)) {
         if (opt.single) {
             ens_.set_threads(1);
-            ens_.net(0).set_threads(opt.threads > 0 ? opt.threads : std::max(1, omp_get_max_threads()));
+            ens_.net(0).set_threads(opt.threads > 0 ? opt.threads : ens_.net(0).work_threads());
         } else {
             ens_.set_threads(opt.threads);
         }

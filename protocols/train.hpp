@@ -21,7 +21,7 @@ struct train_options {
     std::filesystem::path output;  // the HDF5 recording
     std::string command_line;      // stored in the recording
     bool progress = false;         // progress bar on stderr
-    int threads = 0;               // engine threads; 0 = OpenMP's maximum
+    int threads = 0;               // engine threads; 0 = as many as a step can use (network::work_threads())
     bool resume = false;           // continue `output` from its checkpoint instead of creating it
 };
 

@@ -4,6 +4,9 @@
 
 #include <omp.h>
 
+#include <algorithm>
+#include <cmath>
+
 namespace counterstream {
 
 namespace {
@@ -72,9 +75,18 @@ network::network(const circuit_spec& spec, const library& lib, std::uint64_t see
         }
         view(engine_.own_weights(gi), gp.rows, gp.cols) = w;
     }
-    set_threads(std::max(1, omp_get_max_threads()));
+    set_threads(work_threads());
     cpu::set_gemm_threads(1);
     bind_views();
+}
+
+int network::work_threads() const {
+    // A thread per 20 MFLOP of a step (about 0.3 ms of one core's GEMM):
+    // below that, waking a second thread and waiting for it costs more than
+    // it saves, and on a busy machine far more.
+    constexpr double flops_per_thread = 2e7;
+    const double wanted = std::floor(double(step_flops()) / flops_per_thread);
+    return int(std::clamp(wanted, 1.0, double(std::max(1, omp_get_max_threads()))));
 }
 
 void network::bind_views() {

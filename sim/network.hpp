@@ -64,8 +64,12 @@ public:
     void resize_batch(int batch);
     int batch() const { return engine_.batch(); }
     sim_mode mode() const { return plan().mode; }
-    // Threads of forward(), infer(), learn() and derivative() (default: OpenMP's maximum).
+    // Threads of forward(), infer(), learn() and derivative() (default:
+    // work_threads()). Results are bitwise the same for a given count.
     void set_threads(int n);
+    // The threads a step of this circuit at this batch can use: one per
+    // 20 MFLOP of step_flops(), at least 1, at most OpenMP's maximum.
+    int work_threads() const;
     int threads() const { return engine_.threads(); }
 
     // The input population's rates [n_in x batch], to be filled before forward().

@@ -7,6 +7,7 @@
 // calling thread and the GEMM library stays single-threaded.
 #pragma once
 
+#include "sim/backends/cpu/workers.hpp"
 #include "sim/backends/primitives.hpp"
 
 #include <Eigen/Core>
@@ -38,15 +39,12 @@ struct backend {
         std::vector<T, Eigen::aligned_allocator<T>> v_;
     };
 
-    // fn(part) for every part < parts, each part on a thread of its own.
+    // fn(part) for every part < parts, each part on a thread of its own (workers.hpp).
     template <class F> static void parallel(context&, int parts, F&& fn) {
-        if (parts <= 1) {
+        if (parts <= 1)
             fn(0);
-            return;
-        }
-#pragma omp parallel for num_threads(parts) schedule(static, 1)
-        for (int t = 0; t < parts; ++t)
-            fn(t);
+        else
+            run_parts(parts, fn);
     }
 
     static void gemm(context&, const gemm_call& c);
