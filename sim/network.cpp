@@ -81,10 +81,10 @@ network::network(const circuit_spec& spec, const library& lib, std::uint64_t see
 }
 
 int network::work_threads() const {
-    // A thread per 20 MFLOP of a step (about 0.3 ms of one core's GEMM):
+    // A thread per 30 MFLOP of a step (about 0.5 ms of one core's GEMM):
     // below that, waking a second thread and waiting for it costs more than
     // it saves, and on a busy machine far more.
-    constexpr double flops_per_thread = 2e7;
+    constexpr double flops_per_thread = 3e7;
     const double wanted = std::floor(double(step_flops()) / flops_per_thread);
     return int(std::clamp(wanted, 1.0, double(std::max(1, omp_get_max_threads()))));
 }

@@ -68,7 +68,7 @@ public:
     // work_threads()). Results are bitwise the same for a given count.
     void set_threads(int n);
     // The threads a step of this circuit at this batch can use: one per
-    // 20 MFLOP of step_flops(), at least 1, at most OpenMP's maximum.
+    // 30 MFLOP of step_flops(), at least 1, at most OpenMP's maximum.
     int work_threads() const;
     int threads() const { return engine_.threads(); }
 
