@@ -5,6 +5,7 @@
 #include "protocols/benchmark.hpp"
 #include "protocols/run_document.hpp"
 #include "protocols/sweep.hpp"
+#include "protocols/sweep_resume.hpp"
 #include "protocols/train.hpp"
 #include "sim/error.hpp"
 #include "sim/recorder.hpp"
@@ -115,9 +116,23 @@ int run_command(const std::string& file, const std::vector<std::string>& sets, s
     return train_command(doc, lib, output, command_line, threads, false);
 }
 
-// Continues a recording from its checkpoint, rebuilt from its own /config.
+// Continues an interrupted sweep or benchmark (FILE is its output, merged or
+// not, or its points folder) and merges it, or continues a run's recording
+// from its checkpoint, rebuilt from its own /config.
 int resume_command(const std::string& file, const std::string& command_line, int threads) {
     const auto lib = cs::models::standard_library();
+    if (const auto output = cs::interrupted_sweep(file))
+        return cs::resume_sweep(*output, threads, lib, std::cout);
+    const std::string format = cs::hdf5_format(file);
+    if (format == "counterstream-sweep" || format == "counterstream-benchmark") {
+        std::cout << file << ": a merged " << format.substr(format.find('-') + 1)
+                  << ": every point finished, nothing to resume\n";
+        return 0;
+    }
+    std::error_code ec;
+    if (!std::filesystem::exists(file, ec))
+        throw cs::input_error(file + ": cannot open: no such recording, and no " + file +
+                              ".points folder of an interrupted sweep or benchmark");
     const auto config = cs::recorder::read_config(file);
     YAML::Node root;
     root["circuit"] = YAML::Load(config.circuit_yaml);
@@ -176,9 +191,18 @@ int main(int argc, char** argv) {
 
     std::string resume_file;
     int resume_threads = 0;
-    auto* resume = app.add_subcommand("resume", "continue a recording from its last checkpoint (same file)");
-    resume->add_option("file", resume_file, "recording (HDF5) of a stopped or killed run")->required();
-    resume->add_option("--threads", resume_threads, "engine threads (default: the run's own)")
+    auto* resume = app.add_subcommand(
+        "resume", "continue a stopped or killed run from its last checkpoint (same file), or a sweep or benchmark "
+                  "whose merge never happened: finished points are kept, the others continue from their "
+                  "checkpoints, then all are merged into OUT.h5");
+    resume
+        ->add_option("file", resume_file,
+                     "recording (HDF5) of a run, or the output OUT.h5 of a sweep or benchmark (its OUT.h5.points "
+                     "folder may be named instead)")
+        ->required();
+    resume
+        ->add_option("--threads", resume_threads,
+                     "engine threads of a run, or points at once per process of a sweep (default: as it began)")
         ->check(integer_in(0, max_threads));
 
     auto* expand = app.add_subcommand("expand", "print the expanded circuit");
