@@ -259,7 +259,8 @@ int main(int argc, char** argv) {
     bool no_theorem1 = false;
     auto* analyze_cmd =
         app.add_subcommand("analyze", "per-snapshot measures of the paper's theory, written to /analysis");
-    analyze_cmd->add_option("file", analyze_opt.input, "recording (HDF5)")->required();
+    analyze_cmd->add_option("file", analyze_opt.input, "recording (HDF5), or a sweep's or benchmark's output")
+        ->required();
     analyze_cmd->add_option("-o,--output", analyze_opt.output,
                             "write a copy of /config and /analysis here instead of into the recording");
     analyze_cmd->add_option("--gram", analyze_opt.gram_groups, "groups for Gram matrices (default: every W and Vbar)");
@@ -267,6 +268,11 @@ int main(int argc, char** argv) {
         ->check(integer_in(1, 65536));
     analyze_cmd->add_option("--probe-seed", analyze_opt.probe_seed, "seed of the synthetic probe batch");
     analyze_cmd->add_flag("--no-theorem1", no_theorem1, "skip the probe pass");
+    analyze_cmd
+        ->add_option("--point", analyze_opt.point,
+                     "of a sweep's or benchmark's output: the point to analyze (default: every point, each "
+                     "into its /points/<i>/analysis)")
+        ->check(integer_in(0, 1L << 40));
 
     try {
         app.parse(argc, argv);
