@@ -8,8 +8,10 @@
 //   point-NNNNN.result   point N's result, written once its recording is closed
 // `counterstream resume OUT.h5` skips the points with a result, resumes those
 // with a checkpoint alone (an ensemble's member records what its run alone
-// records, so the merged table is the uninterrupted one, bit for bit), starts
-// over those that never reached their first checkpoint, then merges.
+// records, so the merged table is the uninterrupted one, bit for bit),
+// starts over those that never reached their first checkpoint and those
+// whose recording cannot be read (kept aside as point-NNNNN.h5.damaged),
+// then merges.
 #pragma once
 
 #include "protocols/sweep.hpp"
