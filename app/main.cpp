@@ -225,7 +225,8 @@ int main(int argc, char** argv) {
 
     cs::sweep_options sweep_opt;
     auto* sweep = app.add_subcommand("sweep", "train a run document at every point of a grid or list "
-                                              "(threads; MPI ranks under mpirun), merged into one HDF5 file");
+                                              "(threads; MPI ranks under mpirun), merged into one HDF5 file (a stopped "
+                                              "one continues with resume OUT.h5)");
     sweep->add_option("file", sweep_opt.file, "sweep document (YAML with base: and grid: or list:)")->required();
     sweep->add_option("-o,--output", sweep_opt.output, "HDF5 output (default runs/<file stem>.h5)");
     sweep->add_option("--threads", sweep_opt.threads, "points run at once per process (default: its cores)")
