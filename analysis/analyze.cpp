@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <cmath>
 #include <filesystem>
 #include <limits>
@@ -219,11 +220,12 @@ void attach_step(const h5::id& d, hid_t step) {
 
 } // namespace
 
-int analyze(const analyze_options& opt, const library& lib, std::ostream& log) {
-    if (!opt.probe && opt.probe_batch < 1)
-        throw input_error("analyze: probe batch must be at least 1 (got " + std::to_string(opt.probe_batch) + ")");
+namespace {
+
+// The recording at `root` of opt.input ("" for a run's own file).
+int analyze_recording(const analyze_options& opt, const library& lib, std::ostream& log, const std::string& root) {
     const bool in_place = opt.output.empty() || same_file(opt.output, opt.input);
-    recording rec(opt.input, in_place);
+    recording rec(opt.input, in_place, root);
     const std::size_t K = rec.snapshots();
 
     std::string circuit_note;
@@ -380,7 +382,8 @@ int analyze(const analyze_options& opt, const library& lib, std::ostream& log) {
     hid_t target = rec.id();
     std::string target_name = rec.file();
     if (in_place) {
-        if (h5::exists(target, "/analysis") && H5Ldelete(target, "/analysis", H5P_DEFAULT) < 0)
+        const std::string analysis = root + "/analysis";
+        if (h5::exists(target, analysis) && H5Ldelete(target, analysis.c_str(), H5P_DEFAULT) < 0)
             throw internal_error(rec.file() + ": HDF5 H5Ldelete '/analysis' failed (" + h5::error_text() + ")");
     } else {
         const auto parent = std::filesystem::path(opt.output).parent_path();
@@ -393,20 +396,20 @@ int analyze(const analyze_options& opt, const library& lib, std::ostream& log) {
         out_file = h5::id(f, H5Fclose);
         target = f;
         target_name = opt.output;
-        if (H5Ocopy(rec.id(), "/config", f, "config", H5P_DEFAULT, H5P_DEFAULT) < 0)
+        if (H5Ocopy(rec.id(), (root + "/config").c_str(), f, "config", H5P_DEFAULT, H5P_DEFAULT) < 0)
             throw internal_error(opt.output + ": HDF5 H5Ocopy '/config' failed (" + h5::error_text() + ")");
     }
-    h5::id root(H5Gopen2(target, "/", H5P_DEFAULT), H5Gclose);
-    h5::writer top(root.get(), target_name);
+    h5::id top_group(H5Gopen2(target, in_place && !root.empty() ? root.c_str() : "/", H5P_DEFAULT), H5Gclose);
+    h5::writer top(top_group.get(), target_name);
     if (!in_place) {
-        top.attribute(root.get(), "format", "counterstream-analysis");
-        top.attribute(root.get(), "source", opt.input);
+        top.attribute(top_group.get(), "format", "counterstream-analysis");
+        top.attribute(top_group.get(), "source", rec.file());
     }
     const h5::id group = top.group("analysis");
     h5::writer w(group.get(), target_name);
     w.attribute(group.get(), "description",
                 "measures of the paper's theory per weight snapshot, written by counterstream analyze");
-    w.attribute(group.get(), "source", opt.input);
+    w.attribute(group.get(), "source", rec.file());
     w.attribute(group.get(), "software_version", COUNTERSTREAM_VERSION);
 
     const h5::id step = w.integers("step", rec.steps(), "training step of each weight snapshot (/weights/*/step)");
@@ -508,6 +511,65 @@ int analyze(const analyze_options& opt, const library& lib, std::ostream& log) {
     } else {
         log << "  theorem1 skipped: " << theorem1_note << '\n';
     }
+    return 0;
+}
+
+// The points under /points of a sweep's or benchmark's output, in order, and
+// what it is ("sweep"); no points for any other file.
+std::vector<std::int64_t> sweep_points(const std::string& file, std::string& kind) {
+    h5::quiet();
+    h5::id fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+    H5Pset_file_locking(fapl.get(), false, true);
+    const h5::id f(H5Fopen(file.c_str(), H5F_ACC_RDONLY, fapl.get()), H5Fclose);
+    std::vector<std::int64_t> points;
+    if (!f.valid())
+        return points;
+    const std::string format = h5::string_attribute(f.get(), "format");
+    if ((format != "counterstream-sweep" && format != "counterstream-benchmark") || !h5::exists(f.get(), "/points"))
+        return points;
+    kind = format.substr(format.find('-') + 1);
+    std::vector<std::string> names;
+    const h5::id g(H5Gopen2(f.get(), "/points", H5P_DEFAULT), H5Gclose);
+    const auto collect = [](hid_t, const char* name, const H5L_info_t*, void* out) -> herr_t {
+        static_cast<std::vector<std::string>*>(out)->push_back(name);
+        return 0;
+    };
+    H5Literate(g.get(), H5_INDEX_NAME, H5_ITER_INC, nullptr, collect, &names);
+    for (const auto& n: names) {
+        std::int64_t i = 0;
+        const auto [end, ec] = std::from_chars(n.data(), n.data() + n.size(), i);
+        if (ec == std::errc{} && end == n.data() + n.size())
+            points.push_back(i);
+    }
+    std::sort(points.begin(), points.end());
+    return points;
+}
+
+} // namespace
+
+int analyze(const analyze_options& opt, const library& lib, std::ostream& log) {
+    if (!opt.probe && opt.probe_batch < 1)
+        throw input_error("analyze: probe batch must be at least 1 (got " + std::to_string(opt.probe_batch) + ")");
+    std::string kind;
+    const std::vector<std::int64_t> points = sweep_points(opt.input, kind);
+    if (points.empty()) {
+        if (opt.point >= 0)
+            throw input_error(opt.input + ": --point names a point of a sweep's or benchmark's output, and this is "
+                                          "not one");
+        return analyze_recording(opt, lib, log, "");
+    }
+    const std::string range = "points " + std::to_string(points.front()) + " to " + std::to_string(points.back());
+    if (opt.point >= 0) {
+        if (!std::binary_search(points.begin(), points.end(), std::int64_t(opt.point)))
+            throw input_error(opt.input + ": no point " + std::to_string(opt.point) + " (" + range + ")");
+        return analyze_recording(opt, lib, log, "/points/" + std::to_string(opt.point));
+    }
+    if (!opt.output.empty() && !same_file(opt.output, opt.input))
+        throw input_error(opt.input + ": a " + kind + " of " + std::to_string(points.size()) +
+                          " points: name the one to write to " + opt.output + " with --point I (" + range +
+                          "), or leave out -o to analyze every point in place");
+    for (const auto i: points)
+        analyze_recording(opt, lib, log, "/points/" + std::to_string(i));
     return 0;
 }
 

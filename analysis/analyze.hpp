@@ -10,7 +10,9 @@
 //   /analysis/alignment/VW{l}_WbarVbar{l}       angle(V^l (W^l)^T, Wbar^l (Vbar^l)^T) [deg] (eq. 27)
 //   /analysis/theorem1/W{l}/{angle_to_gradient, angle_to_H_gradient}  [deg] on a probe batch (eq. 9)
 //   /analysis/theorem1/probe_loss               mean loss of the probe batch
-// Re-running replaces /analysis.
+// Re-running replaces /analysis. On the output of a sweep or benchmark, each
+// point's recording (or the one opt.point names) gets its own
+// /points/<i>/analysis.
 #pragma once
 
 #include "sim/library.hpp"
@@ -40,6 +42,7 @@ struct analyze_options {
     std::uint64_t probe_seed = 1;         // synthetic probe: x ~ N(0, 1), labels uniform
     std::optional<probe_data> probe;      // replaces the synthetic probe batch
     bool theorem1 = true;                 // run the probe batch through the circuit
+    int point = -1;                       // of a sweep's or benchmark's output: the point (-1: every point)
 };
 
 // Writes the analysis; prints a short summary to `log`. Returns 0. Throws

@@ -25,7 +25,8 @@ std::vector<std::int64_t> read_steps(hid_t file, const std::string& path, hsize_
 
 } // namespace
 
-recording::recording(const std::string& file, bool writable) : name_(file) {
+recording::recording(const std::string& file, bool writable, const std::string& root)
+    : name_(root.empty() ? file : file + ":" + root), root_(root) {
     h5::quiet();
     h5::id fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
     // Reading a recording a running writer holds needs locking off; writing
@@ -37,19 +38,22 @@ recording::recording(const std::string& file, bool writable) : name_(file) {
         throw input_error(file + ": cannot open as HDF5 (" + h5::error_text() + ")");
     file_ = h5::id(f, H5Fclose);
 
-    const std::string format = h5::string_attribute(f, "format");
-    if (format != "counterstream-run" || !h5::exists(f, "/config/circuit"))
-        throw input_error(file + ": not a counterstream recording (" +
+    if (!root.empty() && !h5::exists(f, root))
+        throw input_error(name_ + ": no such group");
+    const h5::id top(H5Oopen(f, root.empty() ? "/" : root.c_str(), H5P_DEFAULT), H5Oclose);
+    const std::string format = h5::string_attribute(top.get(), "format");
+    if (format != "counterstream-run" || !h5::exists(f, root + "/config/circuit"))
+        throw input_error(name_ + ": not a counterstream recording (" +
                           (format.empty() ? std::string("no format attribute")
                                           : "format is '" + format + "', expected 'counterstream-run'") +
                           (format == "counterstream-run" ? ", no /config/circuit" : "") + ")");
-    circuit_ = h5::string_dataset(f, "/config/circuit", file);
-    if (h5::exists(f, "/config/protocol"))
-        protocol_ = h5::string_dataset(f, "/config/protocol", file);
+    circuit_ = h5::string_dataset(f, root + "/config/circuit", name_);
+    if (h5::exists(f, root + "/config/protocol"))
+        protocol_ = h5::string_dataset(f, root + "/config/protocol", name_);
 
     std::vector<std::string> names;
-    if (h5::exists(f, "/weights")) {
-        h5::id w(H5Gopen2(f, "/weights", H5P_DEFAULT), H5Gclose);
+    if (h5::exists(f, root + "/weights")) {
+        h5::id w(H5Gopen2(f, (root + "/weights").c_str(), H5P_DEFAULT), H5Gclose);
         if (w.valid())
             H5Literate(w.get(), H5_INDEX_NAME, H5_ITER_INC, nullptr, collect_name, &names);
     }
@@ -57,7 +61,7 @@ recording::recording(const std::string& file, bool writable) : name_(file) {
     bool first = true;
     std::map<std::string, std::vector<std::int64_t>> steps;
     for (const auto& g: names) {
-        const std::string data = "/weights/" + g + "/data", step = "/weights/" + g + "/step";
+        const std::string data = root + "/weights/" + g + "/data", step = root + "/weights/" + g + "/step";
         const auto dd = h5::dims(f, data), ds = h5::dims(f, step);
         if (dd.size() != 3 || ds.size() != 1)
             continue;
@@ -73,14 +77,14 @@ recording::recording(const std::string& file, bool writable) : name_(file) {
         groups_.push_back(g);
     }
     if (groups_.empty() || n == 0)
-        throw input_error(file + ": no weight snapshots (" +
+        throw input_error(name_ + ": no weight snapshots (" +
                           (groups_.empty() ? std::string("nothing under /weights") : "/weights/*/data are empty") +
                           ")");
     steps_.assign(steps[groups_[0]].begin(), steps[groups_[0]].begin() + std::ptrdiff_t(n));
     for (const auto& g: groups_) {
         const auto& s = steps[g];
         if (s.size() < n || !std::equal(steps_.begin(), steps_.end(), s.begin()))
-            throw input_error(file + ": /weights/" + g + "/step differs from /weights/" + groups_[0] +
+            throw input_error(name_ + ": /weights/" + g + "/step differs from /weights/" + groups_[0] +
                               "/step (groups snapshotted at different steps)");
     }
 }

@@ -21,10 +21,14 @@ public:
     // hold it) or, with `writable`, for writing. Throws input_error (one line
     // naming the file) when it cannot be opened, is not a counterstream
     // recording, or has no weight snapshots.
-    recording(const std::string& file, bool writable);
+    // `root` is the group that holds the recording: empty for a run's own
+    // file, "/points/3" for point 3 of a sweep's output (file() is then
+    // "FILE:/points/3").
+    recording(const std::string& file, bool writable, const std::string& root = "");
 
     hid_t id() const { return file_.get(); }
     const std::string& file() const { return name_; }
+    const std::string& root() const { return root_; } // empty, or "/points/3"
     const std::string& circuit_yaml() const { return circuit_; }
     const std::string& protocol_yaml() const { return protocol_; }
 
@@ -46,7 +50,7 @@ private:
         h5::id data;
         hsize_t rows = 0, cols = 0;
     };
-    std::string name_;
+    std::string name_, root_;
     h5::id file_;
     std::string circuit_, protocol_;
     std::vector<std::string> groups_;

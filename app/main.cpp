@@ -5,6 +5,7 @@
 #include "protocols/benchmark.hpp"
 #include "protocols/run_document.hpp"
 #include "protocols/sweep.hpp"
+#include "protocols/sweep_resume.hpp"
 #include "protocols/train.hpp"
 #include "sim/error.hpp"
 #include "sim/recorder.hpp"
@@ -115,9 +116,23 @@ int run_command(const std::string& file, const std::vector<std::string>& sets, s
     return train_command(doc, lib, output, command_line, threads, false);
 }
 
-// Continues a recording from its checkpoint, rebuilt from its own /config.
+// Continues an interrupted sweep or benchmark (FILE is its output, merged or
+// not, or its points folder) and merges it, or continues a run's recording
+// from its checkpoint, rebuilt from its own /config.
 int resume_command(const std::string& file, const std::string& command_line, int threads) {
     const auto lib = cs::models::standard_library();
+    if (const auto output = cs::interrupted_sweep(file))
+        return cs::resume_sweep(*output, threads, lib, std::cout);
+    const std::string format = cs::hdf5_format(file);
+    if (format == "counterstream-sweep" || format == "counterstream-benchmark") {
+        std::cout << file << ": a merged " << format.substr(format.find('-') + 1)
+                  << ": every point finished, nothing to resume\n";
+        return 0;
+    }
+    std::error_code ec;
+    if (!std::filesystem::exists(file, ec))
+        throw cs::input_error(file + ": cannot open: no such recording, and no " + file +
+                              ".points folder of an interrupted sweep or benchmark");
     const auto config = cs::recorder::read_config(file);
     YAML::Node root;
     root["circuit"] = YAML::Load(config.circuit_yaml);
@@ -176,9 +191,18 @@ int main(int argc, char** argv) {
 
     std::string resume_file;
     int resume_threads = 0;
-    auto* resume = app.add_subcommand("resume", "continue a recording from its last checkpoint (same file)");
-    resume->add_option("file", resume_file, "recording (HDF5) of a stopped or killed run")->required();
-    resume->add_option("--threads", resume_threads, "engine threads (default: the run's own)")
+    auto* resume = app.add_subcommand(
+        "resume", "continue a stopped or killed run from its last checkpoint (same file), or a sweep or benchmark "
+                  "whose merge never happened: finished points are kept, the others continue from their "
+                  "checkpoints, then all are merged into OUT.h5");
+    resume
+        ->add_option("file", resume_file,
+                     "recording (HDF5) of a run, or the output OUT.h5 of a sweep or benchmark (its OUT.h5.points "
+                     "folder may be named instead)")
+        ->required();
+    resume
+        ->add_option("--threads", resume_threads,
+                     "engine threads of a run, or points at once per process of a sweep (default: as it began)")
         ->check(integer_in(0, max_threads));
 
     auto* expand = app.add_subcommand("expand", "print the expanded circuit");
@@ -201,7 +225,8 @@ int main(int argc, char** argv) {
 
     cs::sweep_options sweep_opt;
     auto* sweep = app.add_subcommand("sweep", "train a run document at every point of a grid or list "
-                                              "(threads; MPI ranks under mpirun), merged into one HDF5 file");
+                                              "(threads; MPI ranks under mpirun), merged into one HDF5 file (a stopped "
+                                              "one continues with resume OUT.h5)");
     sweep->add_option("file", sweep_opt.file, "sweep document (YAML with base: and grid: or list:)")->required();
     sweep->add_option("-o,--output", sweep_opt.output, "HDF5 output (default runs/<file stem>.h5)");
     sweep->add_option("--threads", sweep_opt.threads, "points run at once per process (default: its cores)")
@@ -235,7 +260,8 @@ int main(int argc, char** argv) {
     bool no_theorem1 = false;
     auto* analyze_cmd =
         app.add_subcommand("analyze", "per-snapshot measures of the paper's theory, written to /analysis");
-    analyze_cmd->add_option("file", analyze_opt.input, "recording (HDF5)")->required();
+    analyze_cmd->add_option("file", analyze_opt.input, "recording (HDF5), or a sweep's or benchmark's output")
+        ->required();
     analyze_cmd->add_option("-o,--output", analyze_opt.output,
                             "write a copy of /config and /analysis here instead of into the recording");
     analyze_cmd->add_option("--gram", analyze_opt.gram_groups, "groups for Gram matrices (default: every W and Vbar)");
@@ -243,6 +269,11 @@ int main(int argc, char** argv) {
         ->check(integer_in(1, 65536));
     analyze_cmd->add_option("--probe-seed", analyze_opt.probe_seed, "seed of the synthetic probe batch");
     analyze_cmd->add_flag("--no-theorem1", no_theorem1, "skip the probe pass");
+    analyze_cmd
+        ->add_option("--point", analyze_opt.point,
+                     "of a sweep's or benchmark's output: the point to analyze (default: every point, each "
+                     "into its /points/<i>/analysis)")
+        ->check(integer_in(0, 1L << 40));
 
     try {
         app.parse(argc, argv);

@@ -7,6 +7,7 @@
 
 #include "protocols/sweep_merge.hpp"
 #include "protocols/sweep_print.hpp"
+#include "protocols/sweep_resume.hpp"
 #include "protocols/sweep_schedule.hpp"
 #include "sim/error.hpp"
 #include "sim/join.hpp"
@@ -21,18 +22,20 @@ namespace counterstream {
 
 namespace {
 
-// Removes the points' recordings and their folder.
+// Removes the points' recordings, what resumes them and their folder.
 void remove_points(const std::filesystem::path& points_dir, const std::vector<point_result>& results) {
     std::error_code ec;
     for (const auto& r: results)
         std::filesystem::remove(point_file(points_dir, r.index), ec);
+    clear_resume_state(points_dir, results.size());
     std::filesystem::remove(points_dir, ec);
 }
 
 // Throws every failed point's message, line by line and named by the point:
-// internal_error when any failed by an internal error, else input_error.
+// internal_error when any failed by an internal error, else input_error. A
+// new sweep's recordings go; a resumed one keeps everything it had.
 void raise_failures(const std::string& file, const sweep_document& doc, const std::vector<point_result>& results,
-                    const std::filesystem::path& points_dir) {
+                    const std::filesystem::path& points_dir, bool resumed) {
     std::vector<std::string> failed;
     bool internal = false;
     for (const auto& r: results) {
@@ -46,7 +49,8 @@ void raise_failures(const std::string& file, const sweep_document& doc, const st
     }
     if (failed.empty())
         return;
-    remove_points(points_dir, results);
+    if (!resumed)
+        remove_points(points_dir, results);
     if (internal)
         throw internal_error(join(failed, "\n"));
     throw input_error(failed);
@@ -84,6 +88,7 @@ int run_sweep(const sweep_command& command, const sweep_options& opt, const libr
     sweep_document doc;
     std::filesystem::path output = opt.output;
     std::filesystem::path points_dir;
+    point_survey survey; // resumed: where each point stands
     std::exception_ptr failure;
     try {
         doc = command.load();
@@ -91,11 +96,24 @@ int run_sweep(const sweep_command& command, const sweep_options& opt, const libr
             output = "runs/" + std::filesystem::path(opt.file).stem().string() + ".h5";
         std::error_code ec;
         if (std::filesystem::exists(output, ec) && !opt.overwrite)
-            throw input_error(output.string() + ": exists (pass --overwrite to replace it)");
-        points_dir = output.string() + ".points";
-        std::filesystem::create_directories(points_dir, ec);
-        if (!std::filesystem::is_directory(points_dir, ec))
-            throw input_error(points_dir.string() + ": cannot create folder (" + ec.message() + ")");
+            throw input_error(output.string() +
+                              (opt.resume ? ": exists; move it away to merge the resumed " + command.name + " there"
+                                          : ": exists (pass --overwrite to replace it)"));
+        points_dir = points_folder(output);
+        if (opt.resume) {
+            // Every rank reads the folder before any rank writes to it.
+            survey = survey_points(doc, points_dir);
+        } else if (world.rank() == 0) {
+            if (interrupted_sweep(output) && !opt.overwrite)
+                throw input_error(points_dir.string() + ": holds an interrupted " + command.name +
+                                  " (continue it with `counterstream resume " + output.string() +
+                                  "`, or pass --overwrite to start over)");
+            std::filesystem::create_directories(points_dir, ec);
+            if (!std::filesystem::is_directory(points_dir, ec))
+                throw input_error(points_dir.string() + ": cannot create folder (" + ec.message() + ")");
+            clear_resume_state(points_dir, doc.points.size());
+            write_resume_record(points_dir, command.name, opt);
+        }
     } catch (...) {
         failure = std::current_exception();
     }
@@ -114,7 +132,25 @@ int run_sweep(const sweep_command& command, const sweep_options& opt, const libr
         ensemble_size = opt.ensemble;
     else if (doc.ensemble > 0)
         ensemble_size = doc.ensemble;
-    const std::vector<sweep_job> jobs = plan_jobs(doc, ensemble_size, world.size());
+    if (opt.resume) {
+        // Rank 0 keeps the damaged recordings aside before any rank starts their points over.
+        std::string aside;
+        if (world.rank() == 0) {
+            try {
+                aside = keep_damaged_aside(doc, points_dir, survey);
+            } catch (...) {
+                failure = std::current_exception();
+            }
+        }
+        if (!world.all(failure == nullptr)) {
+            if (world.rank() != 0)
+                return 2;
+            std::rethrow_exception(failure);
+        }
+        if (world.rank() == 0)
+            out << resume_line(survey.starts) << aside;
+    }
+    const std::vector<sweep_job> jobs = plan_jobs(doc, ensemble_size, world.size(), survey.starts);
     const rank_plan plan = plan_rank(jobs, opt.threads > 0 ? opt.threads : doc.threads, doc, world);
     if (world.rank() == 0)
         out << plan_line(command.name, opt.file, doc, jobs, world.size(), plan.threads, output) << std::flush;
@@ -126,15 +162,19 @@ int run_sweep(const sweep_command& command, const sweep_options& opt, const libr
     int code = 0;
     if (world.rank() == 0) {
         try {
-            const std::vector<point_result> results = decode_results(gathered, doc.points.size());
-            raise_failures(opt.file, doc, results, points_dir);
-            std::size_t finished = 0;
+            std::vector<point_result> results = decode_results(gathered, doc.points.size());
+            for (auto& r: survey.finished)
+                if (r.status != point_status::not_run)
+                    results[std::size_t(r.index)] = std::move(r);
+            raise_failures(opt.file, doc, results, points_dir, opt.resume);
+            std::size_t done_points = 0;
             for (const auto& r: results)
                 if (r.status == point_status::done || r.status == point_status::diverged)
-                    ++finished;
-            if (finished < results.size()) {
-                out << "interrupted: " << finished << " of " << results.size()
-                    << " points finished; the recordings so far stay in " << points_dir.string() << " (not merged)\n";
+                    ++done_points;
+            if (done_points < results.size()) {
+                out << "interrupted: " << done_points << " of " << results.size()
+                    << " points finished; the recordings so far stay in " << points_dir.string()
+                    << " (not merged): continue with `counterstream resume " << output.string() << "`\n";
                 code = 130;
             } else {
                 std::vector<point_outcome> outcomes;

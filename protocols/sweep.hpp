@@ -90,13 +90,15 @@ struct sweep_options {
     int ensemble = 0;              // most points per ensemble; 0: the document's, else 16
     bool overwrite = false;        // replace an existing output
     std::string command_line;      // stored in the output
+    bool resume = false;           // continue the interrupted sweep in output's points folder
 };
 
 // Runs the sweep and writes the output; prints a line per finished point and
-// the final table to `out`. The jobs (single points and ensembles, in the
+// the final table to `out`. Until the merge, the points are kept in
+// OUT.h5.points/ with what resumes them (protocols/sweep_resume.hpp). The jobs (single points and ensembles, in the
 // order of their first point) go to a pool of threads; under mpirun (built
 // with MPI), job j runs on rank j % size and rank 0 merges. Returns the exit code: 0 done (diverged
-// points included), 130 interrupted. Throws input_error (on rank 0 only;
+// points included), 130 interrupted (`counterstream resume OUT.h5` continues it). Throws input_error (on rank 0 only;
 // other ranks return 2) for a bad sweep or a point that failed.
 int sweep(const sweep_options& opt, const library& lib, std::ostream& out);
 

@@ -100,6 +100,15 @@ std::string point_label(const sweep_document& doc, const sweep_point& p, const s
     return join(parts, sep);
 }
 
+std::string resume_line(const std::vector<point_start>& starts) {
+    const auto count = [&](point_start s) { return std::count(starts.begin(), starts.end(), s); };
+    const auto points = [](long n) { return std::to_string(n) + (n == 1 ? " point" : " points"); };
+    const long resumed = count(point_start::resume), fresh = count(point_start::fresh);
+    return "resume: " + points(count(point_start::skip)) + " finished before, " + std::to_string(resumed) +
+           (resumed == 1 ? " continues from its checkpoint, " : " continue from their checkpoints, ") +
+           std::to_string(fresh) + (fresh == 1 ? " starts over\n" : " start over\n");
+}
+
 std::string plan_line(const std::string& command, const std::string& file, const sweep_document& doc,
                       const std::vector<sweep_job>& jobs, int ranks, int threads, const std::filesystem::path& output) {
     const int total = int(doc.points.size());

@@ -28,6 +28,10 @@ std::string point_label(const sweep_document& doc, const sweep_point& p, const s
 std::string plan_line(const std::string& command, const std::string& file, const sweep_document& doc,
                       const std::vector<sweep_job>& jobs, int ranks, int threads, const std::filesystem::path& output);
 
+// "resume: 2 points finished before, 3 continue from their checkpoints, 1
+// starts over", ending in a newline.
+std::string resume_line(const std::vector<point_start>& starts);
+
 // "[1/4] point 0  a=1 b=2  test_acc 97.12%  1.2 s" for the `finished`-th of a
 // rank's `of` points (with "  [rank R]" when there are several), ending in a
 // newline; a failed point's message follows, indented.

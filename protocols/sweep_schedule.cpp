@@ -5,6 +5,7 @@
 
 #include "protocols/run_support.hpp"
 #include "protocols/sweep_print.hpp"
+#include "protocols/sweep_resume.hpp"
 #include "protocols/train.hpp"
 #include "sim/error.hpp"
 
@@ -128,7 +129,12 @@ void take_failure(point_result& r, const std::exception_ptr& error) {
     }
 }
 
-point_result run_point(const sweep_point& p, const library& lib, const std::filesystem::path& file, int rank) {
+// Trains point `p` into `file`, or with `resume` continues it from the
+// file's checkpoint. A resumed recording that was already complete (killed
+// after closing it, before its result was saved) cannot give the final
+// epoch's scores again, so the point starts over: it records the same bytes.
+point_result run_point(const sweep_point& p, const library& lib, const std::filesystem::path& file, int rank,
+                       bool resume = false) {
     point_result r;
     r.index = p.index;
     r.rank = rank;
@@ -137,10 +143,28 @@ point_result run_point(const sweep_point& p, const library& lib, const std::file
     opt.command_line = run_command_line(p);
     opt.progress = false;
     opt.threads = 1; // a point's result must not depend on how the sweep is spread
+    opt.resume = resume;
     std::ostringstream log;
     const auto t0 = std::chrono::steady_clock::now();
     try {
-        take_result(r, train(p.run, lib, opt, log));
+        train_result t;
+        try {
+            t = train(p.run, lib, opt, log);
+        } catch (const std::exception& e) {
+            if (!resume)
+                throw;
+            // A kill can leave HDF5 metadata half written; such a recording
+            // is kept as it is, and the point starts over.
+            log << "could not resume: " << e.what() << "; kept as " << keep_aside(file).string() << ", starting over\n";
+            opt.resume = false;
+            t = train(p.run, lib, opt, log);
+        }
+        if (t.already_complete) {
+            opt.resume = false;
+            log.str({});
+            t = train(p.run, lib, opt, log);
+        }
+        take_result(r, t);
     } catch (...) {
         take_failure(r, std::current_exception());
     }
@@ -154,7 +178,8 @@ std::vector<point_result> run_job(const sweep_job& job, const library& lib, cons
                                   int threads) {
     std::vector<point_result> results;
     if (job.points.size() == 1) {
-        results.push_back(run_point(*job.points.front(), lib, point_file(dir, job.points.front()->index), rank));
+        results.push_back(
+            run_point(*job.points.front(), lib, point_file(dir, job.points.front()->index), rank, job.resume));
         return results;
     }
     const std::size_t n = job.points.size();
@@ -382,10 +407,18 @@ std::filesystem::path point_file(const std::filesystem::path& dir, std::int64_t 
     return dir / name;
 }
 
-std::vector<sweep_job> plan_jobs(const sweep_document& doc, int size, int ranks) {
+std::vector<sweep_job> plan_jobs(const sweep_document& doc, int size, int ranks,
+                                 const std::vector<point_start>& starts) {
     std::vector<sweep_job> jobs;
     std::vector<std::pair<std::string, std::vector<const sweep_point*>>> groups;
     for (const auto& p: doc.points) {
+        const point_start start = starts.empty() ? point_start::fresh : starts.at(std::size_t(p.index));
+        if (start == point_start::skip)
+            continue;
+        if (start == point_start::resume) {
+            jobs.push_back({{&p}, true});
+            continue;
+        }
         const std::string key = size > 1 ? ensemble_key(p.run) : std::string();
         if (key.empty()) {
             jobs.push_back({{&p}});
@@ -444,6 +477,9 @@ std::vector<point_result> run_rank(const rank_plan& plan, const sweep_document& 
             if (k >= plan.jobs.size())
                 break;
             std::vector<point_result> rs = run_job(*plan.jobs[k], lib, dir, world.rank(), plan.ensemble_threads);
+            for (const auto& r: rs)
+                if (r.status == point_status::done || r.status == point_status::diverged)
+                    save_point_result(dir, r);
             const std::lock_guard<std::mutex> lock(done_mutex);
             for (auto& r: rs) {
                 if (r.status == point_status::interrupted)

@@ -64,18 +64,25 @@ struct point_result {
 // Where point `index` records its run: point-NNNNN.h5 in `dir`.
 std::filesystem::path point_file(const std::filesystem::path& dir, std::int64_t index);
 
+// How a point's job begins: a new recording, from its recording's last
+// checkpoint (a resumed sweep), or not at all (finished before).
+enum class point_start : std::uint8_t { fresh, resume, skip };
+
 // What runs as one: a point alone, or an ensemble of points that differ only
 // in their circuits.
 struct sweep_job {
     std::vector<const sweep_point*> points;
+    bool resume = false; // one point, continued from its checkpoint
 };
 
 // Points with the same ensemble_key() (continuous points; discrete points on
 // the CUDA backend) are cut into ensembles of at most `size` points (at least
 // `ranks` of them, so that every rank has work; contiguous, sizes within one
-// of each other); the others run alone. Jobs are in the order of their first
-// point.
-std::vector<sweep_job> plan_jobs(const sweep_document& doc, int size, int ranks);
+// of each other); the others run alone. `starts` (empty: every point fresh)
+// leaves out the points to skip and runs those to resume alone: only a
+// single run resumes. Jobs are in the order of their first point.
+std::vector<sweep_job> plan_jobs(const sweep_document& doc, int size, int ranks,
+                                 const std::vector<point_start>& starts = {});
 
 // One rank's share of the jobs (job j goes to rank j % ranks) and its threads.
 struct rank_plan {
@@ -92,7 +99,8 @@ rank_plan plan_rank(const std::vector<sweep_job>& jobs, int threads, const sweep
                     const process_group& world);
 
 // Runs the plan's jobs on a pool of threads, their recordings in `dir`, and
-// prints a line per finished point. Stops taking jobs once one is
+// prints a line per finished point; a finished point's result is saved
+// beside its recording (save_point_result) for a resume. Stops taking jobs once one is
 // interrupted or SIGINT/SIGTERM arrives. Returns the results in the order
 // they finished.
 std::vector<point_result> run_rank(const rank_plan& plan, const sweep_document& doc, const library& lib,

@@ -6,6 +6,7 @@
 #include "analysis/theorem1.hpp"
 #include "models/library.hpp"
 #include "protocols/run_document.hpp"
+#include "protocols/sweep.hpp"
 #include "protocols/train.hpp"
 #include "sim/error.hpp"
 #include "sim/network.hpp"
@@ -386,4 +387,60 @@ TEST_CASE("analyze: input errors name the file in one line") {
     opt.input = record("bad-gram", "two_stream", "", 1);
     opt.gram_groups = {"W9"};
     CHECK_THROWS_WITH_AS(analysis::analyze(opt, lib, log), doctest::Contains("no group 'W9'"), input_error);
+}
+
+TEST_CASE("analyze: on a sweep's output each point gets the analysis of its run alone, and -o needs --point") {
+    const auto lib = models::standard_library();
+    const std::string sweep_file =
+        testing::write_file("analyze-sweep.yaml", "base: " + std::string(COUNTERSTREAM_SOURCE_DIR) +
+                                                      R"(/models/circuits/sgd.yaml
+set:
+  circuit.sizes: [20, 16, 16, 4]
+  protocol.epochs: 1
+  protocol.batch_size: 32
+  protocol.dataset: {name: teacher}
+  protocol.record: {weights_every: 64}
+grid:
+  circuit.eta_scale: [0.5, 1]
+)");
+    sweep_options sweep_opt;
+    sweep_opt.file = sweep_file;
+    sweep_opt.output = testing::temp_dir() / "analyze-sweep.h5";
+    sweep_opt.threads = 1;
+    sweep_opt.overwrite = true;
+    std::ostringstream log;
+    REQUIRE(sweep(sweep_opt, lib, log) == 0);
+    const std::string out = sweep_opt.output.string();
+
+    analysis::analyze_options opt;
+    opt.input = out;
+    opt.output = (testing::temp_dir() / "analyze-sweep-point.h5").string();
+    CHECK_THROWS_WITH_AS(analysis::analyze(opt, lib, log),
+                         doctest::Contains((out + ": a sweep of 2 points: name the one to write to").c_str()),
+                         input_error);
+    opt.point = 7;
+    CHECK_THROWS_WITH_AS(analysis::analyze(opt, lib, log),
+                         doctest::Contains((out + ": no point 7 (points 0 to 1)").c_str()), input_error);
+    opt.point = 1;
+    REQUIRE(analysis::analyze(opt, lib, log) == 0);
+    analyze_file(out); // every point, in place
+
+    // Point 1 alone, as the sweep runs it (one thread), analyzed on its own.
+    const auto point = load_sweep(sweep_file, {}, lib).points[1];
+    train_options alone;
+    alone.output = testing::temp_dir() / "analyze-sweep-alone.h5";
+    alone.threads = 1;
+    REQUIRE_FALSE(train(point.run, lib, alone, log).diverged);
+    analyze_file(alone.output.string());
+
+    h5_file merged(out), single(alone.output.string()), one(opt.output);
+    for (const std::string series: {"/effective_rank/W1", "/norm/W2", "/theorem1/W1/angle_to_gradient"}) {
+        CAPTURE(series);
+        const auto expected = single.doubles("/analysis" + series);
+        REQUIRE_FALSE(expected.empty());
+        CHECK(merged.doubles("/points/1/analysis" + series) == expected);
+        CHECK(one.doubles("/analysis" + series) == expected);
+    }
+    CHECK(merged.has("/points/0/analysis/effective_rank/W1"));
+    CHECK_FALSE(merged.has("/analysis"));
 }

@@ -5,6 +5,7 @@
 // one line naming what diverged; resume refuses what it cannot continue.
 // Continuous-mode runs resume the same way, their SONATA reports included.
 #include "analysis/h5.hpp"
+#include "tests/support/child_process.hpp"
 #include "tests/support/yaml_files.hpp"
 
 #include <doctest/doctest.h>
@@ -88,54 +89,10 @@ protocol:
 )";
 }
 
-struct child {
-    pid_t pid = -1;
-    int out = -1; // the child's stdout and stderr
-};
-
-// Starts counterstream with `args` in `dir`.
-child start(const fs::path& dir, const std::vector<std::string>& args) {
-    int fds[2];
-    REQUIRE(pipe(fds) == 0);
-    const pid_t pid = fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-        close(fds[0]);
-        dup2(fds[1], STDOUT_FILENO);
-        dup2(fds[1], STDERR_FILENO);
-        if (chdir(dir.c_str()) != 0) _exit(127);
-        std::vector<char*> argv;
-        std::string binary = COUNTERSTREAM_BINARY;
-        argv.push_back(binary.data());
-        std::vector<std::string> copies = args;
-        for (auto& a: copies) argv.push_back(a.data());
-        argv.push_back(nullptr);
-        execv(binary.c_str(), argv.data());
-        _exit(127);
-    }
-    close(fds[1]);
-    return {pid, fds[0]};
-}
-
-// Reads the child's output until it contains `needle` (or ends).
-std::string read_until(const child& c, const std::string& needle, std::string& seen) {
-    char buf[256];
-    while (seen.find(needle) == std::string::npos) {
-        const ssize_t n = read(c.out, buf, sizeof buf);
-        if (n <= 0) break;
-        seen.append(buf, std::size_t(n));
-    }
-    return seen;
-}
-
-// Waits for the child; its exit code, or 128 + the signal that ended it.
-int finish(const child& c, std::string& seen) {
-    read_until(c, "\x01never", seen);
-    close(c.out);
-    int status = 0;
-    waitpid(c.pid, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
+using counterstream::testing::child;
+using counterstream::testing::finish;
+using counterstream::testing::read_until;
+using counterstream::testing::start;
 
 int run(const fs::path& dir, const std::vector<std::string>& args, std::string& output) {
     return finish(start(dir, args), output);
