@@ -1,0 +1,61 @@
+#!/usr/bin/env python3
+"""Self-assembly against training, one colour per recording and one line
+style per layer: eq. 27 (V^l W^l^T vs Wbar^l Vbar^l^T), Lemma 1 (Vbar^{l-1}
+vs V^l^T) and W^l's update against the true gradient (Theorem 1's probe), all
+from `counterstream analyze`.
+
+    assembly.py runs/sal_assembly.h5 runs/sal.h5 runs/kp.h5 runs/fa.h5 -o assembly.png
+"""
+import argparse
+import os
+import pathlib
+import re
+
+os.environ.setdefault("HDF5_USE_FILE_LOCKING", "FALSE")
+import h5py  # noqa: E402
+import matplotlib  # noqa: E402
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+PANELS = [  # (title, dataset path pattern with the layer as group 1, issue 21's target [deg])
+    (r"eq. 27: $V^l (W^l)^T$ vs $\bar W^l (\bar V^l)^T$", r"alignment/VW(\d+)_WbarVbar\d+", 15),
+    (r"Lemma 1: $\bar V^{l-1}$ vs $(V^l)^T$", r"alignment/Vbar\d+_V(\d+)", 15),
+    (r"$W^l$'s update vs the gradient", r"theorem1/W(\d+)/angle_to_gradient", 30),
+]
+STYLES = ["-", "--", ":", "-."]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("files", nargs="+", help="recordings with /analysis")
+    ap.add_argument("-o", "--output", required=True, help="PNG to write")
+    args = ap.parse_args()
+    fig, axes = plt.subplots(1, len(PANELS), figsize=(15, 4))
+    for c, path in enumerate(args.files):
+        with h5py.File(path, "r") as f:
+            step = f["analysis/step"][()]
+            names = []
+            f["analysis"].visit(names.append)
+            for ax, (title, pattern, _) in zip(axes, PANELS):
+                layers = sorted((int(m.group(1)), n) for n in names if (m := re.fullmatch(pattern, n)))
+                for i, (layer, name) in enumerate(layers):
+                    y = f["analysis/" + name][()]
+                    if y.max() < 0.5:  # a fixed identity (KP's V, Vbar; the last W): nothing to show
+                        continue
+                    ax.plot(step, y, color=f"C{c}", ls=STYLES[i % len(STYLES)],
+                            label=f"{pathlib.Path(path).stem}, l = {layer}")
+                ax.set_title(title)
+    for ax, (_, _, target) in zip(axes, PANELS):
+        ax.axhline(target, color="grey", lw=0.5)
+        ax.set_xlabel("step")
+        ax.set_ylabel("angle [deg]")
+        ax.set_ylim(0, 95)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=6, ncol=2)
+    fig.tight_layout()
+    fig.savefig(args.output, dpi=130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,174 @@
+// The feedback pair of the SAL motif (models/motifs/sal.yaml), eqs. 6-7 with
+// D_d = I and weight decay: for the downstream neuron i, x = V_i and y = Wbar_i
+// follow  x += eta_V (y C - gamma_V x),  y += eta_Wbar (x C^T - gamma_Wbar y),
+// C = mean(hbar^{l+1} (h^l)^T). In C's singular basis each mode is a 2 x 2
+// system whose determinant is eta_V eta_Wbar (gamma_V gamma_Wbar - sigma^2):
+// the pair grows without bound iff sigma_max(C)^2 > gamma_V gamma_Wbar, at a
+// rate the learning rates only scale. These tests reproduce the divergence,
+// the threshold, and what Adam's per-synapse step changes, on a small circuit
+// whose forward weights are frozen.
+#include "models/library.hpp"
+#include "protocols/run_document.hpp"
+#include "sim/network.hpp"
+#include "tests/support/yaml_files.hpp"
+
+#include <Eigen/SVD>
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <vector>
+
+using namespace counterstream;
+
+namespace {
+
+// SAL on [7, 6, 5, 4] where only V{l} and Wbar{l} learn: the top pair (V3,
+// Wbar3) then sees a fixed C = mean(e h3^T) on a fixed batch.
+struct pair_circuit {
+    run_document doc;
+    network net;
+    std::vector<std::int32_t> labels;
+
+    pair_circuit(double eta_v, double eta_wbar)
+        : doc(load_run(testing::write_file("sal_pair.yaml", "circuit:\n  motif: " + testing::motif("sal") +
+                                                                "\n  sizes: [7, 6, 5, 4]\n  feedback_ratio: 1\n"
+                                                                "  params: {eta_V: " +
+                                                                std::to_string(eta_v) +
+                                                                ", eta_Wbar: " + std::to_string(eta_wbar) +
+                                                                "}\n  synapses:\n    W{l}: {plastic: false}\n"
+                                                                "    Vbar{l}: {plastic: false}\n"
+                                                                "protocol: {dataset: {name: teacher}}\n"),
+                       {}, models::standard_library())),
+          net(doc.circuit, models::standard_library(), 3, 16) {
+        rng r(17);
+        auto& x = net.input();
+        for (Eigen::Index j = 0; j < x.cols(); ++j)
+            for (Eigen::Index i = 0; i < x.rows(); ++i)
+                x(i, j) = float(r.normal());
+        labels.resize(std::size_t(x.cols()));
+        for (auto& y: labels)
+            y = std::int32_t(r.below(4));
+    }
+
+    // sigma_max of C = mean(e h3^T) on the batch (the forward pass fixes it).
+    double sigma_max() {
+        net.forward(labels.data());
+        const Eigen::MatrixXd e = net.pop("e").rate.cast<double>(), h = net.pop("h3").rate.cast<double>();
+        const Eigen::MatrixXd c = e * h.transpose() / double(h.cols());
+        return Eigen::JacobiSVD<Eigen::MatrixXd>(c).singularValues()(0);
+    }
+
+    double norm2() { return double(net.grp("V3").w.squaredNorm() + net.grp("Wbar3").w.squaredNorm()); }
+
+    void set_gamma(double gamma_v, double gamma_wbar) {
+        for (const char* g: {"V2", "V3"})
+            net.grp(g).gamma = float(gamma_v);
+        for (const char* g: {"Wbar2", "Wbar3"})
+            net.grp(g).gamma = float(gamma_wbar);
+    }
+
+    // Per-step growth of sqrt(|V3|^2 + |Wbar3|^2) over the last `tail` of `steps` steps.
+    double growth(int steps, int tail) {
+        double at = 0;
+        for (int t = 0; t < steps; ++t) {
+            if (t == steps - tail)
+                at = norm2();
+            net.forward(labels.data());
+            net.learn();
+        }
+        return std::pow(norm2() / at, 0.5 / tail);
+    }
+};
+
+// The largest eigenvalue of the mode [[1 - a gv, a s], [b s, 1 - b gw]] (a, b the rates).
+double mode_factor(double a, double b, double s, double gv, double gw) {
+    const double p = 1 - a * gv, q = 1 - b * gw;
+    return 0.5 * (p + q) + std::sqrt(0.25 * (p - q) * (p - q) + a * b * s * s);
+}
+
+} // namespace
+
+TEST_CASE("SAL feedback pair with L2 decay: (V, Wbar) grows by 1 + eta (sigma_max(C) - gamma) per step when the "
+          "covariance outruns the decay, and shrinks when it does not (eqs. 6-7)") {
+    for (const double ratio: {0.5, 1.5}) { // gamma / sigma_max(C)
+        CAPTURE(ratio);
+        pair_circuit c(1, 1);
+        const double s = c.sigma_max();
+        REQUIRE(s > 1e-3);
+        const double eta = 0.5 / s, gamma = ratio * s;
+        for (const char* g: {"V2", "V3", "Wbar2", "Wbar3"})
+            c.net.grp(g).eta = float(eta);
+        c.set_gamma(gamma, gamma);
+        const double n0 = c.norm2();
+        const double measured = c.growth(80, 20);
+        CHECK(measured == doctest::Approx(1 + eta * (s - gamma)).epsilon(1e-4));
+        if (ratio < 1)
+            CHECK(c.norm2() > 1e6 * n0); // diverges: the factor 1.25 per step compounds
+        else
+            CHECK(c.norm2() < 1e-6 * n0); // the decay wins: the feedback dies
+    }
+}
+
+TEST_CASE("SAL feedback pair: the threshold sigma_max(C)^2 = gamma_V gamma_Wbar does not move with the rates "
+          "(faster feedback only diverges faster)") {
+    for (const double rates: {1.0, 4.0}) {     // eta_V / eta_Wbar
+        for (const double ratio: {0.9, 1.1}) { // sqrt(gamma_V gamma_Wbar) / sigma_max(C)
+            CAPTURE(rates);
+            CAPTURE(ratio);
+            pair_circuit c(1, 1);
+            const double s = c.sigma_max();
+            const double eta_wbar = 0.2 / s, eta_v = rates * eta_wbar;
+            for (const char* g: {"V2", "V3"})
+                c.net.grp(g).eta = float(eta_v);
+            for (const char* g: {"Wbar2", "Wbar3"})
+                c.net.grp(g).eta = float(eta_wbar);
+            // Unequal decays, gamma_V = 2 gamma_Wbar, with the product on either side of sigma^2.
+            const double gw = ratio * s / std::sqrt(2.0), gv = 2 * gw;
+            c.set_gamma(gv, gw);
+            const double n0 = c.norm2();
+            const double predicted = mode_factor(eta_v, eta_wbar, s, gv, gw);
+            CHECK((predicted > 1) == (ratio < 1));
+            // The pair's norm itself is not a Euclidean eigenvector norm when the rates
+            // differ, so compare over a long tail, where the top mode dominates.
+            CHECK(c.growth(400, 100) == doctest::Approx(predicted).epsilon(1e-4));
+            if (ratio < 1)
+                CHECK(c.norm2() > n0);
+            else
+                CHECK(c.norm2() < n0);
+        }
+    }
+}
+
+TEST_CASE("SAL feedback pair above the threshold: plain steps grow it exponentially, Adam's per-synapse step only "
+          "linearly") {
+    pair_circuit plain(1, 1), adam(1, 1);
+    const double s = plain.sigma_max();
+    adam.sigma_max();
+    optimizer_spec o;
+    o.kind = optimizer_kind::adam;
+    adam.net.set_optimizer(o);
+    const double eta = 0.01;
+    for (auto* c: {&plain, &adam}) {
+        for (const char* g: {"V2", "V3", "Wbar2", "Wbar3"})
+            c->net.grp(g).eta = float(eta);
+        c->set_gamma(0.5 * s, 0.5 * s);
+    }
+    const auto distance = [](pair_circuit& c, const Eigen::MatrixXf& v0, const Eigen::MatrixXf& w0) {
+        return std::sqrt(double((c.net.grp("V3").w - v0).squaredNorm() + (c.net.grp("Wbar3").w - w0).squaredNorm()));
+    };
+    const Eigen::MatrixXf v0 = adam.net.grp("V3").w, w0 = adam.net.grp("Wbar3").w;
+    const double n0 = plain.norm2();
+    const int steps = 4000; // plain: (1 + eta s / 2)^steps
+    adam.growth(steps / 2, 1);
+    const double half = distance(adam, v0, w0);
+    adam.growth(steps / 2, 1);
+    const double full = distance(adam, v0, w0);
+    plain.growth(steps, 1);
+    CAPTURE(s);
+    CHECK(plain.norm2() > 1e3 * n0);
+    // Linear: twice the steps, twice the distance, and no faster than Adam's bound on
+    // one step, eta (1 - beta1) / sqrt(1 - beta2) per synapse (Kingma & Ba, section 2.1).
+    CHECK(full / half == doctest::Approx(2).epsilon(0.05));
+    const double bound = eta * (1 - o.beta1) / std::sqrt(1 - o.beta2);
+    CHECK(full <= bound * steps * std::sqrt(double(v0.size() + w0.size())));
+}
