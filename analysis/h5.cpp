@@ -36,36 +36,6 @@ bool exists(hid_t file, const std::string& path) {
     return true;
 }
 
-std::string string_attribute(hid_t object, const std::string& name) {
-    if (H5Aexists(object, name.c_str()) <= 0)
-        return {};
-    id attr(H5Aopen(object, name.c_str(), H5P_DEFAULT), H5Aclose);
-    if (!attr.valid())
-        return {};
-    id type(H5Aget_type(attr.get()), H5Tclose);
-    if (H5Tget_class(type.get()) != H5T_STRING)
-        return {};
-    id space(H5Aget_space(attr.get()), H5Sclose);
-    if (H5Sget_simple_extent_npoints(space.get()) != 1)
-        return {};
-    if (H5Tis_variable_str(type.get()) > 0) {
-        id mem(H5Tcopy(H5T_C_S1), H5Tclose);
-        H5Tset_size(mem.get(), H5T_VARIABLE);
-        H5Tset_cset(mem.get(), H5Tget_cset(type.get()));
-        char* text = nullptr;
-        if (H5Aread(attr.get(), mem.get(), &text) < 0 || text == nullptr)
-            return {};
-        std::string out(text);
-        H5free_memory(text);
-        return out;
-    }
-    const std::size_t size = H5Tget_size(type.get());
-    std::string out(size, '\0');
-    if (H5Aread(attr.get(), type.get(), out.data()) < 0)
-        return {};
-    return out.substr(0, out.find('\0'));
-}
-
 std::string string_dataset(hid_t file, const std::string& path, const std::string& file_name) {
     auto fail = [&](const std::string& why) -> internal_error {
         return internal_error(file_name + ": " + path + ": " + why + " (" + error_text() + ")");

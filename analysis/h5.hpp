@@ -27,8 +27,8 @@ void quiet();
 // Whether every component of an absolute path ("/a/b/c") exists as a link.
 bool exists(hid_t file, const std::string& path);
 
-// A string attribute, or "" when absent or not a string.
-std::string string_attribute(hid_t object, const std::string& name);
+// A string attribute, or "" when absent or not a string (sim/hdf5_handle.hpp).
+using counterstream::string_attribute;
 // A scalar string dataset (fixed or variable length). Throws internal_error.
 std::string string_dataset(hid_t file, const std::string& path, const std::string& file_name);
 // The dimensions of a dataset; empty when it does not exist.

@@ -134,26 +134,7 @@ std::string hdf5_format(const std::filesystem::path& file) {
     if (H5Fis_hdf5(file.c_str()) <= 0)
         return {};
     const h5_handle f(H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
-    if (f.get() < 0 || H5Aexists(f.get(), "format") <= 0)
-        return {};
-    const h5_handle a(H5Aopen(f.get(), "format", H5P_DEFAULT), H5Aclose);
-    if (!a.valid())
-        return {};
-    const h5_handle type(H5Aget_type(a.get()), H5Tclose);
-    if (!type.valid() || H5Tget_class(type.get()) != H5T_STRING)
-        return {};
-    if (H5Tis_variable_str(type.get()) > 0) {
-        char* text = nullptr;
-        if (H5Aread(a.get(), type.get(), &text) < 0 || text == nullptr)
-            return {};
-        std::string out(text);
-        H5free_memory(text);
-        return out;
-    }
-    std::string out(H5Tget_size(type.get()), '\0');
-    if (H5Aread(a.get(), type.get(), out.data()) < 0)
-        return {};
-    return out.substr(0, out.find('\0'));
+    return f.get() < 0 ? std::string() : string_attribute(f.get(), "format");
 }
 
 void write_resume_record(const std::filesystem::path& dir, const std::string& command, const sweep_options& opt) {

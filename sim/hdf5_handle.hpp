@@ -1,6 +1,7 @@
 // An owning HDF5 identifier and the innermost message of HDF5's error stack,
 // shared by the writers of HDF5 files (the recorder, SONATA reports, sweep
-// outputs). Each writer words its own failure messages around the latter.
+// outputs), and the string attribute their readers check. Each writer words
+// its own failure messages around the error.
 #pragma once
 
 #include <hdf5.h>
@@ -59,5 +60,9 @@ inline std::string hdf5_innermost_error() {
     H5Eclear2(H5E_DEFAULT);
     return desc;
 }
+
+// A scalar string attribute of `object` (fixed or variable length), or ""
+// when it is absent or not one.
+std::string string_attribute(hid_t object, const std::string& name);
 
 } // namespace counterstream
