@@ -74,8 +74,8 @@ struct synapse_spec {
     compartment target = compartment::basal;
     init_spec init;
     bool plastic = true;
-    std::optional<tie_spec> tie;   // a copy of another group (weight transport)
-    std::optional<rule_spec> rule; // plastic, untied groups
+    std::optional<tie_spec> tie;       // a copy of another group (weight transport)
+    std::optional<rule_spec> rule;     // plastic, untied groups
     std::optional<mirror_spec> mirror; // learns in mirror batches (whether plastic or not)
     location where;
 };
@@ -95,10 +95,12 @@ const char* to_string(compartment c);
 const char* to_string(population_role r);
 
 // Field parsers shared by explicit circuits and motif templates.
-// `implied`: the role a motif template gives (used when `role:` is absent).
+// `template_keys`: keys a motif template may add (name:, layers:, ...),
+// read by the caller.
 population_spec parse_population(const std::string& name, const view& v, reader& rd, const library& lib,
-                                 population_role implied = population_role::none);
-synapse_spec parse_synapse(const std::string& name, const view& v, reader& rd, const library& lib);
+                                 const std::vector<std::string>& template_keys = {});
+synapse_spec parse_synapse(const std::string& name, const view& v, reader& rd, const library& lib,
+                           const std::vector<std::string>& template_keys = {});
 
 // A circuit map: either `motif:` + `sizes:` (stacked) or `populations:` + `synapses:`.
 // `file` is the YAML file the circuit came from (motif paths are relative to it).

@@ -158,8 +158,7 @@ void check_duplicate_keys(const std::string& text, const std::string& file, diag
     parser.HandleNextDocument(finder);
 }
 
-std::string unknown_name_message(const std::string& what, const std::string& name,
-                                 const std::vector<std::string>& known) {
+std::string closest_name(const std::string& name, const std::vector<std::string>& known) {
     std::string best;
     std::size_t best_d = std::max<std::size_t>(2, name.size() / 3) + 1;
     for (const auto& k: known) {
@@ -169,6 +168,12 @@ std::string unknown_name_message(const std::string& what, const std::string& nam
             best = k;
         }
     }
+    return best;
+}
+
+std::string unknown_name_message(const std::string& what, const std::string& name,
+                                 const std::vector<std::string>& known) {
+    const std::string best = closest_name(name, known);
     std::string msg = "unknown " + what + " '" + name + "'";
     if (!best.empty())
         msg += " (did you mean '" + best + "'?)";
@@ -192,8 +197,9 @@ view view::with(YAML::Node node, const std::string& file) const {
         v.layers_.clear();
         return v;
     }
-    // A non-map override replaces the value; a map merges key by key.
-    if (!node.IsMap())
+    // A non-map override replaces the value; a map merges key by key, unless
+    // it is tagged !replace.
+    if (!node.IsMap() || node.Tag() == "!replace")
         v.layers_.clear();
     else
         std::erase_if(v.layers_, [](const layer& l) { return !l.node.IsMap(); });

@@ -39,12 +39,16 @@ private:
 // one of them silently), located in `file`. Reads the first document only.
 void check_duplicate_keys(const std::string& text, const std::string& file, diagnostics& diag);
 
+// The name in `known` within a few edits of `name` ("" if none).
+std::string closest_name(const std::string& name, const std::vector<std::string>& known);
+
 // "unknown key 'lerning_rate' (did you mean 'learning_rate'?; known: a, b)"
 std::string unknown_name_message(const std::string& what, const std::string& name,
                                  const std::vector<std::string>& known);
 
 // A YAML node seen through layers; for a key, the last layer that has it
-// wins, and a null value in a layer erases what the layers below said.
+// wins, and a null value in a layer erases what the layers below said. Maps
+// merge key by key, recursively; a map tagged !replace replaces instead.
 class view {
 public:
     struct layer {
@@ -80,8 +84,7 @@ using placeholder_values = std::map<std::string, std::string>;
 // placeholders; a failed read returns nullopt and the caller keeps its default.
 class reader {
 public:
-    explicit reader(diagnostics& d, const placeholder_values* vars = nullptr)
-        : diag_(d), vars_(vars) {}
+    explicit reader(diagnostics& d, const placeholder_values* vars = nullptr) : diag_(d), vars_(vars) {}
 
     diagnostics& diag() { return diag_; }
     void error(const view& v, const std::string& message) { diag_.error(v.where(), v.path(), message); }

@@ -296,7 +296,8 @@ TEST_CASE("bad inputs: malformed YAML and unreadable documents") {
         {"unclosed-brace", doc(replace(discrete, "x: {size: 20, role: input}", "x: {size: 20, role: input")), run, 2,
          {"doc.yaml:", "YAML syntax error: end of map flow not found"}},
         {"stacked-population-without-size", doc(replace(stacked("sal", "[20, 4]"), "  sizes:", "  populations: {hiden: {tau: 1}}\n  sizes:")), run, 2,
-         {"circuit.populations.hiden: no population 'hiden' in the stacked circuit (an added population needs size:)"}},
+         {"circuit.populations.hiden: no population or template 'hiden' in the motif (did you mean 'hidden'?; a "
+         "population the circuit adds needs size:, a template layers:)"}},
         {"unclosed-bracket", doc(stacked("sal", "[20, 4")), run, 2,
          {"doc.yaml:", "YAML syntax error: end of sequence flow not found"}},
         {"unclosed-quote", doc(replace(discrete, "activation: linear}", "activation: \"linear}")), run, 2,
