@@ -253,6 +253,11 @@ run_document load_run(const std::string& file, const YAML::Node& root, const std
     return run;
 }
 
+run_document check_run(const std::string& file, const YAML::Node& root, const std::vector<std::string>& sets,
+                       const library& lib) {
+    return load_run(file, root, sets, lib);
+}
+
 std::string emit_protocol(const protocol_spec& p) {
     YAML::Emitter out;
     out << YAML::BeginMap;

@@ -104,6 +104,11 @@ run_document load_run(const std::string& file, const std::vector<std::string>& s
 run_document load_run(const std::string& file, const YAML::Node& root, const std::vector<std::string>& sets,
                       const library& lib);
 
+// Parses and checks the document as load_run does, with the same errors
+// (`expand`).
+run_document check_run(const std::string& file, const YAML::Node& root, const std::vector<std::string>& sets,
+                       const library& lib);
+
 // The protocol: section (defaults where it is not given).
 protocol_spec parse_protocol(const view& v, reader& rd);
 
