@@ -112,7 +112,10 @@ int run_command(const std::string& file, const std::vector<std::string>& sets, s
     std::error_code ec;
     if (!overwrite && std::filesystem::exists(output, ec) && !std::filesystem::is_directory(output, ec))
         throw cs::input_error(output + ": exists (pass --overwrite to replace it)");
-    std::cout << "run " << file << " -> " << output << '\n' << std::flush;
+    std::cout << "run " << file << " -> " << output << '\n';
+    if (!doc.note.empty())
+        std::cout << "note: " << doc.note << '\n';
+    std::cout << std::flush;
     return train_command(doc, lib, output, command_line, threads, false);
 }
 
@@ -147,8 +150,9 @@ int resume_command(const std::string& file, const std::string& command_line, int
 }
 
 // A run document (circuit: and protocol:) is checked as `run` checks it, by
-// its protocol's mode, so both print the same lines. A circuit file (or
-// circuit: alone) has no mode: it is checked by
+// its protocol's mode, and its circuit printed as written (without the
+// discrete conversion of continuous-mode keys, which the run's /config
+// records). A circuit file (or circuit: alone) has no mode: it is checked by
 // the rules both modes share and continuous mode's loop rule, the more
 // permissive one (a loop through a population with tau > 0 passes; a
 // discrete run refuses it).
