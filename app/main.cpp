@@ -112,7 +112,10 @@ int run_command(const std::string& file, const std::vector<std::string>& sets, s
     std::error_code ec;
     if (!overwrite && std::filesystem::exists(output, ec) && !std::filesystem::is_directory(output, ec))
         throw cs::input_error(output + ": exists (pass --overwrite to replace it)");
-    std::cout << "run " << file << " -> " << output << '\n' << std::flush;
+    std::cout << "run " << file << " -> " << output << '\n';
+    if (!doc.note.empty())
+        std::cout << "note: " << doc.note << '\n';
+    std::cout << std::flush;
     return train_command(doc, lib, output, command_line, threads, false);
 }
 
@@ -146,20 +149,27 @@ int resume_command(const std::string& file, const std::string& command_line, int
     return train_command(doc, lib, file, command_line, threads, true);
 }
 
+// A run document (circuit: and protocol:) is checked as `run` checks it, by
+// its protocol's mode, and its circuit printed as written (without the
+// discrete conversion of continuous-mode keys, which the run's /config
+// records). A circuit file (or circuit: alone) has no mode: it is checked by
+// the rules both modes share and continuous mode's loop rule, the more
+// permissive one (a loop through a population with tau > 0 passes; a
+// discrete run refuses it).
 int expand_command(const std::string& file, const std::vector<std::string>& sets) {
     const auto lib = cs::models::standard_library();
     const YAML::Node root = cs::load_yaml_file(file);
     const cs::view doc = cs::document_view(file, root, cs::parse_sets(sets));
+    if (doc["circuit"].defined() && doc["protocol"].defined()) {
+        std::cout << cs::emit_circuit(cs::check_run(file, root, sets, lib).circuit);
+        return 0;
+    }
     cs::diagnostics diag;
     cs::reader rd(diag);
-    // A run document holds the circuit under circuit:; a circuit file is one.
     const bool run_document = doc["circuit"].defined();
     const auto spec = cs::parse_circuit(run_document ? doc["circuit"] : doc, rd, lib);
-    if (run_document) {
-        // Not printed, but read: a mistyped key (or --set path) there is still a mistake.
+    if (run_document)
         rd.check_keys(doc, {"circuit", "protocol"});
-        cs::parse_protocol(doc["protocol"], rd);
-    }
     if (diag.empty())
         cs::check_circuit(spec, diag, false, run_document ? "circuit." : "");
     diag.raise();

@@ -3,6 +3,7 @@
 #include "sim/error.hpp"
 #include "sim/stack.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 namespace counterstream {
@@ -43,9 +44,8 @@ protocol_spec parse_protocol(const view& v, reader& rd) {
     if (auto m = rd.choice(v["mode"], {"discrete", "continuous"})) p.mode = *m;
     const bool continuous = p.mode == "continuous";
     if (auto b = rd.choice(v["backend"], {"cpu", "cuda"})) p.backend = *b;
-    // Keys of the other mode are mistakes, not silently ignored settings.
-    for (const char* k: {"present_ms", "learn_after_ms", "trials", "integrator"})
-        if (!continuous && v[k].defined()) rd.error(v[k], std::string(k) + " applies to mode: continuous");
+    // Discrete mode reads continuous mode's keys as that mode's own reduction
+    // (to_discrete below); continuous mode refuses discrete-only keys.
     if (continuous && v["batch_size"].defined())
         rd.error(v["batch_size"], "continuous mode shows `trials` samples at once; use trials: instead");
     if (auto t = rd.number(v["present_ms"], 1e-6, 1e9)) p.present_ms = *t;
@@ -98,15 +98,13 @@ protocol_spec parse_protocol(const view& v, reader& rd) {
         if (auto c = rd.integer(r["checkpoint_every"], 0, INT64_MAX)) p.record.checkpoint_every = *c;
         if (auto f = rd.number(r["flush_seconds"], 0, 1e9)) p.record.flush_seconds = *f;
         if (auto w = rd.integer(r["weights_every"], 0, INT64_MAX)) p.record.weights_every = *w;
-        for (const char* k: {"weights_every_ms", "sample_every_ms", "populations", "neurons", "trial"})
-            if (!continuous && r[k].defined()) rd.error(r[k], std::string(k) + " applies to mode: continuous");
         if (continuous && r["weights_every"].defined())
             rd.error(r["weights_every"], "continuous mode counts time: use weights_every_ms");
         if (auto w = rd.number(r["weights_every_ms"], 0, 1e12)) p.record.weights_every_ms = *w;
         if (auto w = rd.number(r["sample_every_ms"], 0, 1e12)) {
             p.record.sample_every_ms = *w;
             const double k = p.present_ms / *w;
-            if (*w > 0 && std::abs(k - std::round(k)) > 1e-9 * k)
+            if (continuous && *w > 0 && std::abs(k - std::round(k)) > 1e-9 * k)
                 rd.error(r["sample_every_ms"], "present_ms (" + format_number(p.present_ms) +
                                                    ") must be a multiple of sample_every_ms");
         }
@@ -179,11 +177,13 @@ double schedule_factor(const schedule_spec& s, std::int64_t steps_done, std::int
 namespace {
 
 // What the protocol says about the circuit: reported populations and neurons,
-// the trial, and the rates and time constants the mode needs.
+// the trial (continuous mode; discrete mode ignores them), and the rates the
+// continuous mode needs.
 void check_protocol(const run_document& run, const view& v, reader& rd) {
+    const bool continuous = run.protocol.mode == "continuous";
     const auto& rec = run.protocol.record;
     const view r = v["record"];
-    for (std::size_t i = 0; i < rec.populations.size(); ++i) {
+    for (std::size_t i = 0; continuous && i < rec.populations.size(); ++i) {
         const auto* p = run.circuit.population(rec.populations[i]);
         const view at = r["populations"].elements()[i];
         if (!p) {
@@ -197,40 +197,131 @@ void check_protocol(const run_document& run, const view& v, reader& rd) {
                                                              p->name + "' (" + std::to_string(p->size) + " neurons)");
         }
     }
-    if (rec.trial >= run.protocol.trials)
+    if (continuous && rec.trial >= run.protocol.trials)
         rd.error(r["trial"], "trial " + std::to_string(rec.trial) + " but protocol.trials is " +
                                  std::to_string(run.protocol.trials));
-    const bool continuous = run.protocol.mode == "continuous";
     for (const auto& s: run.circuit.synapses) {
         if (!s.rule || !s.plastic || s.tie) continue;
         if (continuous && !s.rule->tau)
             rd.error(v["mode"].defined() ? v["mode"] : v, "synapse group '" + s.name +
                                                               "' gives eta (a discrete rate); continuous mode needs "
                                                               "rule.tau [ms] (eta = present_ms / tau per presentation)");
-        if (!continuous && !s.rule->eta)
-            rd.error(v["mode"].defined() ? v["mode"] : v,
-                     "synapse group '" + s.name + "' gives tau [ms]; discrete mode needs rule.eta");
     }
     for (const auto& s: run.circuit.synapses)
         if (continuous && s.mirror)
             rd.diag().error(s.where, "circuit.synapses." + s.name + ".mirror",
                             "mirror batches need protocol.mode: discrete");
-    if (!continuous)
-        for (const auto& p: run.circuit.populations)
-            if (p.tau != 0)
-                rd.diag().error(p.where, "circuit.populations." + p.name + ".tau",
-                                "tau: " + format_number(p.tau) +
-                                    " [ms] needs protocol.mode: continuous (discrete mode has no time; leave tau out)");
 }
 
-} // namespace
+// Discrete mode runs a document written for continuous mode as that mode's
+// own reduction (every population instantaneous, one Euler step over the
+// plastic part of a presentation): a rule's tau [ms] becomes
+// eta = (present_ms - learn_after_ms) / tau, the plasticity a presentation
+// gives; trials (when given, and batch_size is not) becomes batch_size;
+// record.weights_every_ms (when weights_every is not given) becomes
+// weights_every, the presentations between snapshots continuous mode takes;
+// population taus, the integrator and the rate reports are ignored. The
+// run's specs are changed to what runs, so /config records it and `resume`
+// reads back the same run. Returns the one-line note naming what changed;
+// empty when nothing did.
+std::string to_discrete(run_document& run, const view& v, reader& rd) {
+    protocol_spec& p = run.protocol;
+    const protocol_spec defaults;
+    std::vector<std::string> converted, ignored;
 
-run_document load_run(const std::string& file, const std::vector<std::string>& sets, const library& lib) {
-    return load_run(file, load_yaml_file(file), sets, lib);
+    std::vector<std::pair<double, double>> rates; // distinct (tau, eta), in order of appearance
+    for (auto& s: run.circuit.synapses) {
+        if (!s.rule || !s.rule->tau)
+            continue;
+        const double tau = *s.rule->tau;
+        const double eta = (p.present_ms - p.learn_after_ms) / tau;
+        if (!(eta <= 1e6)) { // what a rule's eta may be, so that /config reads back
+            rd.diag().error(s.where, "circuit.synapses." + s.name + ".rule.tau",
+                            "tau: " + format_number(tau) + " [ms] gives eta = (present_ms - learn_after_ms) / tau = " +
+                                format_number(eta) + " in discrete mode, above 1e6");
+            continue;
+        }
+        s.rule->eta = eta;
+        s.rule->tau.reset();
+        if (std::find_if(rates.begin(), rates.end(), [&](const auto& r) { return r.first == tau; }) == rates.end())
+            rates.emplace_back(tau, eta);
+    }
+    if (!rates.empty()) {
+        std::string list;
+        for (const auto& [tau, eta]: rates)
+            list += (list.empty() ? "" : ", ") + format_number(tau) + " -> " + format_number(eta);
+        converted.push_back("rule tau -> eta = (present_ms - learn_after_ms) / tau = (" + format_number(p.present_ms) +
+                            " - " + format_number(p.learn_after_ms) + ") / tau (" + list + ")");
+    } else {
+        for (const char* k: {"present_ms", "learn_after_ms"})
+            if (v[k].defined())
+                ignored.push_back(k);
+    }
+    if (v["trials"].defined()) {
+        if (v["batch_size"].defined()) {
+            ignored.push_back("trials");
+        } else {
+            p.batch_size = p.trials;
+            converted.push_back("trials " + std::to_string(p.trials) + " -> batch_size");
+        }
+    }
+    const view r = v["record"];
+    if (r["weights_every_ms"].defined()) {
+        if (r["weights_every"].defined()) {
+            ignored.push_back("record.weights_every_ms");
+        } else {
+            // As continuous mode counts presentations between snapshots.
+            p.record.weights_every =
+                p.record.weights_every_ms <= 0
+                    ? 0
+                    : std::max<std::int64_t>(1, std::llround(p.record.weights_every_ms / p.present_ms));
+            converted.push_back("weights_every_ms " + format_number(p.record.weights_every_ms) + " -> weights_every " +
+                                std::to_string(p.record.weights_every));
+        }
+    }
+    int taus = 0;
+    for (auto& q: run.circuit.populations)
+        if (q.tau != 0) {
+            q.tau = 0;
+            ++taus;
+        }
+    if (taus > 0)
+        ignored.push_back("tau of " + std::to_string(taus) + (taus == 1 ? " population" : " populations"));
+    if (v["integrator"].defined())
+        ignored.push_back("integrator");
+    for (const char* k: {"sample_every_ms", "populations", "neurons", "trial"})
+        if (r[k].defined())
+            ignored.push_back(std::string("record.") + k);
+
+    // What discrete mode does not read goes back to its defaults, as /config will read back.
+    p.present_ms = defaults.present_ms;
+    p.learn_after_ms = defaults.learn_after_ms;
+    p.trials = defaults.trials;
+    p.integrator = defaults.integrator;
+    p.record.weights_every_ms = defaults.record.weights_every_ms;
+    p.record.sample_every_ms = defaults.record.sample_every_ms;
+    p.record.populations = defaults.record.populations;
+    p.record.neurons = defaults.record.neurons;
+    p.record.trial = defaults.record.trial;
+
+    if (converted.empty() && ignored.empty())
+        return {};
+    std::string note = (v["mode"].defined() ? v["mode"].where().str() : run.file) +
+                       ": protocol.mode: discrete reads continuous-mode keys as their reduction:";
+    for (std::size_t i = 0; i < converted.size(); ++i)
+        note += (i ? "; " : " ") + converted[i];
+    if (!ignored.empty()) {
+        note += std::string(converted.empty() ? " " : "; ") + "ignored:";
+        for (std::size_t i = 0; i < ignored.size(); ++i)
+            note += (i ? ", " : " ") + ignored[i];
+    }
+    return note;
 }
 
-run_document load_run(const std::string& file, const YAML::Node& root, const std::vector<std::string>& sets,
-                      const library& lib) {
+// The document parsed and checked as `run` checks it; `convert`: then made
+// runnable (to_discrete).
+run_document read_run(const std::string& file, const YAML::Node& root, const std::vector<std::string>& sets,
+                      const library& lib, bool convert) {
     const view doc = document_view(file, root, parse_sets(sets));
     diagnostics diag;
     reader rd(diag);
@@ -249,8 +340,26 @@ run_document load_run(const std::string& file, const YAML::Node& root, const std
     run.protocol = parse_protocol(doc["protocol"], rd);
     if (diag.empty()) check_circuit(run.circuit, diag, run.protocol.mode == "discrete");
     if (diag.empty()) check_protocol(run, doc["protocol"], rd);
+    if (diag.empty() && convert && run.protocol.mode == "discrete")
+        run.note = to_discrete(run, doc["protocol"], rd);
     diag.raise();
     return run;
+}
+
+} // namespace
+
+run_document load_run(const std::string& file, const std::vector<std::string>& sets, const library& lib) {
+    return load_run(file, load_yaml_file(file), sets, lib);
+}
+
+run_document load_run(const std::string& file, const YAML::Node& root, const std::vector<std::string>& sets,
+                      const library& lib) {
+    return read_run(file, root, sets, lib, true);
+}
+
+run_document check_run(const std::string& file, const YAML::Node& root, const std::vector<std::string>& sets,
+                       const library& lib) {
+    return read_run(file, root, sets, lib, false);
 }
 
 std::string emit_protocol(const protocol_spec& p) {

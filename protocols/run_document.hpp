@@ -74,7 +74,8 @@ struct protocol_spec {
     int eval_batch = 1000;      // test-set evaluation chunk
     // Continuous mode: each presentation shows `trials` samples side by side
     // (parallel stimulus streams sharing the weights) for present_ms;
-    // plasticity acts from learn_after_ms into each presentation.
+    // plasticity acts from learn_after_ms into each presentation. Discrete
+    // mode reads them only to convert (load_run) and then resets them.
     double present_ms = 50;
     double learn_after_ms = 0;
     int trials = 32;
@@ -91,18 +92,32 @@ struct run_document {
     std::string file;
     circuit_spec circuit;
     protocol_spec protocol;
+    // Discrete mode given continuous-mode keys: one line naming what became
+    // what and what is ignored (`run` prints it); empty otherwise.
+    std::string note;
 };
 
 // Builds the override layers for --set options ("a.b=VALUE").
 std::vector<std::pair<YAML::Node, std::string>> parse_sets(const std::vector<std::string>& sets);
 
 // Reads FILE with its overrides. Throws input_error with every problem found.
+// In discrete mode, continuous-mode keys become their discrete reduction
+// (docs/reference.md, "Continuous documents in discrete mode"): a rule's
+// tau [ms] becomes eta = (present_ms - learn_after_ms) / tau, trials
+// batch_size, record.weights_every_ms weights_every; population taus, the
+// integrator and rate reports are ignored. The returned specs are what runs
+// (and what /config records), and `note` says what changed.
 run_document load_run(const std::string& file, const std::vector<std::string>& sets, const library& lib);
 
 // The same from a document already read; `file` names it in messages (a
 // recording's /config when a run resumes).
 run_document load_run(const std::string& file, const YAML::Node& root, const std::vector<std::string>& sets,
                       const library& lib);
+
+// Parses and checks the document as load_run does, with the same errors,
+// but leaves it as written (no discrete conversion): `expand`.
+run_document check_run(const std::string& file, const YAML::Node& root, const std::vector<std::string>& sets,
+                       const library& lib);
 
 // The protocol: section (defaults where it is not given).
 protocol_spec parse_protocol(const view& v, reader& rd);

@@ -12,6 +12,7 @@
 #include "sim/error.hpp"
 #include "sim/join.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <exception>
 #include <ostream>
@@ -152,8 +153,16 @@ int run_sweep(const sweep_command& command, const sweep_options& opt, const libr
     }
     const std::vector<sweep_job> jobs = plan_jobs(doc, ensemble_size, world.size(), survey.starts);
     const rank_plan plan = plan_rank(jobs, opt.threads > 0 ? opt.threads : doc.threads, doc, world);
-    if (world.rank() == 0)
+    if (world.rank() == 0) {
+        // What discrete mode made of continuous-mode keys (load_run), once per distinct note.
+        std::vector<std::string> notes;
+        for (const auto& p: doc.points)
+            if (!p.run.note.empty() && std::find(notes.begin(), notes.end(), p.run.note) == notes.end())
+                notes.push_back(p.run.note);
+        for (const auto& n: notes)
+            out << "note: " << n << '\n';
         out << plan_line(command.name, opt.file, doc, jobs, world.size(), plan.threads, output) << std::flush;
+    }
 
     const std::vector<point_result> done = run_rank(plan, doc, lib, points_dir, world, out);
     const auto gathered = world.gather(encode_results(done));

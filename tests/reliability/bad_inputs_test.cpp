@@ -101,6 +101,22 @@ std::string replace(std::string text, const std::string& from, const std::string
 
 std::vector<file> doc(const std::string& text) { return {{"doc.yaml", text}}; }
 
+// The discrete run with a loop y -> z -> y through rate-driving synapses.
+std::string discrete_cycle() {
+    return replace(replace(discrete, "    B: {",
+                           "    R: {from: z, to: y, target: basal, init: zeros, plastic: false}\n"
+                           "    S: {from: y, to: z, target: basal, init: zeros, plastic: false}\n"
+                           "    B: {"),
+                   "    e: {", "    z: {size: 3}\n    e: {");
+}
+
+// The continuous run with a loop h -> y -> h through its relaxing
+// populations: recurrent, so fine in continuous mode, a cycle in discrete mode.
+std::string continuous_cycle() {
+    return replace(continuous, "    B: {",
+                   "    R: {from: y, to: h, target: basal, init: zeros, plastic: false}\n    B: {");
+}
+
 // The discrete run as doc.yaml and a sweep over it.
 std::vector<file> with_sweep(const std::string& sweep) { return {{"doc.yaml", discrete}, {"sweep.yaml", sweep}}; }
 
@@ -698,18 +714,6 @@ TEST_CASE("bad inputs: continuous and discrete mode") {
          run, 2,
          {"doc.yaml:12:9: protocol.mode: synapse group 'W1' gives eta (a discrete rate); continuous mode needs "
           "rule.tau"}},
-        {"tau-rule-in-discrete", doc(replace(discrete, "eta: 0.1", "tau: 100")), run, 2,
-         {"doc.yaml:", "synapse group 'W' gives tau [ms]; discrete mode needs rule.eta"}},
-        {"tau-population-in-discrete", doc(replace(discrete, "activation: linear}", "activation: linear, tau: 5}")),
-         run, 2,
-         {"doc.yaml:4:8: circuit.populations.y.tau: tau: 5 [ms] needs protocol.mode: continuous"}},
-        {"tau-population-in-explicit-discrete",
-         doc(replace(replace(discrete, "activation: linear}", "activation: linear, tau: 0.5}"), "epochs: 1",
-                     "mode: discrete\n  epochs: 1")),
-         run, 2, {"doc.yaml:4:8: circuit.populations.y.tau: tau: 0.5 [ms] needs protocol.mode: continuous"}},
-        {"tau-stacked-population-in-discrete",
-         doc(stacked("sal", "[20, 8, 4]", "  populations: {hidden: {tau: 2}}\n")), run, 2,
-         {"doc.yaml:", "circuit.populations.h2.tau: tau: 2 [ms] needs protocol.mode: continuous"}},
         {"eta-and-tau", doc(replace(continuous, "rate, tau: 250}}\n    W2", "rate, tau: 250, eta: 1}}\n    W2")),
          run, 2, {"doc.yaml:8:", "circuit.synapses.W1.rule: give either eta (discrete rate) or tau [ms]"}},
         {"instantaneous-cycle",
@@ -718,18 +722,23 @@ TEST_CASE("bad inputs: continuous and discrete mode") {
                      "    B: {", "    R: {from: y, to: h, target: basal, init: zeros, plastic: false}\n    B: {")),
          run, 2,
          {"doc.yaml:4:8: circuit.populations.h: cycle through instantaneous populations (tau: 0): h -> y -> h"}},
-        {"discrete-cycle",
-         doc(replace(replace(discrete, "    B: {",
-                             "    R: {from: z, to: y, target: basal, init: zeros, plastic: false}\n"
-                             "    S: {from: y, to: z, target: basal, init: zeros, plastic: false}\n"
-                             "    B: {"),
-                     "    e: {", "    z: {size: 3}\n    e: {")),
-         run, 2, {"circuit.populations.", "cycle through rate-driving synapses in discrete mode"}},
-        {"present-ms-in-discrete", doc(replace(discrete, "epochs: 1", "epochs: 1\n  present_ms: 5")), run, 2,
-         {"doc.yaml:11:15: protocol.present_ms: present_ms applies to mode: continuous"}},
-        {"sample-every-in-discrete",
-         doc(replace(discrete, "max_steps: 2", "max_steps: 2\n  record: {sample_every_ms: 1}")), run, 2,
-         {"doc.yaml:13:29: protocol.record.sample_every_ms: sample_every_ms applies to mode: continuous"}},
+        {"discrete-cycle", doc(discrete_cycle()), run, 2,
+         {"circuit.populations.", "cycle through rate-driving synapses in discrete mode"}},
+        // expand checks a run document by its protocol's mode, as run does.
+        {"discrete-cycle-expand", doc(discrete_cycle()), "expand doc.yaml", 2,
+         {"error: doc.yaml:4:8: circuit.populations.y: cycle through rate-driving synapses in discrete mode: "
+          "y -> z -> y (use protocol.mode: continuous for recurrent circuits)"}},
+        {"discrete-cycle-set-expand", doc(continuous_cycle()), "expand doc.yaml --set protocol.mode=discrete", 2,
+         {"error: doc.yaml:4:8: circuit.populations.h: cycle through rate-driving synapses in discrete mode: "
+          "h -> y -> h (use protocol.mode: continuous for recurrent circuits)"}},
+        {"eta-in-continuous-expand", doc(replace(continuous, "rate, tau: 250}}\n    W2", "rate, eta: 0.1}}\n    W2")),
+         "expand doc.yaml", 2,
+         {"doc.yaml:12:9: protocol.mode: synapse group 'W1' gives eta (a discrete rate); continuous mode needs "
+          "rule.tau"}},
+        // Continuous-mode keys that discrete mode cannot read as the reduction are still mistakes.
+        {"learn-after-present-in-discrete",
+         doc(replace(continuous, "learn_after_ms: 5", "learn_after_ms: 10")), run + " --set protocol.mode=discrete", 2,
+         {"doc.yaml:15:19: protocol.learn_after_ms: must be less than present_ms (10)"}},
         {"batch-size-in-continuous", doc(replace(continuous, "trials: 4", "trials: 4\n  batch_size: 8")), run, 2,
          {"doc.yaml:17:15: protocol.batch_size: continuous mode shows `trials` samples at once"}},
         {"weights-every-in-continuous", doc(replace(continuous, "record: {", "record: {weights_every: 2, ")), run, 2,
@@ -738,6 +747,42 @@ TEST_CASE("bad inputs: continuous and discrete mode") {
          {"doc.yaml:10:9: protocol.mode: unknown value 'continous'", "did you mean 'continuous'?"}},
     });
 }
+// A run document's mistakes are the same to `expand` as to `run`: expand
+// checks it by its protocol's mode (the default, discrete, included), so
+// both print the same line.
+TEST_CASE("bad inputs: expand prints the line run prints for the same run document") {
+    struct same_case {
+        std::string name, text, sets;
+    };
+    const std::vector<same_case> cases = {
+        {"discrete-cycle", discrete_cycle(), ""},
+        {"continuous-document-in-discrete-mode", continuous_cycle(), " --set protocol.mode=discrete"},
+        {"instantaneous-cycle", replace(replace(continuous_cycle(), "relu, tau: 1}", "relu, tau: 0}"), "linear, tau: 1}",
+                                        "linear, tau: 0}"),
+         ""},
+        {"eta-in-continuous", replace(continuous, "rate, tau: 250}}\n    W2", "rate, eta: 0.1}}\n    W2"), ""},
+        {"unknown-protocol-key", discrete, " --set protocol.epochz=1"},
+    };
+    for (const auto& c: cases) {
+        CAPTURE(c.name);
+        const fs::path dir = counterstream::testing::temp_dir() / "bad-inputs" / ("same-line-" + c.name);
+        fs::remove_all(dir);
+        fs::create_directories(dir);
+        std::ofstream(dir / "doc.yaml") << c.text;
+        std::vector<std::string> errors;
+        for (const std::string args: {"run doc.yaml -o out.h5", "expand doc.yaml"}) {
+            const std::string shell = "cd '" + dir.string() + "' && " + COUNTERSTREAM_BINARY + " " + args + c.sets +
+                                      " > stdout.txt 2> stderr.txt";
+            const int status = std::system(shell.c_str());
+            REQUIRE(WIFEXITED(status));
+            CHECK(WEXITSTATUS(status) == 2);
+            errors.push_back(slurp(dir / "stderr.txt"));
+        }
+        CHECK(lines_of(errors[0]).size() == 1);
+        CHECK(errors[0] == errors[1]);
+    }
+}
+
 TEST_CASE("bad inputs: weight mirror") {
     const std::string mirror = "  synapses:\n    Wbar{l}: {mirror: MIRROR}\n";
     auto mirrored = [&](const std::string& spec) {

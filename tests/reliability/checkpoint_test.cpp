@@ -5,6 +5,7 @@
 // one line naming what diverged; resume refuses what it cannot continue.
 // Continuous-mode runs resume the same way, their SONATA reports included.
 #include "analysis/h5.hpp"
+#include "sim/recorder.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/yaml_files.hpp"
 
@@ -293,6 +294,31 @@ TEST_CASE("a run holding out a validation split stopped by SIGINT resumes bitwis
     REQUIRE(f.valid());
     const auto scores = read_array(f.get(), "/metrics/validation_accuracy").values; // NaN in the windows' rows
     CHECK(std::count_if(scores.begin(), scores.end(), [](double v) { return std::isfinite(v); }) == 8);
+}
+
+// A document written for continuous mode runs in discrete mode as that mode's
+// reduction; /config records the converted run, so `resume` continues it.
+TEST_CASE("a continuous document run in discrete mode stopped by SIGINT resumes bitwise from its converted /config") {
+    std::string doc = run_document(8);
+    doc.replace(doc.find("  batch_size: 32\n"), 16,
+                "  mode: discrete\n  present_ms: 20\n  learn_after_ms: 10\n  trials: 32\n"
+                "  integrator: {method: rk4, dt_ms: 1}\n");
+    doc.replace(doc.find("weights_every: 100"), 18, "weights_every_ms: 2000, sample_every_ms: 1, populations: [h4]");
+    doc.replace(doc.find("protocol:"), 9,
+                "  populations: {hidden: {tau: 1}, downstream: {tau: 1}}\n"
+                "  synapses:\n"
+                "    W{l}: {rule: {eta: null, tau: 1000}}\n"
+                "    V{l}: {rule: {eta: null, tau: 30000}}\n"
+                "    Wbar{l}: {rule: {eta: null, tau: 10000}}\n"
+                "    Vbar{l}: {rule: {eta: null, tau: 10000}}\n"
+                "protocol:");
+    const fs::path dir = case_dir("continuous-in-discrete");
+    check_sigint_resume_is_bitwise(dir, doc);
+    const auto config = counterstream::recorder::read_config(dir / "stopped.h5");
+    CHECK(config.circuit_yaml.find("tau") == std::string::npos);
+    CHECK(config.circuit_yaml.find("eta: 0.01") != std::string::npos); // (20 - 10) / 1000
+    CHECK(config.protocol_yaml.find("batch_size: 32") != std::string::npos);
+    CHECK(config.protocol_yaml.find("weights_every: 100") != std::string::npos); // 2000 ms / 20 ms
 }
 
 namespace {
