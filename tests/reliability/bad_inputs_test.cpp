@@ -90,6 +90,21 @@ std::string stacked(const std::string& motif, const std::string& sizes, const st
            "protocol:\n  max_steps: 2\n  batch_size: 32\n  dataset: {name: teacher, teacher: {train: 64, test: 32}}\n";
 }
 
+// A small motif (input, hidden, output, a downstream d{l} at hidden layers,
+// an error e) with the forward groups and `extra` group lines.
+std::string motif_with(const std::string& extra) {
+    return R"(populations:
+  input: {name: "h{l}", layers: first, role: input}
+  hidden: {name: "h{l}", layers: hidden, activation: relu}
+  output: {name: "h{l}", layers: last}
+  down: {name: "d{l}", layers: hidden}
+  e: {layers: last, role: error, of: "h{l}", loss: cross_entropy}
+synapses:
+  W{l}: {from: "h{l}", to: "h{l+1}", target: basal, rule: {post: apical, pre: rate, eta: 0.1}}
+  B: {from: e, to: "h{L}", target: apical, init: identity, plastic: false}
+)" + extra;
+}
+
 // `text` with its only occurrence of `from` replaced (checked: a typo in a
 // case must not silently leave the document valid).
 std::string replace(std::string text, const std::string& from, const std::string& to) {
@@ -411,6 +426,42 @@ TEST_CASE("bad inputs: unknown keys and names") {
          {"doc.yaml:7:8: circuit.synapses.W.from: no population 'x9' (populations: x, y, e)"}},
         {"unknown-motif-parameter", doc(stacked("sal", "[20, 8, 4]", "  params: {eta_WW: 2}\n")), run, 2,
          {"doc.yaml:5:", "circuit.params.eta_WW: unknown motif parameter 'eta_WW'", "did you mean 'eta_W'?"}},
+        // The motif language (docs/motifs.md): each mistake that used to drop a
+        // group without a word, or that a template can make.
+        {"group-on-missing-population",
+         {{"doc.yaml", replace(stacked("sal", "[20, 8, 4]"), counterstream::testing::motif("sal"), "motif.yaml")},
+          {"motif.yaml", motif_with("  V{l}: {from: \"h{l}\", to: \"d{l}\", target: gate, plastic: false}\n")}},
+         run, 2,
+         {"motif.yaml:10:28: synapses.V{l}.to: no population 'd1' at l = 1 (did you mean 'd2'?; limit the "
+          "template's layers: to where its populations exist)"}},
+        {"group-typo-in-circuit", doc(stacked("sal", "[20, 8, 4]",
+                                              "  synapses:\n    F{l}: {layers: hidden, from: e, to: \"hbr{l}\", "
+                                              "target: basal, plastic: false}\n")),
+         run, 2, {"doc.yaml:6:41: circuit.synapses.F{l}.to: no population 'hbr2' at l = 2 (did you mean 'hbar2'?"}},
+        {"template-without-layers",
+         {{"doc.yaml", replace(stacked("sal", "[20, 8, 4]"), counterstream::testing::motif("sal"), "motif.yaml")},
+          {"motif.yaml", replace(motif_with(""), "down: {name: \"d{l}\", layers: hidden}", "down: {name: \"d{l}\"}")}},
+         run, 2,
+         {"motif.yaml:5:9: populations.down: population template 'down' has {l} in its name and needs layers: (all, "
+          "first, hidden, last or [FROM, TO])"}},
+        {"layers-unknown-word",
+         {{"doc.yaml", replace(stacked("sal", "[20, 8, 4]"), counterstream::testing::motif("sal"), "motif.yaml")},
+          {"motif.yaml", replace(motif_with(""), "layers: hidden}", "layers: middle}")}},
+         run, 2, {"motif.yaml:5:", "populations.down.layers: unknown value 'middle'"}},
+        {"layers-outside-the-circuit",
+         {{"doc.yaml", replace(stacked("sal", "[20, 8, 4]"), counterstream::testing::motif("sal"), "motif.yaml")},
+          {"motif.yaml", replace(motif_with(""), "layers: hidden}", "layers: [1, L+1]}")}},
+         run, 2, {"motif.yaml:5:", "populations.down.layers: layers 1..4 reach outside 1..L = 1..3"}},
+        {"group-made-twice", doc(stacked("sal", "[20, 8, 4]",
+                                         "  synapses:\n    X{l}: {name: \"W{l}\", from: \"h{l}\", to: \"h{l+1}\", "
+                                         "target: basal, plastic: false}\n")),
+         run, 2, {"doc.yaml:6:11: circuit.synapses.X{l}: synapse group 'W1' is made twice (by template 'X{l}' and before)",
+                   "synapse group 'W2' is made twice"},
+         "", 2},
+        {"output-unreachable", doc(replace(discrete, "W: {from: x, to: y, target: basal,", "W: {from: x, to: y, target: apical,")),
+         run, 2,
+         {"circuit.populations.e.of: no path from an input population to the output 'y' through synapses that drive "
+          "rates"}},
         {"unknown-integrator", doc(replace(continuous, "method: euler", "method: rk5")), run, 2,
          {"doc.yaml:18:", "protocol.integrator.method: unknown value 'rk5'", "did you mean 'rk4'?"}},
     });
