@@ -34,27 +34,35 @@ std::vector<upstream_layer> upstream_chain(const network& net, std::string& why)
         why = output < 0 ? "no error population" : "no input population";
         return {};
     }
+    // From the input, the one basal group out of each layer into a plain
+    // feed-forward population, until the output (W1, W2, ... in the paper's
+    // motifs; any names in others).
     std::vector<upstream_layer> chain;
     int at = input;
     for (std::size_t l = 1; at != output; ++l) {
-        const std::string name = "W" + std::to_string(l);
-        const int gi = spec.synapse_index(name);
+        int gi = -1;
+        for (std::size_t k = 0; k < net.plan().groups.size(); ++k) {
+            const auto& g = net.plan().groups[k];
+            if (g.from != at || g.target != compartment::basal || pops[g.to].spec->role != population_role::none)
+                continue;
+            const auto& post = net.plan().populations[g.to];
+            if (post.gated || post.alpha != 0 || post.inputs[int(compartment::basal)].size() != 1)
+                continue;
+            if (gi >= 0) {
+                why = "two feed-forward groups leave " + pops[at].spec->name + " (" + spec.synapses[gi].name +
+                      ", " + spec.synapses[k].name + "): the upstream chain is ambiguous";
+                return {};
+            }
+            gi = int(k);
+        }
         if (gi < 0 || l > spec.synapses.size()) {
-            why = "no group " + name + " from " + pops[at].spec->name + " (the upstream chain W1, W2, ... must reach " +
-                  pops[output].spec->name + ")";
+            why = "no feed-forward group from " + pops[at].spec->name +
+                  " (a basal group into a population without gate, apical gain or other basal input) on the way to " +
+                  pops[output].spec->name;
             return {};
         }
         const auto& g = net.plan().groups[gi];
-        if (g.from != at || g.target != compartment::basal) {
-            why = name + " is not a basal group from " + pops[at].spec->name;
-            return {};
-        }
-        const auto& post = net.plan().populations[g.to];
-        if (post.gated || post.alpha != 0 || post.inputs[int(compartment::basal)].size() != 1) {
-            why = "population " + pops[g.to].spec->name +
-                  " is not a plain feed-forward layer (it has a gate, an apical gain or another basal input)";
-            return {};
-        }
+        const std::string name = spec.synapses[gi].name;
         upstream_layer layer;
         layer.name = name;
         layer.group = gi;

@@ -4,11 +4,13 @@
 // naming a population that does not exist, an output cut off from the input)
 // reported where they were written. The shipped DFA motif is checked for its
 // defining computation and for learning in both modes.
+#include "analysis/analyze.hpp"
 #include "models/library.hpp"
 #include "protocols/run_document.hpp"
 #include "protocols/train.hpp"
 #include "sim/error.hpp"
 #include "sim/network.hpp"
+#include "tests/support/h5_tables.hpp"
 #include "tests/support/yaml_files.hpp"
 
 #include <doctest/doctest.h>
@@ -231,6 +233,18 @@ TEST_CASE("DFA learns the teacher task in discrete and in continuous mode, and r
         REQUIRE(res.epochs.size() == 3);
         CHECK_FALSE(res.diverged);
         CHECK(res.epochs.back().test_accuracy > 0.7); // chance: 25%
+        // DFA's signature: the updates of the first layer start orthogonal to
+        // the gradient (B is random) and come into alignment as W learns.
+        analysis::analyze_options a;
+        a.input = opt.output;
+        REQUIRE(analysis::analyze(a, lib, log) == 0);
+        const hid_t f = H5Fopen(opt.output.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+        REQUIRE(f >= 0);
+        const auto angle = testing::read_doubles(f, "/analysis/theorem1/up1/angle_to_gradient");
+        H5Fclose(f);
+        REQUIRE(angle.size() >= 2);
+        CHECK(angle.front() > 75);
+        CHECK(angle.back() < angle.front() - 20);
     }
     SUBCASE("continuous") {
         const auto doc = load("dfa-continuous", dfa("[20, 32, 32, 4]", R"(  loss: cross_entropy
