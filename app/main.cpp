@@ -2,6 +2,7 @@
 #include "analysis/analyze.hpp"
 #include "models/library.hpp"
 #include "protocols/bench.hpp"
+#include "protocols/commands.hpp"
 #include "protocols/benchmark.hpp"
 #include "protocols/run_document.hpp"
 #include "protocols/sweep.hpp"
@@ -74,107 +75,16 @@ int usage_error(const CLI::App& app, const CLI::ParseError& e, int argc, char** 
     return 2;
 }
 
-// An output file that is the input it is made from would be destroyed.
-void check_not_input(const std::string& output, const std::string& input) {
-    std::error_code ec;
-    if (!output.empty() && std::filesystem::equivalent(output, input, ec))
-        throw cs::input_error(output + ": is the input file itself; write the output to another file");
-}
-
-// 3 for a diverged run, 128 + the signal for one stopped by SIGINT (130) or SIGTERM (143).
-int exit_code(const cs::train_result& result) {
-    if (result.diverged)
-        return 3;
-    if (result.interrupted)
-        return 128 + (result.stop_signal > 0 ? result.stop_signal : SIGINT);
-    return 0;
-}
-
-// Trains (or resumes) into `output` with a progress bar; the exit code.
-int train_command(const cs::run_document& doc, const cs::library& lib, const std::string& output,
-                  const std::string& command_line, int threads, bool resume) {
-    cs::train_options opt;
-    opt.output = output;
-    opt.command_line = command_line;
-    opt.progress = true;
-    opt.threads = threads;
-    opt.resume = resume;
-    return exit_code(cs::train(doc, lib, opt, std::cout));
-}
-
-int run_command(const std::string& file, const std::vector<std::string>& sets, std::string output,
+int run_command(const std::string& file, const std::vector<std::string>& sets, const std::string& output,
                 const std::string& command_line, int threads, bool overwrite) {
-    const auto lib = cs::models::standard_library();
-    const auto doc = cs::load_run(file, sets, lib);
-    if (output.empty())
-        output = "runs/" + std::filesystem::path(file).stem().string() + ".h5";
-    check_not_input(output, file);
-    std::error_code ec;
-    if (!overwrite && std::filesystem::exists(output, ec) && !std::filesystem::is_directory(output, ec))
-        throw cs::input_error(output + ": exists (pass --overwrite to replace it)");
-    std::cout << "run " << file << " -> " << output << '\n';
-    if (!doc.note.empty())
-        std::cout << "note: " << doc.note << '\n';
-    std::cout << std::flush;
-    return train_command(doc, lib, output, command_line, threads, false);
-}
-
-// Continues an interrupted sweep or benchmark (FILE is its output, merged or
-// not, or its points folder) and merges it, or continues a run's recording
-// from its checkpoint, rebuilt from its own /config.
-int resume_command(const std::string& file, const std::string& command_line, int threads) {
-    const auto lib = cs::models::standard_library();
-    if (const auto output = cs::interrupted_sweep(file))
-        return cs::resume_sweep(*output, threads, lib, std::cout);
-    const std::string format = cs::hdf5_format(file);
-    if (format == "counterstream-sweep" || format == "counterstream-benchmark") {
-        std::cout << file << ": a merged " << format.substr(format.find('-') + 1)
-                  << ": every point finished, nothing to resume\n";
-        return 0;
-    }
-    std::error_code ec;
-    if (!std::filesystem::exists(file, ec))
-        throw cs::input_error(file + ": cannot open: no such recording, and no " + file +
-                              ".points folder of an interrupted sweep or benchmark");
-    const auto config = cs::recorder::read_config(file);
-    YAML::Node root;
-    root["circuit"] = YAML::Load(config.circuit_yaml);
-    root["protocol"] = YAML::Load(config.protocol_yaml);
-    // Files written before emit_protocol left batch_size out of continuous
-    // protocols hold one, which a continuous-mode document may not.
-    if (root["protocol"].IsMap() && root["protocol"]["mode"].as<std::string>("") == "continuous")
-        root["protocol"].remove("batch_size");
-    const auto doc = cs::load_run(file + ":/config", root, {}, lib);
-    std::cout << "resume " << file << '\n' << std::flush;
-    return train_command(doc, lib, file, command_line, threads, true);
-}
-
-// A run document (circuit: and protocol:) is checked as `run` checks it, by
-// its protocol's mode, and its circuit printed as written (without the
-// discrete conversion of continuous-mode keys, which the run's /config
-// records). A circuit file (or circuit: alone) has no mode: it is checked by
-// the rules both modes share and continuous mode's loop rule, the more
-// permissive one (a loop through a population with tau > 0 passes; a
-// discrete run refuses it).
-int expand_command(const std::string& file, const std::vector<std::string>& sets) {
-    const auto lib = cs::models::standard_library();
-    const YAML::Node root = cs::load_yaml_file(file);
-    const cs::view doc = cs::document_view(file, root, cs::parse_sets(sets));
-    if (doc["circuit"].defined() && doc["protocol"].defined()) {
-        std::cout << cs::emit_circuit(cs::check_run(file, root, sets, lib).circuit);
-        return 0;
-    }
-    cs::diagnostics diag;
-    cs::reader rd(diag);
-    const bool run_document = doc["circuit"].defined();
-    const auto spec = cs::parse_circuit(run_document ? doc["circuit"] : doc, rd, lib);
-    if (run_document)
-        rd.check_keys(doc, {"circuit", "protocol"});
-    if (diag.empty())
-        cs::check_circuit(spec, diag, false, run_document ? "circuit." : "");
-    diag.raise();
-    std::cout << cs::emit_circuit(spec);
-    return 0;
+    cs::run_request req;
+    req.file = file;
+    req.sets = sets;
+    req.output = output;
+    req.command_line = command_line;
+    req.threads = threads;
+    req.overwrite = overwrite;
+    return cs::run_command(req, cs::models::standard_library(), std::cout).exit_code;
 }
 
 } // namespace
@@ -303,21 +213,25 @@ int main(int argc, char** argv) {
         if (*run)
             return run_command(file, sets, output, joined_command_line(argc, argv), threads, overwrite);
         if (*resume)
-            return resume_command(resume_file, joined_command_line(argc, argv), resume_threads);
-        if (*expand)
-            return expand_command(file, sets);
+            return cs::resume_command(resume_file, joined_command_line(argc, argv), resume_threads,
+                                      cs::models::standard_library(), std::cout)
+                .exit_code;
+        if (*expand) {
+            std::cout << cs::expand_command(file, {}, sets, cs::models::standard_library());
+            return 0;
+        }
         if (*sweep) {
-            check_not_input(sweep_opt.output, sweep_opt.file);
+            cs::check_not_input(sweep_opt.output, sweep_opt.file);
             sweep_opt.command_line = joined_command_line(argc, argv);
             return cs::sweep(sweep_opt, cs::models::standard_library(), std::cout);
         }
         if (*benchmark_cmd) {
-            check_not_input(benchmark_opt.output, benchmark_opt.file);
+            cs::check_not_input(benchmark_opt.output, benchmark_opt.file);
             benchmark_opt.command_line = joined_command_line(argc, argv);
             return cs::benchmark(benchmark_opt, cs::models::standard_library(), std::cout);
         }
         if (*analyze_cmd) {
-            check_not_input(analyze_opt.output, analyze_opt.input);
+            cs::check_not_input(analyze_opt.output, analyze_opt.input);
             analyze_opt.theorem1 = !no_theorem1;
             return cs::analysis::analyze(analyze_opt, cs::models::standard_library(), std::cout);
         }

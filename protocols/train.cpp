@@ -41,6 +41,7 @@ struct trainer_options {
     bool single = false;   // one run
     bool progress = false; // a progress bar on stderr, if it is a terminal
     bool resume = false;   // continue the single run's recording from its checkpoint
+    std::function<void(const progress_update&)> on_progress; // train_options::on_progress
 };
 
 // The protocol every member shares; internal_error when their data streams or schedules differ.
@@ -283,9 +284,11 @@ bool trainer::run_epoch() {
         if (!any_active())
             return true;
         after_step(r, (cursor_.position - before) * samples_per_position_);
-        if (progress_ && clock_type::now() - drawn_ > std::chrono::milliseconds(100)) {
-            draw_progress(cursor_.epoch, proto_.epochs, cursor_.position * samples_per_position_,
-                          per_epoch_ * samples_per_position_);
+        if ((progress_ || opt_.on_progress) && clock_type::now() - drawn_ > std::chrono::milliseconds(100)) {
+            const progress_update u{cursor_.epoch, proto_.epochs, cursor_.position * samples_per_position_,
+                                    per_epoch_ * samples_per_position_};
+            if (progress_) draw_progress(u.epoch, u.epochs, u.done, u.total);
+            if (opt_.on_progress) opt_.on_progress(u);
             drawn_ = clock_type::now();
         }
         if (cursor_.reached_max_steps(proto_) || cursor_.position >= per_epoch_)
@@ -338,6 +341,9 @@ void trainer::end_epoch(std::int64_t first) {
         // user has seen is in the file.
         write_checkpoint(m, next);
         log_epoch(*m.m->log, proto_, s, timed, seconds);
+        if (opt_.on_progress)
+            opt_.on_progress({cursor_.epoch, proto_.epochs, cursor_.position * samples_per_position_,
+                              per_epoch_ * samples_per_position_, &s});
     });
     cursor_ = next;
 }
@@ -573,6 +579,7 @@ train_result train(const run_document& run, const library& lib, const train_opti
     t.single = true;
     t.progress = opt.progress;
     t.resume = opt.resume;
+    t.on_progress = opt.on_progress;
     ensemble_outcome outcome = std::move(make_trainer(members, lib, t)->run().front());
     if (outcome.error)
         std::rethrow_exception(outcome.error);

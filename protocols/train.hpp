@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <exception>
 #include <filesystem>
+#include <functional>
 #include <iosfwd>
 #include <limits>
 #include <string>
@@ -17,12 +18,26 @@
 
 namespace counterstream {
 
+struct epoch_summary;
+
+// Where a run is: `done` of `total` samples (presentations x trials in
+// continuous mode) of epoch `epoch` of `epochs`; `finished` is the summary of
+// the epoch that just ended, else null.
+struct progress_update {
+    int epoch = 0, epochs = 0;
+    std::int64_t done = 0, total = 0;
+    const epoch_summary* finished = nullptr;
+};
+
 struct train_options {
     std::filesystem::path output;  // the HDF5 recording
     std::string command_line;      // stored in the recording
     bool progress = false;         // progress bar on stderr
     int threads = 0;               // engine threads; 0 = as many as a step can use (network::work_threads())
     bool resume = false;           // continue `output` from its checkpoint instead of creating it
+    // Called about every 100 ms of training and at every epoch's end, on the
+    // training thread (the Python module's progress callbacks).
+    std::function<void(const progress_update&)> on_progress;
 };
 
 struct epoch_summary {

@@ -26,7 +26,8 @@ ensure_packages() {
 
 # The libraries and tools counterstream builds and tests with.
 BUILD_PACKAGES=(build-essential cmake libeigen3-dev libboost-dev libhdf5-dev hdf5-tools libyaml-cpp-dev
-    doctest-dev libcli11-dev zlib1g-dev libopenblas-dev libbenchmark-dev libopenmpi-dev openmpi-bin python3-h5py python3-numpy)
+    doctest-dev libcli11-dev zlib1g-dev libopenblas-dev libbenchmark-dev libopenmpi-dev openmpi-bin python3-h5py python3-numpy
+    python3-dev pybind11-dev python3-pandas python3-xarray python3-yaml)
 
 # Configures (once) and builds a tree in Release with -march=native:
 #   build_tree [DIR [extra cmake arguments...]]   (default DIR: build)
@@ -43,4 +44,19 @@ build_tree() {
     say "building $dir/"
     cmake --build "$dir" -j "$jobs" -- --no-print-directory | grep -v -E '^\[|^Consolidate|^Scanning' || true
     [ "${PIPESTATUS[0]}" = 0 ] || die "build failed"
+    [ "$dir" = build ] && install_python_path "$PWD/$dir/python"
+    return 0
+}
+
+# Makes `import counterstream` work for /usr/bin/python3: a .pth file in its
+# user site-packages naming the build's python/ folder (no root needed).
+install_python_path() {
+    local folder=$1 site
+    [ -d "$folder/counterstream" ] || return 0
+    site=$(/usr/bin/python3 -c 'import site; print(site.getusersitepackages())') || return 0
+    mkdir -p "$site"
+    if [ "$(cat "$site/counterstream.pth" 2> /dev/null)" != "$folder" ]; then
+        printf '%s\n' "$folder" > "$site/counterstream.pth"
+        say "import counterstream: $folder (via $site/counterstream.pth)"
+    fi
 }

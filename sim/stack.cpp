@@ -50,7 +50,10 @@ bool is_template(const std::string& key) { return key.find('{') != std::string::
 view overlay(view base, const view& parent, const std::string& key) {
     if (!base.defined()) return parent[key];
     for (const auto& l: parent.layers())
-        if (l.node.IsMap() && l.node[key].IsDefined()) base = base.with(l.node[key], l.file);
+        if (l.node.IsMap() && l.node[key].IsDefined())
+            base = base.with(l.node[key], l.file,
+                             l.path ? std::optional<std::string>(l.path->empty() ? key : *l.path + "." + key)
+                                    : std::nullopt);
     return base;
 }
 

@@ -186,10 +186,10 @@ std::string unknown_name_message(const std::string& what, const std::string& nam
 
 view::view(YAML::Node node, std::string file, std::string path) : path_(std::move(path)) {
     if (node.IsDefined() && !node.IsNull())
-        layers_.push_back({node, std::move(file)});
+        layers_.push_back({node, std::move(file), path_});
 }
 
-view view::with(YAML::Node node, const std::string& file) const {
+view view::with(YAML::Node node, const std::string& file, std::optional<std::string> path) const {
     view v = *this;
     if (!node.IsDefined())
         return v;
@@ -203,7 +203,7 @@ view view::with(YAML::Node node, const std::string& file) const {
         v.layers_.clear();
     else
         std::erase_if(v.layers_, [](const layer& l) { return !l.node.IsMap(); });
-    v.layers_.push_back({node, file});
+    v.layers_.push_back({node, file, std::move(path)});
     return v;
 }
 
@@ -216,7 +216,8 @@ view view::operator[](const std::string& key) const {
         const YAML::Node child = l.node[key];
         if (!child.IsDefined())
             continue;
-        sub = sub.with(child, l.file);
+        sub = sub.with(child, l.file,
+                       l.path ? std::optional<std::string>(l.path->empty() ? key : *l.path + "." + key) : std::nullopt);
     }
     return sub;
 }
@@ -372,7 +373,8 @@ void reader::check_keys(const view& v, const std::vector<std::string>& known) {
             const auto k = kv.first.Scalar();
             if (std::find(known.begin(), known.end(), k) != known.end())
                 continue;
-            const std::string path = v.path().empty() ? k : v.path() + "." + k;
+            const std::string& base = l.path ? *l.path : v.path();
+            const std::string path = base.empty() ? k : base + "." + k;
             diag_.error(locate(kv.first, l.file), path, unknown_name_message("key", k, known));
         }
     }

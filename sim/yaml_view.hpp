@@ -54,12 +54,15 @@ public:
     struct layer {
         YAML::Node node;
         std::string file;
+        std::optional<std::string> path; // the key path in its own document, where known
     };
 
     view() = default;
     view(YAML::Node node, std::string file, std::string path);
 
-    view with(YAML::Node node, const std::string& file) const; // adds a top layer
+    // Adds a top layer; `path` is its key path in its own document (for
+    // messages about its keys), when that differs from this view's.
+    view with(YAML::Node node, const std::string& file, std::optional<std::string> path = std::nullopt) const;
     view operator[](const std::string& key) const;
 
     bool defined() const { return !layers_.empty(); }

@@ -197,7 +197,9 @@ TEST_CASE("cuda: a device run records what the CPU run records, to float roundin
     diverging.insert(diverging.end(), {"protocol.backend=cuda", "circuit.eta_scale=1000"});
     const auto lib = models::standard_library();
     std::ostringstream log;
-    train_options opt{testing::temp_dir() / "diverging.h5", "test"};
+    train_options opt;
+    opt.output = testing::temp_dir() / "diverging.h5";
+    opt.command_line = "test";
     CHECK(train(load_run(circuit_file("sal"), diverging, lib), lib, opt, log).diverged);
 }
 
