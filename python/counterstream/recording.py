@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 
 import h5py
 import numpy as np
@@ -39,7 +40,9 @@ def _table(group):
     for n in names:
         d = group[n]
         out[n] = d.asstr()[...] if h5py.check_string_dtype(d.dtype) else d[...]
-    return out
+    # A file being written may have grown one column before the others.
+    rows = min((len(v) for v in out.values()), default=0)
+    return {k: v[:rows] for k, v in out.items()}
 
 
 def _frame(columns, index=None):
@@ -63,6 +66,17 @@ def _tree(group):
     return out
 
 
+def _open(path):
+    """The file, read-only and unlocked; a file caught mid-flush by its writer is tried again."""
+    for attempt in range(5):
+        try:
+            return h5py.File(path, "r", locking=False)
+        except OSError:
+            if attempt == 4 or not os.path.exists(path):
+                raise
+            time.sleep(0.05)
+
+
 class Recording:
     """A run's recording, or one point of a sweep (`root` = "/points/<i>"), or a sweep or benchmark file."""
 
@@ -78,13 +92,13 @@ class Recording:
 
     @contextlib.contextmanager
     def _file(self):
-        with h5py.File(self.path, "r", locking=False) as f:
+        with _open(self.path) as f:
             yield f if self.root == "/" else f[self.root]
 
     @property
     def format(self):
         """'counterstream-run', '-sweep' or '-benchmark'."""
-        with h5py.File(self.path, "r", locking=False) as f:
+        with _open(self.path) as f:
             value = f.attrs.get("format", "")
         return value.decode() if isinstance(value, bytes) else str(value)
 
@@ -131,6 +145,9 @@ class Recording:
             g = f["weights"][group]
             data, steps = g["data"][...], g["step"][...]
             time = g["time_ms"][...] if "time_ms" in g else None
+        n = min(len(steps), data.shape[0], len(time) if time is not None else len(steps))
+        data, steps = data[:n], steps[:n]
+        time = time[:n] if time is not None else None
         if not as_xarray or xr is None:
             return data, steps
         coords = {"step": steps}
@@ -166,7 +183,7 @@ class Recording:
     @property
     def points(self):
         """A sweep's or benchmark's points, each a Recording."""
-        with h5py.File(self.path, "r", locking=False) as f:
+        with _open(self.path) as f:
             if "points" not in f:
                 return []
             keys = sorted(f["points"].keys(), key=int)
@@ -175,7 +192,7 @@ class Recording:
     @property
     def table(self):
         """A sweep's table (one row per point) or a benchmark's (one row per method and dataset)."""
-        with h5py.File(self.path, "r", locking=False) as f:
+        with _open(self.path) as f:
             for name in ("sweep", "benchmark"):
                 if name in f and "table" in f[name]:
                     return _frame(_table(f[name]["table"]), "point" if name == "sweep" else None)
@@ -184,7 +201,7 @@ class Recording:
     @property
     def runs(self):
         """A benchmark's runs (one row per method, dataset and seed)."""
-        with h5py.File(self.path, "r", locking=False) as f:
+        with _open(self.path) as f:
             return _frame(_table(f["benchmark"]["runs"]))
 
 
