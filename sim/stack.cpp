@@ -48,7 +48,8 @@ bool is_template(const std::string& key) { return key.find('{') != std::string::
 
 // base with parent[key] of every layer of `parent` on top (a null there erases).
 view overlay(view base, const view& parent, const std::string& key) {
-    if (!base.defined()) return parent[key];
+    if (!base.defined())
+        return parent[key];
     for (const auto& l: parent.layers())
         if (l.node.IsMap() && l.node[key].IsDefined())
             base = base.with(l.node[key], l.file,
@@ -306,23 +307,34 @@ circuit_spec stack_circuit(const view& circuit, reader& rd, const library& lib) 
         population_names.push_back(p.name);
     for (const auto& [a, n]: aliases)
         population_names.push_back(a);
-    std::set<std::string> made_by_template;
-    const auto syn_keys = keys_then_new(msyn, csyn);
-    auto make_groups = [&](const std::string& key, int l) {
+    // Each template once: its merged view, name pattern and layers.
+    struct group_template {
+        std::string key, pattern;
+        view t;
+        layer_range range;
+    };
+    std::vector<group_template> templates;
+    for (const auto& key: keys_then_new(msyn, csyn)) {
+        if (!is_template(key) && !msyn[key].defined())
+            continue; // a concrete group the circuit adds (below)
         const view t = overlay(msyn[key], csyn, key);
-        if (!t.defined() || !t.is_map())
-            return;
+        if (!t.defined() || !rd.expect_map(t))
+            continue; // erased by the circuit
         const auto pattern = name_pattern(t, key, rd);
-        if (!pattern)
-            return;
-        const layer_range range = template_layers(t, *pattern, rd, L, layer_range{1, L - 1});
-        if (l == 0 ? !range.once : (range.once || l < range.first || l > range.last))
+        if (pattern)
+            templates.push_back({key, *pattern, t, template_layers(t, *pattern, rd, L, layer_range{1, L - 1})});
+    }
+    std::set<std::string> made_by_template;
+    auto make_group = [&](const group_template& g, int l) {
+        const std::string& key = g.key;
+        const view& t = g.t;
+        if (l == 0 ? !g.range.once : (g.range.once || l < g.range.first || l > g.range.last))
             return;
         const placeholder_values lv = l == 0 ? vars : layer_vars(l);
         reader lrd(rd.diag(), &lv);
         // the template, the motif's top-layer form, the circuit's override of this group
         view v = l == L - 1 ? overlay(t, mlast, key) : t;
-        const std::string name = lrd.substitute(t, *pattern);
+        const std::string name = lrd.substitute(t, g.pattern);
         if (name != key)
             v = overlay(v, csyn, name);
         made_by_template.insert(name);
@@ -342,7 +354,8 @@ circuit_spec stack_circuit(const view& circuit, reader& rd, const library& lib) 
                     if (near.empty() && p.name.size() > stem.size() && p.name.compare(0, stem.size(), stem) == 0 &&
                         p.name.find_first_not_of("0123456789", stem.size()) == std::string::npos)
                         near = p.name;
-                if (near.empty()) near = closest_name(*e, population_names);
+                if (near.empty())
+                    near = closest_name(*e, population_names);
                 lrd.error(v[k], "no population '" + *e + "'" + (l ? " at l = " + std::to_string(l) : "") + " (" +
                                     (near.empty() ? "" : "did you mean '" + near + "'?; ") +
                                     "limit the template's layers: to where its populations exist)");
@@ -360,13 +373,11 @@ circuit_spec stack_circuit(const view& circuit, reader& rd, const library& lib) 
         if (!s.from.empty() && !s.to.empty())
             c.synapses.push_back(s);
     };
-    for (int l = 1; l < L; ++l)
-        for (const auto& key: syn_keys)
-            if (is_template(key) || msyn[key].defined())
-                make_groups(key, l);
-    for (const auto& key: syn_keys)
-        if (is_template(key) || msyn[key].defined())
-            make_groups(key, 0);
+    for (int l = 1; l <= L; ++l)
+        for (const auto& g: templates)
+            make_group(g, l);
+    for (const auto& g: templates)
+        make_group(g, 0);
     // Concrete names in circuit.synapses that match no made group add a group.
     for (const auto& k: csyn.keys())
         if (!is_template(k) && !msyn[k].defined() && !made_by_template.count(k) && csyn[k].defined())

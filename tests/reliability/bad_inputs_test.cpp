@@ -448,6 +448,10 @@ TEST_CASE("bad inputs: unknown keys and names") {
          {{"doc.yaml", replace(stacked("sal", "[20, 8, 4]"), counterstream::testing::motif("sal"), "motif.yaml")},
           {"motif.yaml", replace(motif_with(""), "layers: hidden}", "layers: middle}")}},
          run, 2, {"motif.yaml:5:", "populations.down.layers: unknown value 'middle'"}},
+        {"group-layers-unknown-word", doc(stacked("sal", "[20, 8, 8, 4]",
+                                                  "  synapses:\n    F{l}: {layers: middle, from: e, to: \"hbar{l}\", "
+                                                  "target: basal, plastic: false}\n")),
+         run, 2, {"doc.yaml:6:", "circuit.synapses.F{l}.layers: unknown value 'middle'"}},
         {"layers-outside-the-circuit",
          {{"doc.yaml", replace(stacked("sal", "[20, 8, 4]"), counterstream::testing::motif("sal"), "motif.yaml")},
           {"motif.yaml", replace(motif_with(""), "layers: hidden}", "layers: [1, L+1]}")}},

@@ -89,12 +89,13 @@ synapses:
   in: {from: f1, to: a1, target: basal, plastic: false}
   out: {from: "a{L}", to: "t{L}", target: basal, plastic: false}
   R{l}: {layers: [2, L-2], from: "h{l}", to: "r{l}", target: basal, plastic: false}
+  O{l}: {layers: last, from: "a{l}", to: "t{l}", target: apical, plastic: false}
 )";
     const auto file = testing::write_file("layers-motif.yaml", motif);
     const auto doc =
         load("layers", "circuit:\n  motif: " + file + "\n  sizes: [5, 8, 6, 4, 2]\n  feedback_ratio: 0.5\n" + protocol);
     CHECK(population_names(doc.circuit) == "a1:5 a2:8 a3:6 a4:4 a5:2 f1:5 h2:3 h3:3 h4:3 t5:2 r2:4 r3:3 bias:1 e:2");
-    CHECK(group_names(doc.circuit) == "W1:a1>a2 W2:a2>a3 R2:h2>r2 W3:a3>a4 R3:h3>r3 W4:a4>a5 in:f1>a1 out:a5>t5");
+    CHECK(group_names(doc.circuit) == "W1:a1>a2 W2:a2>a3 R2:h2>r2 W3:a3>a4 R3:h3>r3 W4:a4>a5 O5:a5>t5 in:f1>a1 out:a5>t5");
 }
 
 TEST_CASE("a circuit adds a per-layer template, erases another, and overrides by template or by name") {
