@@ -6,12 +6,15 @@ line per layer (and per file when several are given).
     alignment.py runs/sal.h5 [runs/kp.h5 ...] -o alignment.png
 """
 import argparse
-import os
 import pathlib
 import re
+import sys
 
-os.environ.setdefault("HDF5_USE_FILE_LOCKING", "FALSE")
-import h5py  # noqa: E402
+try:
+    import counterstream
+except ImportError:  # not on the path (scripts/lib.sh puts it there): this tree's build
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "build" / "python"))
+    import counterstream
 import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")
@@ -33,16 +36,16 @@ def main():
 
     curves = {k: [] for k, _ in KINDS}  # kind -> [(label, step, angle)]
     for path in args.files:
-        with h5py.File(path, "r") as f:
-            if "analysis/alignment" not in f:
-                print(f"{path}: no /analysis/alignment (run counterstream analyze first), skipped")
-                continue
-            step = f["analysis/step"][()]
-            for name, d in f["analysis/alignment"].items():
-                for kind, _ in KINDS:
-                    if re.match(kind, name):
-                        label = name if len(args.files) == 1 else f"{pathlib.Path(path).stem}: {name}"
-                        curves[kind].append((label, step, d[()]))
+        analysis = counterstream.open(path).analysis
+        if "alignment" not in analysis:
+            print(f"{path}: no /analysis/alignment (run counterstream analyze first), skipped")
+            continue
+        step = analysis["step"]
+        for name, angle in analysis["alignment"].items():
+            for kind, _ in KINDS:
+                if re.match(kind, name):
+                    label = name if len(args.files) == 1 else f"{pathlib.Path(path).stem}: {name}"
+                    curves[kind].append((label, step, angle))
     kinds = [(k, t) for k, t in KINDS if curves[k]]
     if not kinds:
         raise SystemExit("no alignment angles found")

@@ -7,12 +7,15 @@ from `counterstream analyze`.
     assembly.py runs/sal_assembly.h5 runs/sal.h5 runs/kp.h5 runs/fa.h5 -o assembly.png
 """
 import argparse
-import os
 import pathlib
 import re
+import sys
 
-os.environ.setdefault("HDF5_USE_FILE_LOCKING", "FALSE")
-import h5py  # noqa: E402
+try:
+    import counterstream
+except ImportError:  # not on the path (scripts/lib.sh puts it there): this tree's build
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "build" / "python"))
+    import counterstream
 import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")
@@ -26,6 +29,19 @@ PANELS = [  # (title, dataset path pattern with the layer as group 1, issue 21's
 STYLES = ["-", "--", ":", "-."]
 
 
+def datasets(tree, prefix=""):
+    """{'alignment/Vbar1_V2': array, ...}: the arrays of Recording.analysis by their paths under /analysis."""
+    out = {}
+    for key, value in tree.items():
+        if key.startswith("@"):  # an attribute
+            continue
+        if isinstance(value, dict):
+            out.update(datasets(value, f"{prefix}{key}/"))
+        else:
+            out[prefix + key] = value
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("files", nargs="+", help="recordings with /analysis")
@@ -33,19 +49,17 @@ def main():
     args = ap.parse_args()
     fig, axes = plt.subplots(1, len(PANELS), figsize=(15, 4))
     for c, path in enumerate(args.files):
-        with h5py.File(path, "r") as f:
-            step = f["analysis/step"][()]
-            names = []
-            f["analysis"].visit(names.append)
-            for ax, (title, pattern, _) in zip(axes, PANELS):
-                layers = sorted((int(m.group(1)), n) for n in names if (m := re.fullmatch(pattern, n)))
-                for i, (layer, name) in enumerate(layers):
-                    y = f["analysis/" + name][()]
-                    if y.max() < 0.5:  # a fixed identity (KP's V, Vbar; the last W): nothing to show
-                        continue
-                    ax.plot(step, y, color=f"C{c}", ls=STYLES[i % len(STYLES)],
-                            label=f"{pathlib.Path(path).stem}, l = {layer}")
-                ax.set_title(title)
+        analysis = datasets(counterstream.open(path).analysis)
+        step = analysis["step"]
+        for ax, (title, pattern, _) in zip(axes, PANELS):
+            layers = sorted((int(m.group(1)), n) for n in analysis if (m := re.fullmatch(pattern, n)))
+            for i, (layer, name) in enumerate(layers):
+                y = analysis[name]
+                if y.max() < 0.5:  # a fixed identity (KP's V, Vbar; the last W): nothing to show
+                    continue
+                ax.plot(step, y, color=f"C{c}", ls=STYLES[i % len(STYLES)],
+                        label=f"{pathlib.Path(path).stem}, l = {layer}")
+            ax.set_title(title)
     for ax, (_, _, target) in zip(axes, PANELS):
         ax.axhline(target, color="grey", lw=0.5)
         ax.set_xlabel("step")

@@ -18,13 +18,15 @@ lowers it).
     feedback_growth.py runs/sal.h5 [--data data/mnist] [--samples 2048]
 """
 import argparse
-import os
 import pathlib
+import sys
 
-os.environ.setdefault("HDF5_USE_FILE_LOCKING", "FALSE")
-import h5py  # noqa: E402
+try:
+    import counterstream
+except ImportError:  # not on the path (scripts/lib.sh puts it there): this tree's build
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "build" / "python"))
+    import counterstream
 import numpy as np  # noqa: E402
-import yaml  # noqa: E402
 
 
 def idx_images(path, n):
@@ -54,21 +56,22 @@ def main():
         x = (x - full.mean()) / full.std()
     y = idx_labels(d / "train-labels-idx1-ubyte", a.samples)
     onehot = np.eye(10)[y].T
-    f = h5py.File(a.file, "r")
-    w = f["weights"]
-    L = max(int(k[1:]) for k in w if k.startswith("W") and not k.startswith("Wbar")) + 1
-    circ = yaml.safe_load(f["config/circuit"].asstr()[()])
+    rec = counterstream.open(a.file)
+    groups = rec.groups
+    L = max(int(k[1:]) for k in groups if k.startswith("W") and not k.startswith("Wbar")) + 1
+    circ = rec.config["circuit"]
     rule = circ["synapses"]["V2"]["rule"]
     gamma = a.gamma if a.gamma is not None else float(rule["gamma"])
     eta = float(rule["eta"]) * float(circ.get("eta_scale", 1))
     gated = circ["populations"]["hbar2"].get("gate", "none") == "step"
-    steps = w["W1/step"][...]
+    w = {g: rec.weights(g, as_xarray=False)[0] for g in groups}  # snapshot x post x pre
+    steps = rec.weights("W1", as_xarray=False)[1]
     print(f"{a.file}: gamma {gamma:g}, eta_V {eta:g}, downstream gate {'step' if gated else 'none'}, "
           f"{a.samples} training samples")
     print("step   layer  sigma_max(C)  rho(pair)  |V|      |Wbar|   |Vbar|   |W|_2   g(measured)  eta(rho-gamma)")
     last = {}
     for k in range(len(steps)):
-        W = {l: w[f"W{l}/data"][k].astype(np.float64) for l in range(1, L)}
+        W = {l: w[f"W{l}"][k].astype(np.float64) for l in range(1, L)}
         h = {1: x.T}
         for l in range(1, L):
             z = W[l] @ h[l]
@@ -77,14 +80,14 @@ def main():
         p /= p.sum(0)
         hb = {L: onehot - p}
         for l in range(L - 1, 1, -1):
-            hb[l] = w[f"Wbar{l}/data"][k].astype(np.float64) @ hb[l + 1]
+            hb[l] = w[f"Wbar{l}"][k].astype(np.float64) @ hb[l + 1]
             if gated:
-                hb[l] *= (w[f"V{l}/data"][k].astype(np.float64) @ h[l]) > 0
+                hb[l] *= (w[f"V{l}"][k].astype(np.float64) @ h[l]) > 0
         for l in range(2, L):
             C = hb[l + 1] @ h[l].T / a.samples
-            V = w[f"V{l}/data"][k].astype(np.float64)
-            Wb = w[f"Wbar{l}/data"][k].astype(np.float64)
-            Vb = w[f"Vbar{l}/data"][k].astype(np.float64)
+            V = w[f"V{l}"][k].astype(np.float64)
+            Wb = w[f"Wbar{l}"][k].astype(np.float64)
+            Vb = w[f"Vbar{l}"][k].astype(np.float64)
             s = np.linalg.norm(C, 2)
             rho = 2 * np.trace(V.T @ Wb @ C) / (np.sum(V * V) + np.sum(Wb * Wb))
             N = np.sum(V * V) + np.sum(Wb * Wb)

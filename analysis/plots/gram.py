@@ -5,11 +5,15 @@ after training and their singular spectra (from `counterstream analyze`).
     gram.py runs/sal.h5 [--group Vbar1] -o gram.png
 """
 import argparse
-import os
+import pathlib
 import re
+import sys
 
-os.environ.setdefault("HDF5_USE_FILE_LOCKING", "FALSE")  # a running writer may hold the file
-import h5py  # noqa: E402
+try:
+    import counterstream
+except ImportError:  # not on the path (scripts/lib.sh puts it there): this tree's build
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "build" / "python"))
+    import counterstream
 import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")
@@ -30,19 +34,20 @@ def main():
     ap.add_argument("--group", help="group under /analysis/gram (default: the first layer's W)")
     args = ap.parse_args()
 
-    with h5py.File(args.file, "r") as f:
-        if "analysis/gram" not in f:
-            raise SystemExit(f"{args.file}: no /analysis/gram (run counterstream analyze first)")
-        groups = sorted(f["analysis/gram"], key=layer_order)
-        name = args.group or groups[0]
-        if name not in groups:
-            raise SystemExit(f"{args.file}: no /analysis/gram/{name} (groups: {', '.join(groups)})")
-        g = f["analysis/gram"][name]
-        mats = g["first"][()], g["last"][()]
-        steps = int(g["first"].attrs.get("step", 0)), int(g["last"].attrs.get("step", 0))
-        spectra = g["spectrum_first"][()], g["spectrum_last"][()]
-        rank = f.get(f"analysis/effective_rank/{name}")  # absent for tied groups
-        ranks = (rank[0], rank[-1]) if rank is not None else (None, None)
+    rec = counterstream.open(args.file)
+    analysis = rec.analysis
+    if "gram" not in analysis:
+        raise SystemExit(f"{args.file}: no /analysis/gram (run counterstream analyze first)")
+    groups = sorted((k for k in analysis["gram"] if not k.startswith("@")), key=layer_order)
+    name = args.group or groups[0]
+    if name not in groups:
+        raise SystemExit(f"{args.file}: no /analysis/gram/{name} (groups: {', '.join(groups)})")
+    g = analysis["gram"][name]
+    mats = g["first"], g["last"]
+    steps = tuple(int(rec.attributes(f"analysis/gram/{name}/{k}").get("step", 0)) for k in ("first", "last"))
+    spectra = g["spectrum_first"], g["spectrum_last"]
+    rank = analysis.get("effective_rank", {}).get(name)  # absent for tied groups
+    ranks = (rank[0], rank[-1]) if rank is not None else (None, None)
 
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.8))
     for ax, m, step in zip(axes[:2], mats, steps):

@@ -7,11 +7,14 @@ per point (/points/<i>), labelled by its swept values, or by --labels.
     learning_curves.py runs/figure4.h5 -o figure4.png --labels "SAL;Wbar frozen;..."
 """
 import argparse
-import os
 import pathlib
+import sys
 
-os.environ.setdefault("HDF5_USE_FILE_LOCKING", "FALSE")  # a running writer may hold the file
-import h5py  # noqa: E402
+try:
+    import counterstream
+except ImportError:  # not on the path (scripts/lib.sh puts it there): this tree's build
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "build" / "python"))
+    import counterstream
 import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")
@@ -19,12 +22,16 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 
-def read(group, metric, where):
+def read(recording, metric, where):
     """(epoch, y) of a recording's /metrics, or (None, None) with a note."""
-    if f"metrics/{metric}" not in group or "metrics/epoch" not in group:
+    try:
+        metrics = recording.metrics.reset_index()  # step as a column too
+    except KeyError:  # no /metrics at all
+        metrics = {}
+    if metric not in metrics or "epoch" not in metrics:
         print(f"{where}: no /metrics/{metric} or /metrics/epoch, skipped")
         return None, None
-    return group["metrics/epoch"][()], group[f"metrics/{metric}"][()]
+    return metrics["epoch"].to_numpy(), metrics[metric].to_numpy()
 
 
 def main():
@@ -38,17 +45,19 @@ def main():
 
     curves = []  # (label, epoch, y)
     for path in args.files:
-        with h5py.File(path, "r") as f:
-            if "points" in f:  # a sweep: every point's own recording
-                table = f["sweep/table"]
-                params = [p.decode() if isinstance(p, bytes) else str(p) for p in table.attrs["parameters"]]
-                for i in sorted(f["points"], key=int):
-                    values = [table[p][int(i)] for p in params]
-                    text = [v.decode() if isinstance(v, bytes) else f"{v:g}" for v in values]
-                    label = " ".join(f"{p}={v}" for p, v in zip(params, text))
-                    curves.append((label,) + read(f[f"points/{i}"], args.metric, f"{path}:/points/{i}"))
-            else:
-                curves.append((pathlib.Path(path).stem,) + read(f, args.metric, path))
+        rec = counterstream.open(path)
+        points = rec.points
+        if points:  # a sweep: every point's own recording
+            table = rec.table
+            params = rec.attributes("sweep/table")["parameters"]
+            for point in points:
+                i = int(point.root.rsplit("/", 1)[-1])
+                values = [table[p].iloc[i] for p in params]
+                text = [v if isinstance(v, str) else f"{v:g}" for v in values]
+                label = " ".join(f"{p}={v}" for p, v in zip(params, text))
+                curves.append((label,) + read(point, args.metric, f"{path}:{point.root}"))
+        else:
+            curves.append((pathlib.Path(path).stem,) + read(rec, args.metric, path))
     labels = args.labels.split(";") if args.labels else []
     fig, ax = plt.subplots(figsize=(6, 4))
     scale = 100.0 if args.metric.endswith("accuracy") else 1.0

@@ -7,11 +7,14 @@ value of another swept path with --by.
     sweep_curve.py runs/figure2-mnist.h5 --by circuit.populations.downstream -o figure2.png
 """
 import argparse
-import os
 import pathlib
+import sys
 
-os.environ.setdefault("HDF5_USE_FILE_LOCKING", "FALSE")
-import h5py  # noqa: E402
+try:
+    import counterstream
+except ImportError:  # not on the path (scripts/lib.sh puts it there): this tree's build
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "build" / "python"))
+    import counterstream
 import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")
@@ -30,13 +33,13 @@ def main():
     args = ap.parse_args()
     fig, ax = plt.subplots(figsize=(6, 4))
     for path in args.files:
-        with h5py.File(path, "r") as f:
-            t = f["sweep/table"]
-            params = [p.decode() if isinstance(p, bytes) else str(p) for p in t.attrs["parameters"]]
-            xname = args.x or next(p for p in params if p != args.by)
-            x, z = t[xname][...].astype(float), t[args.metric][...].astype(float)
-            groups = [t[args.by][...]] if args.by else [np.zeros(len(x))]
-        keys = [k.decode() if isinstance(k, bytes) else str(k) for k in groups[0]]
+        rec = counterstream.open(path)
+        t = rec.table
+        params = rec.attributes("sweep/table")["parameters"]
+        xname = args.x or next(p for p in params if p != args.by)
+        x, z = t[xname].to_numpy().astype(float), t[args.metric].to_numpy().astype(float)
+        groups = [t[args.by].to_numpy()] if args.by else [np.zeros(len(x))]
+        keys = [str(k) for k in groups[0]]
         scale = 100 if "accuracy" in args.metric else 1
         for key in dict.fromkeys(keys):  # in table order
             rows = np.array([k == key for k in keys])

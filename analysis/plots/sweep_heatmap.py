@@ -6,10 +6,14 @@ points are hatched grey.
     sweep_heatmap.py runs/time_constants.h5 -o heatmap.png [--metric final_test_loss]
 """
 import argparse
-import os
+import pathlib
+import sys
 
-os.environ.setdefault("HDF5_USE_FILE_LOCKING", "FALSE")
-import h5py  # noqa: E402
+try:
+    import counterstream
+except ImportError:  # not on the path (scripts/lib.sh puts it there): this tree's build
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "build" / "python"))
+    import counterstream
 import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")
@@ -23,13 +27,13 @@ def main():
     ap.add_argument("-o", "--output", required=True, help="PNG to write")
     ap.add_argument("--metric", default="final_test_accuracy", help="a column of /sweep/table")
     args = ap.parse_args()
-    with h5py.File(args.file, "r") as f:
-        t = f["sweep/table"]
-        params = [p.decode() if isinstance(p, bytes) else str(p) for p in t.attrs["parameters"]]
-        if len(params) != 2:
-            raise SystemExit(f"{args.file}: a heatmap needs a sweep over 2 paths, this one has {len(params)}")
-        x, y = (t[p][...] for p in params)
-        z = t[args.metric][...].astype(float)
+    rec = counterstream.open(args.file)
+    t = rec.table
+    params = rec.attributes("sweep/table")["parameters"]
+    if len(params) != 2:
+        raise SystemExit(f"{args.file}: a heatmap needs a sweep over 2 paths, this one has {len(params)}")
+    x, y = (t[p].to_numpy() for p in params)
+    z = t[args.metric].to_numpy().astype(float)
     xs, ys = np.unique(x), np.unique(y)
     grid = np.full((len(xs), len(ys)), np.nan)
     for a, b, v in zip(x, y, z):

@@ -6,11 +6,14 @@ training step.
     theorem1.py runs/sal.h5 [runs/fa.h5 ...] -o theorem1.png
 """
 import argparse
-import os
 import pathlib
+import sys
 
-os.environ.setdefault("HDF5_USE_FILE_LOCKING", "FALSE")
-import h5py  # noqa: E402
+try:
+    import counterstream
+except ImportError:  # not on the path (scripts/lib.sh puts it there): this tree's build
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "build" / "python"))
+    import counterstream
 import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")
@@ -27,25 +30,25 @@ def main():
     fig, ax = plt.subplots(figsize=(6.5, 4))
     plotted, top = 0, 95.0
     for path in args.files:
-        with h5py.File(path, "r") as f:
-            t = f.get("analysis/theorem1")
-            if t is None or "probe_loss" not in t:
-                why = t.attrs.get("skipped", "not analyzed") if t is not None else "not analyzed"
-                print(f"{path}: no Theorem 1 angles ({why}), skipped")
-                continue
-            step = f["analysis/step"][()]
-            prefix = "" if len(args.files) == 1 else pathlib.Path(path).stem + ": "
-            layers = sorted((k for k in t if k.startswith("W")), key=lambda k: int(k[1:]))
-            for layer in layers:
-                angle = t[layer]["angle_to_gradient"][()]
-                line, = ax.plot(step, angle, label=f"{prefix}{layer} vs gradient")
-                plotted += 1
+        analysis = counterstream.open(path).analysis
+        t = analysis.get("theorem1")
+        if t is None or "probe_loss" not in t:
+            why = t.get("@skipped", "not analyzed") if t is not None else "not analyzed"
+            print(f"{path}: no Theorem 1 angles ({why}), skipped")
+            continue
+        step = analysis["step"]
+        prefix = "" if len(args.files) == 1 else pathlib.Path(path).stem + ": "
+        layers = sorted((k for k in t if k.startswith("W")), key=lambda k: int(k[1:]))
+        for layer in layers:
+            angle = t[layer]["angle_to_gradient"]
+            line, = ax.plot(step, angle, label=f"{prefix}{layer} vs gradient")
+            plotted += 1
+            top = max(top, 1.05 * float(np.nanmax(angle, initial=0)))
+            h_angle = t[layer].get("angle_to_H_gradient")
+            if h_angle is not None and not np.allclose(h_angle, angle, atol=1e-3):  # H = I: same line
+                angle = h_angle
+                ax.plot(step, angle, "--", color=line.get_color(), label=f"{prefix}{layer} vs H gradient")
                 top = max(top, 1.05 * float(np.nanmax(angle, initial=0)))
-                h_angle = t[layer]["angle_to_H_gradient"][()] if "angle_to_H_gradient" in t[layer] else None
-                if h_angle is not None and not np.allclose(h_angle, angle, atol=1e-3):  # H = I: same line
-                    angle = h_angle
-                    ax.plot(step, angle, "--", color=line.get_color(), label=f"{prefix}{layer} vs H gradient")
-                    top = max(top, 1.05 * float(np.nanmax(angle, initial=0)))
     if not plotted:
         raise SystemExit("no Theorem 1 angles found")
     ax.set_xlabel("step")

@@ -45,6 +45,15 @@ def _table(group):
     return {k: v[:rows] for k, v in out.items()}
 
 
+def _attribute(value):
+    """An attribute's value with bytes decoded and arrays of strings as lists of str."""
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, np.ndarray) and value.dtype.kind in "OSU":
+        return [v.decode() if isinstance(v, bytes) else v for v in value.tolist()]
+    return value
+
+
 def _frame(columns, index=None):
     if pd is None:
         return columns
@@ -106,6 +115,14 @@ class Recording:
     def attrs(self):
         with self._file() as f:
             return {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()}
+
+    def attributes(self, path=""):
+        """The HDF5 attributes of a group or dataset of the recording, `path` relative to its root
+        (e.g. 'analysis/gram/W2/first', whose 'step' is the snapshot's; 'sweep/table', whose
+        'parameters' are the swept paths), strings decoded and string arrays as lists of str."""
+        with self._file() as f:
+            item = f[path] if path else f
+            return {k: _attribute(v) for k, v in item.attrs.items()}
 
     @property
     def config(self):

@@ -219,6 +219,10 @@ class Reading(Folder):
         a = analyzed.analysis
         self.assertIn("norm", a)
         self.assertEqual(len(a["theorem1"]["up1"]["angle_to_gradient"]), len(points[1].weights("up1").step))
+        self.assertEqual(rec.attributes("sweep/table")["parameters"], ["circuit.eta_scale", "protocol.seed"])
+        self.assertEqual(analyzed.attributes()["point"], 1)
+        self.assertEqual(analyzed.attributes("analysis/theorem1")["probe_seed"], a["theorem1"]["@probe_seed"])
+        self.assertIn("angle", analyzed.attributes("analysis/theorem1/up1/angle_to_gradient")["description"])
 
     def test_open_reads_a_file_still_being_written(self):
         doc = document(epochs=400)
