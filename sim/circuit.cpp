@@ -3,6 +3,9 @@
 #include "sim/stack.hpp"
 
 #include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdlib>
 #include <functional>
 #include <map>
 #include <set>
@@ -57,22 +60,53 @@ const char* to_string(population_role r) {
     return "?";
 }
 
-std::string factor::str() const {
+namespace {
+
+std::string signal_name(factor::kind what, const std::string& group) {
     switch (what) {
-    case kind::rate:
+    case factor::kind::rate:
         return "rate";
-    case kind::basal:
+    case factor::kind::basal:
         return "basal";
-    case kind::apical:
+    case factor::kind::apical:
         return "apical";
-    case kind::gate:
+    case factor::kind::gate:
         return "gate";
-    case kind::active:
+    case factor::kind::active:
         return "active";
-    case kind::current:
+    case factor::kind::current:
         return "current:" + group;
     }
     return "?";
+}
+
+} // namespace
+
+// The expression form reads back to the same terms (format_number is exact).
+std::string factor::str() const {
+    if (terms.empty())
+        return signal_name(what, group);
+    std::string out;
+    for (std::size_t i = 0; i < terms.size(); ++i) {
+        const auto& t = terms[i];
+        double scale = t.scale;
+        if (i == 0) {
+            if (scale < 0 || std::signbit(scale))
+                out += "-", scale = -scale;
+        } else {
+            const bool minus = scale < 0 || std::signbit(scale);
+            out += minus ? " - " : " + ";
+            if (minus)
+                scale = -scale;
+        }
+        if (scale != 1)
+            out += format_number(scale) + " * ";
+        std::string x = signal_name(t.what, t.group);
+        if (t.law)
+            x = "law(" + (t.inner != 1 ? format_number(t.inner) + " * " : std::string()) + x + ")";
+        out += x;
+    }
+    return out;
 }
 
 namespace {
@@ -86,6 +120,119 @@ const std::vector<std::string> init_keys = {"kind", "gain", "seed", "path", "dat
 const std::vector<std::string> tie_keys = {"to", "transpose"};
 const std::vector<std::string> factor_names = {"rate", "basal", "apical", "gate", "active", "current:GROUP"};
 
+bool signal_named(const std::string& t, factor::kind& what, std::string& group) {
+    group.clear();
+    if (t == "rate")
+        what = factor::kind::rate;
+    else if (t == "basal")
+        what = factor::kind::basal;
+    else if (t == "apical")
+        what = factor::kind::apical;
+    else if (t == "gate")
+        what = factor::kind::gate;
+    else if (t == "active")
+        what = factor::kind::active;
+    else if (t.rfind("current:", 0) == 0 && t.size() > 8) {
+        what = factor::kind::current;
+        group = t.substr(8);
+    } else
+        return false;
+    return true;
+}
+
+// An expression factor: ['-'] term (('+' | '-') term)*, term: [NUMBER '*'] atom,
+// atom: SIGNAL | 'law' '(' [NUMBER '*'] SIGNAL ')'. Returns the problem, or "".
+std::string parse_expression(const std::string& text, std::vector<factor::term>& terms) {
+    std::size_t i = 0;
+    const auto skip = [&] {
+        while (i < text.size() && (text[i] == ' ' || text[i] == '\t'))
+            ++i;
+    };
+    const auto at = [&] { return i < text.size() ? "at '" + text.substr(i) + "'" : std::string("at the end"); };
+    const auto is_name = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == ':'; };
+    // [NUMBER '*']: the number, or 1.
+    const auto coefficient = [&](double& c, std::string& problem) {
+        skip();
+        c = 1;
+        const auto digit = [&](std::size_t k) {
+            return k < text.size() && (std::isdigit(static_cast<unsigned char>(text[k])) || text[k] == '.');
+        };
+        if (!digit(i) && !(i < text.size() && text[i] == '-' && digit(i + 1)))
+            return;
+        const char* b = text.c_str() + i;
+        char* e = nullptr;
+        c = std::strtod(b, &e);
+        if (e == b || !std::isfinite(c)) {
+            problem = "expected a number " + at();
+            return;
+        }
+        i += std::size_t(e - b);
+        skip();
+        if (i >= text.size() || text[i] != '*') {
+            problem = "expected '*' after the number " + at();
+            return;
+        }
+        ++i;
+        skip();
+    };
+    const auto signal = [&](factor::term& t, std::string& problem) {
+        skip();
+        const std::size_t b = i;
+        while (i < text.size() && is_name(text[i]))
+            ++i;
+        const std::string name = text.substr(b, i - b);
+        if (name.empty())
+            problem = "expected a signal (rate, basal, apical, gate, active, current:GROUP) " + at();
+        else if (!signal_named(name, t.what, t.group))
+            problem = unknown_name_message("signal", name, factor_names);
+        skip();
+    };
+    skip();
+    bool negative = false;
+    if (i < text.size() && text[i] == '-')
+        negative = true, ++i;
+    for (;;) {
+        factor::term t;
+        std::string problem;
+        coefficient(t.scale, problem);
+        if (!problem.empty())
+            return problem;
+        if (negative)
+            t.scale = -t.scale;
+        const std::size_t b = i;
+        while (i < text.size() && is_name(text[i]))
+            ++i;
+        std::size_t j = i;
+        while (j < text.size() && text[j] == ' ')
+            ++j;
+        if (text.substr(b, i - b) == "law" && j < text.size() && text[j] == '(') {
+            i = j + 1;
+            t.law = true;
+            coefficient(t.inner, problem);
+            if (problem.empty())
+                signal(t, problem);
+            if (problem.empty() && (i >= text.size() || text[i] != ')'))
+                problem = "expected ')' " + at();
+            if (!problem.empty())
+                return problem;
+            ++i;
+            skip();
+        } else {
+            i = b;
+            signal(t, problem);
+            if (!problem.empty())
+                return problem;
+        }
+        terms.push_back(t);
+        if (i >= text.size())
+            return "";
+        if (text[i] != '+' && text[i] != '-')
+            return "expected '+', '-' or the end " + at();
+        negative = text[i] == '-';
+        ++i;
+    }
+}
+
 std::vector<factor> parse_factors(const view& v, reader& rd) {
     std::vector<view> items;
     if (v.is_sequence())
@@ -98,22 +245,28 @@ std::vector<factor> parse_factors(const view& v, reader& rd) {
         if (!t)
             continue;
         factor f;
-        if (*t == "rate")
-            f.what = factor::kind::rate;
-        else if (*t == "basal")
-            f.what = factor::kind::basal;
-        else if (*t == "apical")
-            f.what = factor::kind::apical;
-        else if (*t == "gate")
-            f.what = factor::kind::gate;
-        else if (*t == "active")
-            f.what = factor::kind::active;
-        else if (t->rfind("current:", 0) == 0 && t->size() > 8) {
-            f.what = factor::kind::current;
-            f.group = t->substr(8);
-        } else {
-            rd.error(item, unknown_name_message("factor", *t, factor_names));
+        if (signal_named(*t, f.what, f.group)) {
+            out.push_back(f);
             continue;
+        }
+        const bool expression = t->find_first_of("+-*( ") != std::string::npos;
+        if (!expression) {
+            rd.error(item, unknown_name_message("factor", *t, factor_names) +
+                               "; or an expression such as \"rate - law(0.8 * basal)\" or \"-apical\"");
+            continue;
+        }
+        const std::string problem = parse_expression(*t, f.terms);
+        if (!problem.empty()) {
+            rd.error(item, "malformed factor \"" + *t + "\": " + problem +
+                               " (a factor expression is a sum of terms [c *] SIGNAL or [c *] law([k *] SIGNAL), "
+                               "e.g. \"rate - law(0.8 * basal)\")");
+            continue;
+        }
+        // A single term 1 * SIGNAL is the plain signal.
+        if (f.terms.size() == 1 && f.terms[0].scale == 1 && !f.terms[0].law) {
+            f.what = f.terms[0].what;
+            f.group = f.terms[0].group;
+            f.terms.clear();
         }
         out.push_back(f);
     }
@@ -405,15 +558,21 @@ void check_circuit(const circuit_spec& c, diagnostics& d, bool discrete, const s
         }
         if (s.rule && post && pre) {
             auto check_side = [&](const std::vector<factor>& fs, const population_spec& p, const char* side) {
+                std::vector<std::string> groups;
                 for (const auto& f: fs) {
-                    if (f.what != factor::kind::current)
-                        continue;
-                    const auto* g = c.synapse(f.group);
+                    if (f.terms.empty() && f.what == factor::kind::current)
+                        groups.push_back(f.group);
+                    for (const auto& t: f.terms)
+                        if (t.what == factor::kind::current)
+                            groups.push_back(t.group);
+                }
+                for (const auto& name: groups) {
+                    const auto* g = c.synapse(name);
                     if (!g)
-                        err(s.where, path + ".rule." + side, "no synapse group '" + f.group + "'");
+                        err(s.where, path + ".rule." + side, "no synapse group '" + name + "'");
                     else if (g->to != p.name)
                         err(s.where, path + ".rule." + side,
-                            "group '" + f.group + "' does not project onto '" + p.name + "'");
+                            "group '" + name + "' does not project onto '" + p.name + "'");
                 }
             };
             check_side(s.rule->post, *post, "post");

@@ -29,22 +29,38 @@ struct population_spec {
     location where;
 };
 
-// One signal of a rule's pre or post side.
+// One signal of a rule's pre or post side: a plain signal (`rate`, `basal`,
+// `apical`, `gate`, `active`, `current:GROUP`), or a sum of terms written as
+// an expression, each term `[c *] SIGNAL` or `[c *] law([k *] SIGNAL)`, where
+// law is the population's own activation f:
+//   "rate - law(0.8 * basal)"  =  r - f(0.8 I_b)    (a somatic rate minus a dendritic prediction)
+//   "-apical"                  =  -I_a
 struct factor {
     enum class kind { rate, basal, apical, gate, current, active };
+    // scale * x, or scale * f(inner * x) with law
+    struct term {
+        kind what = kind::rate;
+        std::string group; // for current:GROUP
+        double scale = 1, inner = 1;
+        bool law = false;
+        bool operator==(const term&) const = default;
+    };
     kind what = kind::rate;
-    std::string group; // for current:GROUP
+    std::string group;       // for current:GROUP
+    std::vector<term> terms; // an expression: the sum of these (empty: the plain signal above)
     std::string str() const;
+    bool operator==(const factor&) const = default;
 };
 
 // tau_S dS/dt = post (x) pre - gamma R(S);  discrete: S += eta (mean(post pre^T) - gamma R(S))
 struct rule_spec {
-    std::vector<factor> post{{factor::kind::rate, {}}};
-    std::vector<factor> pre{{factor::kind::rate, {}}};
+    std::vector<factor> post{factor{}}; // rate
+    std::vector<factor> pre{factor{}};  // rate
     std::optional<double> eta; // discrete learning rate
     std::optional<double> tau; // [ms] plasticity time constant
     std::string decay = "l2";  // l2 | l1 | none
     double gamma = 0;          // decay strength
+    bool operator==(const rule_spec&) const = default;
 };
 
 struct init_spec {

@@ -22,10 +22,26 @@ enum class sim_mode { discrete, continuous };
 struct circuit_plan {
     // A signal a rule reads.
     struct factor_ref {
-        enum class kind { rate, current, active, group_current } what = kind::rate;
-        int index = 0; // population (or group for group_current)
+        enum class kind { rate, current, active, group_current, signal } what = kind::rate;
+        int index = 0; // population (group for group_current, signals entry for signal)
         int c = 0;     // compartment, for current
         bool operator==(const factor_ref&) const = default;
+    };
+
+    // An expression factor: sum over terms of scale * law(inner * x), with
+    // law the population's activation f where the term says law(...), else
+    // the identity (sim/circuit.hpp, factor). Computed per column after the
+    // rates, currents and f' it reads.
+    struct signal {
+        struct term {
+            factor_ref x; // rate, current, active or group_current
+            float scale = 1, inner = 1;
+            bool law = false;
+            bool operator==(const term&) const = default;
+        };
+        int population = -1; // whose neurons (rows) and law
+        std::vector<term> terms;
+        bool operator==(const signal&) const = default;
     };
 
     // r = f(I_b) g(I_g) + alpha I_a
@@ -65,6 +81,7 @@ struct circuit_plan {
     sim_mode mode = sim_mode::discrete;
     std::vector<population> populations;
     std::vector<group> groups;
+    std::vector<signal> signals;  // expression factors, in the order rules name them
     std::vector<int> order;       // evaluation order of instantaneous populations, inputs excluded
     std::vector<int> dynamic;     // continuous: populations with tau > 0
     std::vector<int> infer_order; // the output's ancestors only, all taken as instantaneous

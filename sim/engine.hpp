@@ -97,6 +97,8 @@ public:
         return groups_[g].own_w.get() ? groups_[g].own_w.get() + k * weight_size(g) : nullptr;
     }
     float* group_current(int g, int k = 0) { return groups_[g].current.get() + k * current_slice(g); }
+    // Expression factor s (plan().signals[s]) of the last forward pass, [n x batch].
+    float* signal(int s, int k = 0) { return signal_[s].get() + k * slice(plan_.signals[s].population); }
     float* moment(int g, int which, int k = 0) {
         return (which == 0 ? groups_[g].m : groups_[g].v).get() + k * weight_size(g);
     }
@@ -198,6 +200,7 @@ private:
     void apply_group(int g, const part& P, backends::out_block out, bool accumulate);
     void compute_compartment(int p, int c, const part& P);
     void evaluate(int p, const part& P, backends::out_block out);
+    void compute_signal(int s, const part& P);
     void forward_part(const part& P, float* dxdt);
     void loss_part(int p, const part& P, bool with_error);
     void learn_part(const part& P, float* dxdt, bool learning);
@@ -213,6 +216,12 @@ private:
     std::vector<group> groups_;
     std::vector<float> eta_, base_eta_, gamma_, mirror_eta_, mirror_gamma_, inv_tau_;
     std::vector<float> alpha_, beta_, neg_c_; // this update's, per group and instance
+    // Expression factors (plan().signals): each one's values [n x batch] per
+    // instance, a scratch buffer for its later terms, and per term the
+    // per-instance constants of compute_signal (two runs of K values).
+    std::vector<array<float>> signal_, signal_scratch_;
+    std::vector<std::vector<std::size_t>> signal_consts_at_;
+    std::vector<float> signal_consts_;
     array<std::int32_t> labels_, correct_;
     array<double> loss_;
     std::vector<std::int32_t> host_correct_, host_labels_;

@@ -23,6 +23,17 @@ engine<B>::engine(circuit_plan plan, int instances, int batch)
             groups_[g].own_w.resize(weight_size(int(g)) * K_);
             groups_[g].w = groups_[g].own_w.get();
         }
+    signal_.resize(plan_.signals.size());
+    signal_scratch_.resize(plan_.signals.size());
+    for (const auto& sig: plan_.signals) {
+        auto& at_term = signal_consts_at_.emplace_back();
+        for (const auto& t: sig.terms) {
+            at_term.push_back(signal_consts_.size());
+            // the first scaling (of x), then the scale after the law
+            signal_consts_.insert(signal_consts_.end(), std::size_t(K_), t.law ? t.inner : t.scale * t.inner);
+            signal_consts_.insert(signal_consts_.end(), std::size_t(K_), t.scale);
+        }
+    }
     layout_ = plan_.layout(batch, K_);
     state_batch_ = batch;
     resize_batch(batch);
@@ -40,6 +51,12 @@ template <class B> void engine<B>::resize_batch(int batch) {
             p.current[c].resize(pp.needed[c] ? n : 0);
         p.active.resize(pp.needs_active ? n : 0);
         p.drive.resize(pp.dynamic ? n : 0);
+    }
+    for (std::size_t s = 0; s < signal_.size(); ++s) {
+        const auto& sig = plan_.signals[s];
+        const std::int64_t n = plan_.populations[sig.population].size * columns;
+        signal_[s].resize(n);
+        signal_scratch_[s].resize(sig.terms.size() > 1 ? n : 0);
     }
     for (std::size_t i = 0; i < groups_.size(); ++i) {
         auto& g = groups_[i];
@@ -123,13 +140,44 @@ template <class B> float* engine<B>::factor(const circuit_plan::factor_ref& f) {
         return pops_[f.index].active.get();
     case kind::group_current:
         return groups_[f.index].current.get();
+    case kind::signal:
+        return signal_[f.index].get();
     }
     throw internal_error("engine: unknown rule factor");
 }
 
 template <class B> std::int64_t engine<B>::factor_rows(const circuit_plan::factor_ref& f) const {
-    return f.what == circuit_plan::factor_ref::kind::group_current ? plan_.groups[f.index].rows
-                                                                   : plan_.populations[f.index].size;
+    switch (f.what) {
+    case circuit_plan::factor_ref::kind::group_current:
+        return plan_.groups[f.index].rows;
+    case circuit_plan::factor_ref::kind::signal:
+        return plan_.populations[plan_.signals[f.index].population].size;
+    default:
+        return plan_.populations[f.index].size;
+    }
+}
+
+// Expression factor s over part P: out = sum_t scale_t law_t(inner_t x_t),
+// law_t the population's f or the identity (circuit_plan::signal).
+template <class B> void engine<B>::compute_signal(int s, const part& P) {
+    const auto& sig = plan_.signals[s];
+    const auto& pp = plan_.populations[sig.population];
+    const auto e = extent_of(pp.size, P);
+    const auto out = columns_of(signal_[s].get(), pp.size, P);
+    for (std::size_t i = 0; i < sig.terms.size(); ++i) {
+        const auto& t = sig.terms[i];
+        const auto dst = i == 0 ? out : columns_of(signal_scratch_[s].get(), pp.size, P);
+        const float* first = signal_consts_.data() + signal_consts_at_[s][i] + P.k0;
+        const float* after = first + K_;
+        B::scale(ctx_, e, first, columns_of(factor(t.x), pp.size, P), dst);
+        if (t.law) {
+            B::activate(ctx_, e, pp.f, dst, dst);
+            if (t.scale != 1)
+                B::scale(ctx_, e, after, dst, dst);
+        }
+        if (i > 0)
+            B::add(ctx_, e, dst, out);
+    }
 }
 
 // out (+)= W pre over part P.
@@ -243,6 +291,9 @@ template <class B> void engine<B>::forward_part(const part& P, float* dxdt) {
                           columns_of(pops_[p].current[int(compartment::basal)].get(), pp.size, P),
                           columns_of(pops_[p].active.get(), pp.size, P));
     }
+    // Expression factors, now that everything they read exists.
+    for (std::size_t s = 0; s < signal_.size(); ++s)
+        compute_signal(int(s), P);
     // Products of several pre factors, read whole by every part of learn().
     for (std::size_t gi = 0; gi < groups_.size(); ++gi) {
         const auto& gp = plan_.groups[gi];

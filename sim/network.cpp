@@ -170,6 +170,11 @@ const_block network::factor_block(const factor_ref& f) const {
         return pops_[f.index].active;
     case factor_ref::kind::group_current:
         return groups_[f.index].current;
+    case factor_ref::kind::signal: {
+        auto& e = const_cast<cpu_engine&>(engine_);
+        return Eigen::Map<const matrix>(e.signal(f.index), plan().populations[plan().signals[f.index].population].size,
+                                        e.batch());
+    }
     }
     throw internal_error("factor_block: unknown factor");
 }
