@@ -44,6 +44,8 @@ const char* to_string(compartment c) {
         return "apical";
     case compartment::gate:
         return "gate";
+    case compartment::soma:
+        return "soma";
     }
     return "?";
 }
@@ -111,8 +113,9 @@ std::string factor::str() const {
 
 namespace {
 
-const std::vector<std::string> population_keys = {"size", "activation", "gate", "apical_gain",
-                                                  "tau",  "role",       "loss", "of"};
+const std::vector<std::string> population_keys = {"size", "activation", "gate", "apical_gain", "tau",
+                                                  "role", "loss",       "of",   "dynamics"};
+const std::vector<std::string> dynamics_keys = {"kind", "g_leak", "g_basal", "g_apical", "g_soma"};
 const std::vector<std::string> synapse_keys = {"from", "to", "target", "init", "plastic", "tie", "rule", "mirror"};
 const std::vector<std::string> mirror_keys = {"of", "eta", "gamma"};
 const std::vector<std::string> rule_keys = {"post", "pre", "eta", "tau", "decay", "gamma"};
@@ -338,6 +341,31 @@ population_spec parse_population(const std::string& name, const view& v, reader&
         p.loss = *l;
     if (auto o = rd.text(v["of"]))
         p.of = *o;
+    const view dyn = v["dynamics"];
+    if (rd.expect_map(dyn)) {
+        rd.check_keys(dyn, dynamics_keys);
+        const auto kind = rd.choice(dyn["kind"], {"rate", "conductance"});
+        if (!dyn["kind"].defined())
+            rd.error(dyn, "missing kind: (rate: tau dr/dt = -r + rate law; conductance: a somatic potential)");
+        if (kind && *kind == "conductance") {
+            conductance_spec g;
+            if (auto x = rd.number(dyn["g_leak"], 0, 1e6))
+                g.leak = *x;
+            if (auto x = rd.number(dyn["g_basal"], 0, 1e6))
+                g.basal = *x;
+            if (auto x = rd.number(dyn["g_apical"], 0, 1e6))
+                g.apical = *x;
+            if (auto x = rd.number(dyn["g_soma"], 0, 1e6))
+                g.soma = *x;
+            if (!(g.leak + g.basal + g.apical + g.soma > 0))
+                rd.error(dyn, "the conductances sum to 0: the potential would not move");
+            p.conductance = g;
+        } else if (kind) {
+            for (const char* k: {"g_leak", "g_basal", "g_apical", "g_soma"})
+                if (dyn[k].defined())
+                    rd.error(dyn[k], std::string(k) + " belongs to dynamics of kind: conductance");
+        }
+    }
     if (p.role == population_role::error) {
         if (p.loss.empty())
             rd.error(v, "an error population needs loss: (" + lib.losses.names()[0] + ", ...)");
@@ -365,10 +393,13 @@ synapse_spec parse_synapse(const std::string& name, const view& v, reader& rd, c
         s.to = *t;
     else
         rd.error(v, "missing to: (the postsynaptic population)");
-    if (auto t = rd.choice(v["target"], {"basal", "apical", "gate"}))
-        s.target = *t == "apical" ? compartment::apical : *t == "gate" ? compartment::gate : compartment::basal;
+    if (auto t = rd.choice(v["target"], {"basal", "apical", "gate", "soma"}))
+        s.target = *t == "apical" ? compartment::apical
+                   : *t == "gate" ? compartment::gate
+                   : *t == "soma" ? compartment::soma
+                                  : compartment::basal;
     else if (!v["target"].defined())
-        rd.error(v, "missing target: (basal, apical or gate)");
+        rd.error(v, "missing target: (basal, apical, gate, or soma of a conductance population)");
 
     const view init = v["init"];
     if (init.is_scalar()) {
@@ -464,6 +495,17 @@ circuit_spec parse_circuit(const view& circuit, reader& rd, const library& lib) 
 namespace {
 
 bool drives_rate(const synapse_spec& s, const population_spec& post) {
+    if (post.conductance)
+        switch (s.target) {
+        case compartment::basal:
+            return post.conductance->basal != 0;
+        case compartment::apical:
+            return post.conductance->apical != 0;
+        case compartment::soma:
+            return post.conductance->soma != 0;
+        case compartment::gate:
+            return false;
+        }
     switch (s.target) {
     case compartment::basal:
         return true;
@@ -471,6 +513,8 @@ bool drives_rate(const synapse_spec& s, const population_spec& post) {
         return post.gate != "none";
     case compartment::apical:
         return post.apical_gain != 0;
+    case compartment::soma:
+        return false;
     }
     return false;
 }
@@ -493,6 +537,20 @@ void check_circuit(const circuit_spec& c, diagnostics& d, bool discrete, const s
             err(p.where, path, "duplicate population name");
         if (p.role == population_role::input)
             ++n_inputs;
+        if (p.conductance) {
+            if (p.role != population_role::none)
+                err(p.where, path + ".dynamics", "an input or error population has no dynamics of kind: conductance");
+            else if (discrete)
+                err(p.where, path + ".dynamics",
+                    "a conductance population integrates its somatic potential and needs protocol.mode: "
+                    "continuous (discrete mode evaluates every rate once per step)");
+            else if (!(p.tau > 0))
+                err(p.where, path + ".tau", "a conductance population needs tau > 0 [ms] (tau du/dt = ...)");
+            if (p.gate != "none" || p.apical_gain != 0)
+                err(p.where, path + ".dynamics",
+                    "a conductance population's rate is f(u): it has no gate: or apical_gain: (its compartments "
+                    "act through g_basal, g_apical, g_soma)");
+        }
         if (p.role == population_role::error) {
             const auto* out = c.population(p.of);
             if (!out)
@@ -519,6 +577,9 @@ void check_circuit(const circuit_spec& c, diagnostics& d, bool discrete, const s
         if (post && post->role != population_role::none)
             err(s.where, path + ".to",
                 "population '" + s.to + "' has role " + to_string(post->role) + " and takes no synapses");
+        if (post && s.target == compartment::soma && !post->conductance)
+            err(s.where, path + ".target",
+                "target: soma needs a population with dynamics: {kind: conductance, ...}; '" + s.to + "' has none");
         if (s.tie) {
             const auto* other = c.synapse(s.tie->to);
             if (!other)
@@ -683,6 +744,15 @@ std::string emit_circuit(const circuit_spec& c) {
             out << YAML::Key << "gate" << YAML::Value << p.gate;
             if (p.apical_gain != 0)
                 out << YAML::Key << "apical_gain" << YAML::Value << format_number(p.apical_gain);
+            if (p.conductance) {
+                out << YAML::Key << "dynamics" << YAML::Value << YAML::BeginMap;
+                out << YAML::Key << "kind" << YAML::Value << "conductance";
+                out << YAML::Key << "g_leak" << YAML::Value << format_number(p.conductance->leak);
+                out << YAML::Key << "g_basal" << YAML::Value << format_number(p.conductance->basal);
+                out << YAML::Key << "g_apical" << YAML::Value << format_number(p.conductance->apical);
+                out << YAML::Key << "g_soma" << YAML::Value << format_number(p.conductance->soma);
+                out << YAML::EndMap;
+            }
         }
         if (p.tau != 0)
             out << YAML::Key << "tau" << YAML::Value << format_number(p.tau);

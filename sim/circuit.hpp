@@ -12,10 +12,21 @@
 
 namespace counterstream {
 
-enum class compartment { basal, apical, gate };
+// soma: the somatic compartment of a conductance population (nudging).
+enum class compartment { basal, apical, gate, soma };
+inline constexpr int compartment_count = 4;
 enum class population_role { none, input, error };
 
-// r = f(I_b) * g(I_g) + alpha * I_a
+// dynamics: {kind: conductance, g_leak, g_basal, g_apical, g_soma}: the
+// population's state is a somatic potential u (models/laws/conductance.hpp),
+//   tau du/dt = -g_lk u + g_B (v_B - u) + g_A (v_A - u) + g_som (v_som - u),
+// v_c the summed input current of compartment c, and r = f(u). Continuous mode only.
+struct conductance_spec {
+    double leak = 0.1, basal = 1, apical = 0, soma = 0;
+    bool operator==(const conductance_spec&) const = default;
+};
+
+// r = f(I_b) * g(I_g) + alpha * I_a (or f(u), conductance)
 struct population_spec {
     std::string name;
     int size = 0;
@@ -26,6 +37,7 @@ struct population_spec {
     population_role role = population_role::none;
     std::string loss; // error role: cross_entropy | mse
     std::string of;   // error role: the output population
+    std::optional<conductance_spec> conductance; // dynamics: {kind: conductance, ...}
     location where;
 };
 

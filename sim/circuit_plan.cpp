@@ -28,8 +28,9 @@ void order_populations(circuit_plan& plan) {
     for (std::size_t i = 0; i < pops.size(); ++i)
         if (pops[i].of >= 0)
             all_deps[i].push_back(pops[i].of);
+    // A conductance population's steady state for evaluation reads its basal input.
     for (const auto& g: plan.groups)
-        if (pops[g.to].drives[index_of(g.target)])
+        if (pops[g.to].drives[index_of(g.target)] || (pops[g.to].conductance && g.target == compartment::basal))
             all_deps[g.to].push_back(g.from);
     for (std::size_t i = 0; i < pops.size(); ++i)
         if (pops[i].dynamic)
@@ -116,10 +117,22 @@ circuit_plan compile_plan(const circuit_spec& spec, const library& lib, sim_mode
             if (plan.error < 0)
                 plan.error = int(i);
         }
-        p.drives[index_of(compartment::basal)] = true;
-        p.drives[index_of(compartment::gate)] = p.gated;
-        p.drives[index_of(compartment::apical)] = s.apical_gain != 0;
-        p.needed = p.drives;
+        if (s.conductance) {
+            // The rate reads the potential; every coupled compartment is computed for du/dt.
+            p.conductance = true;
+            p.g_leak = float(s.conductance->leak);
+            p.g_c[index_of(compartment::basal)] = float(s.conductance->basal);
+            p.g_c[index_of(compartment::apical)] = float(s.conductance->apical);
+            p.g_c[index_of(compartment::soma)] = float(s.conductance->soma);
+            p.needed[index_of(compartment::basal)] = true;
+            for (int c = 0; c < compartment_count; ++c)
+                p.needed[c] = p.needed[c] || p.g_c[c] != 0;
+        } else {
+            p.drives[index_of(compartment::basal)] = true;
+            p.drives[index_of(compartment::gate)] = p.gated;
+            p.drives[index_of(compartment::apical)] = s.apical_gain != 0;
+            p.needed = p.drives;
+        }
     }
     if (plan.input < 0)
         throw internal_error("no input population");

@@ -55,11 +55,16 @@ struct circuit_plan {
         bool has_loss = false; // error populations: e = -dF/dy of `loss` on population `of`
         laws::loss_law loss = laws::loss_law::cross_entropy;
         int of = -1;
-        std::array<bool, 3> drives{};           // compartment enters the rate law
-        std::array<bool, 3> needed{};           // computed at all (rate law or a rule)
-        std::array<std::vector<int>, 3> inputs; // groups targeting each compartment
+        std::array<bool, compartment_count> drives{};           // compartment enters the rate law
+        std::array<bool, compartment_count> needed{};           // computed at all (rate law, potential or a rule)
+        std::array<std::vector<int>, compartment_count> inputs; // groups targeting each compartment
         bool needs_active = false;              // a rule reads f'(I_b)
         bool dynamic = false;                   // continuous, tau > 0: its rates are in the ODE state
+        // dynamics: conductance (models/laws/conductance.hpp): the ODE state
+        // holds the potential u, r = f(u); g by compartment (gate: 0).
+        bool conductance = false;
+        float g_leak = 0;
+        std::array<float, compartment_count> g_c{};
         bool operator==(const population&) const = default;
     };
 
