@@ -104,7 +104,7 @@ void save_progress(const run_cursor& c, const training_totals& t, const sample_o
     }
     for (const auto& p: net.populations())
         if (p.state_offset >= 0)
-            cp.rates[p.spec->name] = p.rate;
+            cp.rates[p.spec->name] = p.state; // rates, or a conductance population's potentials
 }
 
 void restore_progress(run_cursor& c, training_totals& t, sample_order& order, network& net, rng& mirror_noise,
@@ -149,10 +149,10 @@ void restore_progress(run_cursor& c, training_totals& t, sample_order& order, ne
         if (p.state_offset < 0)
             continue;
         const auto it = cp.rates.find(p.spec->name);
-        if (it == cp.rates.end() || it->second.rows() != p.rate.rows() || it->second.cols() != p.rate.cols())
-            throw input_error(file + ": the checkpoint has no " + std::to_string(p.rate.rows()) + " x " +
-                              std::to_string(p.rate.cols()) + " rates for population '" + p.spec->name + "'");
-        p.rate = it->second; // the ODE state's share
+        if (it == cp.rates.end() || it->second.rows() != p.state.rows() || it->second.cols() != p.state.cols())
+            throw input_error(file + ": the checkpoint has no " + std::to_string(p.state.rows()) + " x " +
+                              std::to_string(p.state.cols()) + " rates for population '" + p.spec->name + "'");
+        p.state = it->second; // the ODE state's share
     }
     if (threads > 0)
         return;

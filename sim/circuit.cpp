@@ -3,6 +3,9 @@
 #include "sim/stack.hpp"
 
 #include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdlib>
 #include <functional>
 #include <map>
 #include <set>
@@ -41,6 +44,8 @@ const char* to_string(compartment c) {
         return "apical";
     case compartment::gate:
         return "gate";
+    case compartment::soma:
+        return "soma";
     }
     return "?";
 }
@@ -57,34 +62,179 @@ const char* to_string(population_role r) {
     return "?";
 }
 
-std::string factor::str() const {
+namespace {
+
+std::string signal_name(factor::kind what, const std::string& group) {
     switch (what) {
-    case kind::rate:
+    case factor::kind::rate:
         return "rate";
-    case kind::basal:
+    case factor::kind::basal:
         return "basal";
-    case kind::apical:
+    case factor::kind::apical:
         return "apical";
-    case kind::gate:
+    case factor::kind::gate:
         return "gate";
-    case kind::active:
+    case factor::kind::active:
         return "active";
-    case kind::current:
+    case factor::kind::current:
         return "current:" + group;
     }
     return "?";
 }
 
+} // namespace
+
+// The expression form reads back to the same terms (format_number is exact).
+std::string factor::str() const {
+    if (terms.empty())
+        return signal_name(what, group);
+    std::string out;
+    for (std::size_t i = 0; i < terms.size(); ++i) {
+        const auto& t = terms[i];
+        double scale = t.scale;
+        if (i == 0) {
+            if (scale < 0 || std::signbit(scale))
+                out += "-", scale = -scale;
+        } else {
+            const bool minus = scale < 0 || std::signbit(scale);
+            out += minus ? " - " : " + ";
+            if (minus)
+                scale = -scale;
+        }
+        if (scale != 1)
+            out += format_number(scale) + " * ";
+        std::string x = signal_name(t.what, t.group);
+        if (t.law)
+            x = "law(" + (t.inner != 1 ? format_number(t.inner) + " * " : std::string()) + x + ")";
+        out += x;
+    }
+    return out;
+}
+
 namespace {
 
-const std::vector<std::string> population_keys = {"size", "activation", "gate", "apical_gain",
-                                                  "tau",  "role",       "loss", "of"};
+const std::vector<std::string> population_keys = {"size", "activation", "gate", "apical_gain", "tau",
+                                                  "role", "loss",       "of",   "dynamics"};
+const std::vector<std::string> dynamics_keys = {"kind", "g_leak", "g_basal", "g_apical", "g_soma"};
 const std::vector<std::string> synapse_keys = {"from", "to", "target", "init", "plastic", "tie", "rule", "mirror"};
 const std::vector<std::string> mirror_keys = {"of", "eta", "gamma"};
 const std::vector<std::string> rule_keys = {"post", "pre", "eta", "tau", "decay", "gamma"};
 const std::vector<std::string> init_keys = {"kind", "gain", "seed", "path", "dataset"};
 const std::vector<std::string> tie_keys = {"to", "transpose"};
 const std::vector<std::string> factor_names = {"rate", "basal", "apical", "gate", "active", "current:GROUP"};
+
+bool signal_named(const std::string& t, factor::kind& what, std::string& group) {
+    group.clear();
+    if (t == "rate")
+        what = factor::kind::rate;
+    else if (t == "basal")
+        what = factor::kind::basal;
+    else if (t == "apical")
+        what = factor::kind::apical;
+    else if (t == "gate")
+        what = factor::kind::gate;
+    else if (t == "active")
+        what = factor::kind::active;
+    else if (t.rfind("current:", 0) == 0 && t.size() > 8) {
+        what = factor::kind::current;
+        group = t.substr(8);
+    } else
+        return false;
+    return true;
+}
+
+// An expression factor: ['-'] term (('+' | '-') term)*, term: [NUMBER '*'] atom,
+// atom: SIGNAL | 'law' '(' [NUMBER '*'] SIGNAL ')'. Returns the problem, or "".
+std::string parse_expression(const std::string& text, std::vector<factor::term>& terms) {
+    std::size_t i = 0;
+    const auto skip = [&] {
+        while (i < text.size() && (text[i] == ' ' || text[i] == '\t'))
+            ++i;
+    };
+    const auto at = [&] { return i < text.size() ? "at '" + text.substr(i) + "'" : std::string("at the end"); };
+    const auto is_name = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == ':'; };
+    // [NUMBER '*']: the number, or 1.
+    const auto coefficient = [&](double& c, std::string& problem) {
+        skip();
+        c = 1;
+        const auto digit = [&](std::size_t k) {
+            return k < text.size() && (std::isdigit(static_cast<unsigned char>(text[k])) || text[k] == '.');
+        };
+        if (!digit(i) && !(i < text.size() && text[i] == '-' && digit(i + 1)))
+            return;
+        const char* b = text.c_str() + i;
+        char* e = nullptr;
+        c = std::strtod(b, &e);
+        if (e == b || !std::isfinite(c)) {
+            problem = "expected a number " + at();
+            return;
+        }
+        i += std::size_t(e - b);
+        skip();
+        if (i >= text.size() || text[i] != '*') {
+            problem = "expected '*' after the number " + at();
+            return;
+        }
+        ++i;
+        skip();
+    };
+    const auto signal = [&](factor::term& t, std::string& problem) {
+        skip();
+        const std::size_t b = i;
+        while (i < text.size() && is_name(text[i]))
+            ++i;
+        const std::string name = text.substr(b, i - b);
+        if (name.empty())
+            problem = "expected a signal (rate, basal, apical, gate, active, current:GROUP) " + at();
+        else if (!signal_named(name, t.what, t.group))
+            problem = unknown_name_message("signal", name, factor_names);
+        skip();
+    };
+    skip();
+    bool negative = false;
+    if (i < text.size() && text[i] == '-')
+        negative = true, ++i;
+    for (;;) {
+        factor::term t;
+        std::string problem;
+        coefficient(t.scale, problem);
+        if (!problem.empty())
+            return problem;
+        if (negative)
+            t.scale = -t.scale;
+        const std::size_t b = i;
+        while (i < text.size() && is_name(text[i]))
+            ++i;
+        std::size_t j = i;
+        while (j < text.size() && text[j] == ' ')
+            ++j;
+        if (text.substr(b, i - b) == "law" && j < text.size() && text[j] == '(') {
+            i = j + 1;
+            t.law = true;
+            coefficient(t.inner, problem);
+            if (problem.empty())
+                signal(t, problem);
+            if (problem.empty() && (i >= text.size() || text[i] != ')'))
+                problem = "expected ')' " + at();
+            if (!problem.empty())
+                return problem;
+            ++i;
+            skip();
+        } else {
+            i = b;
+            signal(t, problem);
+            if (!problem.empty())
+                return problem;
+        }
+        terms.push_back(t);
+        if (i >= text.size())
+            return "";
+        if (text[i] != '+' && text[i] != '-')
+            return "expected '+', '-' or the end " + at();
+        negative = text[i] == '-';
+        ++i;
+    }
+}
 
 std::vector<factor> parse_factors(const view& v, reader& rd) {
     std::vector<view> items;
@@ -98,22 +248,28 @@ std::vector<factor> parse_factors(const view& v, reader& rd) {
         if (!t)
             continue;
         factor f;
-        if (*t == "rate")
-            f.what = factor::kind::rate;
-        else if (*t == "basal")
-            f.what = factor::kind::basal;
-        else if (*t == "apical")
-            f.what = factor::kind::apical;
-        else if (*t == "gate")
-            f.what = factor::kind::gate;
-        else if (*t == "active")
-            f.what = factor::kind::active;
-        else if (t->rfind("current:", 0) == 0 && t->size() > 8) {
-            f.what = factor::kind::current;
-            f.group = t->substr(8);
-        } else {
-            rd.error(item, unknown_name_message("factor", *t, factor_names));
+        if (signal_named(*t, f.what, f.group)) {
+            out.push_back(f);
             continue;
+        }
+        const bool expression = t->find_first_of("+-*( ") != std::string::npos;
+        if (!expression) {
+            rd.error(item, unknown_name_message("factor", *t, factor_names) +
+                               "; or an expression such as \"rate - law(0.8 * basal)\" or \"-apical\"");
+            continue;
+        }
+        const std::string problem = parse_expression(*t, f.terms);
+        if (!problem.empty()) {
+            rd.error(item, "malformed factor \"" + *t + "\": " + problem +
+                               " (a factor expression is a sum of terms [c *] SIGNAL or [c *] law([k *] SIGNAL), "
+                               "e.g. \"rate - law(0.8 * basal)\")");
+            continue;
+        }
+        // A single term 1 * SIGNAL is the plain signal.
+        if (f.terms.size() == 1 && f.terms[0].scale == 1 && !f.terms[0].law) {
+            f.what = f.terms[0].what;
+            f.group = f.terms[0].group;
+            f.terms.clear();
         }
         out.push_back(f);
     }
@@ -185,6 +341,31 @@ population_spec parse_population(const std::string& name, const view& v, reader&
         p.loss = *l;
     if (auto o = rd.text(v["of"]))
         p.of = *o;
+    const view dyn = v["dynamics"];
+    if (rd.expect_map(dyn)) {
+        rd.check_keys(dyn, dynamics_keys);
+        const auto kind = rd.choice(dyn["kind"], {"rate", "conductance"});
+        if (!dyn["kind"].defined())
+            rd.error(dyn, "missing kind: (rate: tau dr/dt = -r + rate law; conductance: a somatic potential)");
+        if (kind && *kind == "conductance") {
+            conductance_spec g;
+            if (auto x = rd.number(dyn["g_leak"], 0, 1e6))
+                g.leak = *x;
+            if (auto x = rd.number(dyn["g_basal"], 0, 1e6))
+                g.basal = *x;
+            if (auto x = rd.number(dyn["g_apical"], 0, 1e6))
+                g.apical = *x;
+            if (auto x = rd.number(dyn["g_soma"], 0, 1e6))
+                g.soma = *x;
+            if (!(g.leak + g.basal + g.apical + g.soma > 0))
+                rd.error(dyn, "the conductances sum to 0: the potential would not move");
+            p.conductance = g;
+        } else if (kind) {
+            for (const char* k: {"g_leak", "g_basal", "g_apical", "g_soma"})
+                if (dyn[k].defined())
+                    rd.error(dyn[k], std::string(k) + " belongs to dynamics of kind: conductance");
+        }
+    }
     if (p.role == population_role::error) {
         if (p.loss.empty())
             rd.error(v, "an error population needs loss: (" + lib.losses.names()[0] + ", ...)");
@@ -212,10 +393,13 @@ synapse_spec parse_synapse(const std::string& name, const view& v, reader& rd, c
         s.to = *t;
     else
         rd.error(v, "missing to: (the postsynaptic population)");
-    if (auto t = rd.choice(v["target"], {"basal", "apical", "gate"}))
-        s.target = *t == "apical" ? compartment::apical : *t == "gate" ? compartment::gate : compartment::basal;
+    if (auto t = rd.choice(v["target"], {"basal", "apical", "gate", "soma"}))
+        s.target = *t == "apical" ? compartment::apical
+                   : *t == "gate" ? compartment::gate
+                   : *t == "soma" ? compartment::soma
+                                  : compartment::basal;
     else if (!v["target"].defined())
-        rd.error(v, "missing target: (basal, apical or gate)");
+        rd.error(v, "missing target: (basal, apical, gate, or soma of a conductance population)");
 
     const view init = v["init"];
     if (init.is_scalar()) {
@@ -311,6 +495,17 @@ circuit_spec parse_circuit(const view& circuit, reader& rd, const library& lib) 
 namespace {
 
 bool drives_rate(const synapse_spec& s, const population_spec& post) {
+    if (post.conductance)
+        switch (s.target) {
+        case compartment::basal:
+            return post.conductance->basal != 0;
+        case compartment::apical:
+            return post.conductance->apical != 0;
+        case compartment::soma:
+            return post.conductance->soma != 0;
+        case compartment::gate:
+            return false;
+        }
     switch (s.target) {
     case compartment::basal:
         return true;
@@ -318,6 +513,8 @@ bool drives_rate(const synapse_spec& s, const population_spec& post) {
         return post.gate != "none";
     case compartment::apical:
         return post.apical_gain != 0;
+    case compartment::soma:
+        return false;
     }
     return false;
 }
@@ -340,6 +537,20 @@ void check_circuit(const circuit_spec& c, diagnostics& d, bool discrete, const s
             err(p.where, path, "duplicate population name");
         if (p.role == population_role::input)
             ++n_inputs;
+        if (p.conductance) {
+            if (p.role != population_role::none)
+                err(p.where, path + ".dynamics", "an input or error population has no dynamics of kind: conductance");
+            else if (discrete)
+                err(p.where, path + ".dynamics",
+                    "a conductance population integrates its somatic potential and needs protocol.mode: "
+                    "continuous (discrete mode evaluates every rate once per step)");
+            else if (!(p.tau > 0))
+                err(p.where, path + ".tau", "a conductance population needs tau > 0 [ms] (tau du/dt = ...)");
+            if (p.gate != "none" || p.apical_gain != 0)
+                err(p.where, path + ".dynamics",
+                    "a conductance population's rate is f(u): it has no gate: or apical_gain: (its compartments "
+                    "act through g_basal, g_apical, g_soma)");
+        }
         if (p.role == population_role::error) {
             const auto* out = c.population(p.of);
             if (!out)
@@ -366,6 +577,9 @@ void check_circuit(const circuit_spec& c, diagnostics& d, bool discrete, const s
         if (post && post->role != population_role::none)
             err(s.where, path + ".to",
                 "population '" + s.to + "' has role " + to_string(post->role) + " and takes no synapses");
+        if (post && s.target == compartment::soma && !post->conductance)
+            err(s.where, path + ".target",
+                "target: soma needs a population with dynamics: {kind: conductance, ...}; '" + s.to + "' has none");
         if (s.tie) {
             const auto* other = c.synapse(s.tie->to);
             if (!other)
@@ -405,15 +619,21 @@ void check_circuit(const circuit_spec& c, diagnostics& d, bool discrete, const s
         }
         if (s.rule && post && pre) {
             auto check_side = [&](const std::vector<factor>& fs, const population_spec& p, const char* side) {
+                std::vector<std::string> groups;
                 for (const auto& f: fs) {
-                    if (f.what != factor::kind::current)
-                        continue;
-                    const auto* g = c.synapse(f.group);
+                    if (f.terms.empty() && f.what == factor::kind::current)
+                        groups.push_back(f.group);
+                    for (const auto& t: f.terms)
+                        if (t.what == factor::kind::current)
+                            groups.push_back(t.group);
+                }
+                for (const auto& name: groups) {
+                    const auto* g = c.synapse(name);
                     if (!g)
-                        err(s.where, path + ".rule." + side, "no synapse group '" + f.group + "'");
+                        err(s.where, path + ".rule." + side, "no synapse group '" + name + "'");
                     else if (g->to != p.name)
                         err(s.where, path + ".rule." + side,
-                            "group '" + f.group + "' does not project onto '" + p.name + "'");
+                            "group '" + name + "' does not project onto '" + p.name + "'");
                 }
             };
             check_side(s.rule->post, *post, "post");
@@ -524,6 +744,15 @@ std::string emit_circuit(const circuit_spec& c) {
             out << YAML::Key << "gate" << YAML::Value << p.gate;
             if (p.apical_gain != 0)
                 out << YAML::Key << "apical_gain" << YAML::Value << format_number(p.apical_gain);
+            if (p.conductance) {
+                out << YAML::Key << "dynamics" << YAML::Value << YAML::BeginMap;
+                out << YAML::Key << "kind" << YAML::Value << "conductance";
+                out << YAML::Key << "g_leak" << YAML::Value << format_number(p.conductance->leak);
+                out << YAML::Key << "g_basal" << YAML::Value << format_number(p.conductance->basal);
+                out << YAML::Key << "g_apical" << YAML::Value << format_number(p.conductance->apical);
+                out << YAML::Key << "g_soma" << YAML::Value << format_number(p.conductance->soma);
+                out << YAML::EndMap;
+            }
         }
         if (p.tau != 0)
             out << YAML::Key << "tau" << YAML::Value << format_number(p.tau);

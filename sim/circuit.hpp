@@ -12,10 +12,21 @@
 
 namespace counterstream {
 
-enum class compartment { basal, apical, gate };
+// soma: the somatic compartment of a conductance population (nudging).
+enum class compartment { basal, apical, gate, soma };
+inline constexpr int compartment_count = 4;
 enum class population_role { none, input, error };
 
-// r = f(I_b) * g(I_g) + alpha * I_a
+// dynamics: {kind: conductance, g_leak, g_basal, g_apical, g_soma}: the
+// population's state is a somatic potential u (models/laws/conductance.hpp),
+//   tau du/dt = -g_lk u + g_B (v_B - u) + g_A (v_A - u) + g_som (v_som - u),
+// v_c the summed input current of compartment c, and r = f(u). Continuous mode only.
+struct conductance_spec {
+    double leak = 0.1, basal = 1, apical = 0, soma = 0;
+    bool operator==(const conductance_spec&) const = default;
+};
+
+// r = f(I_b) * g(I_g) + alpha * I_a (or f(u), conductance)
 struct population_spec {
     std::string name;
     int size = 0;
@@ -26,25 +37,42 @@ struct population_spec {
     population_role role = population_role::none;
     std::string loss; // error role: cross_entropy | mse
     std::string of;   // error role: the output population
+    std::optional<conductance_spec> conductance; // dynamics: {kind: conductance, ...}
     location where;
 };
 
-// One signal of a rule's pre or post side.
+// One signal of a rule's pre or post side: a plain signal (`rate`, `basal`,
+// `apical`, `gate`, `active`, `current:GROUP`), or a sum of terms written as
+// an expression, each term `[c *] SIGNAL` or `[c *] law([k *] SIGNAL)`, where
+// law is the population's own activation f:
+//   "rate - law(0.8 * basal)"  =  r - f(0.8 I_b)    (a somatic rate minus a dendritic prediction)
+//   "-apical"                  =  -I_a
 struct factor {
     enum class kind { rate, basal, apical, gate, current, active };
+    // scale * x, or scale * f(inner * x) with law
+    struct term {
+        kind what = kind::rate;
+        std::string group; // for current:GROUP
+        double scale = 1, inner = 1;
+        bool law = false;
+        bool operator==(const term&) const = default;
+    };
     kind what = kind::rate;
-    std::string group; // for current:GROUP
+    std::string group;       // for current:GROUP
+    std::vector<term> terms; // an expression: the sum of these (empty: the plain signal above)
     std::string str() const;
+    bool operator==(const factor&) const = default;
 };
 
 // tau_S dS/dt = post (x) pre - gamma R(S);  discrete: S += eta (mean(post pre^T) - gamma R(S))
 struct rule_spec {
-    std::vector<factor> post{{factor::kind::rate, {}}};
-    std::vector<factor> pre{{factor::kind::rate, {}}};
+    std::vector<factor> post{factor{}}; // rate
+    std::vector<factor> pre{factor{}};  // rate
     std::optional<double> eta; // discrete learning rate
     std::optional<double> tau; // [ms] plasticity time constant
     std::string decay = "l2";  // l2 | l1 | none
     double gamma = 0;          // decay strength
+    bool operator==(const rule_spec&) const = default;
 };
 
 struct init_spec {

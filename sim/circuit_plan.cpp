@@ -28,8 +28,9 @@ void order_populations(circuit_plan& plan) {
     for (std::size_t i = 0; i < pops.size(); ++i)
         if (pops[i].of >= 0)
             all_deps[i].push_back(pops[i].of);
+    // A conductance population's steady state for evaluation reads its basal input.
     for (const auto& g: plan.groups)
-        if (pops[g.to].drives[index_of(g.target)])
+        if (pops[g.to].drives[index_of(g.target)] || (pops[g.to].conductance && g.target == compartment::basal))
             all_deps[g.to].push_back(g.from);
     for (std::size_t i = 0; i < pops.size(); ++i)
         if (pops[i].dynamic)
@@ -116,10 +117,22 @@ circuit_plan compile_plan(const circuit_spec& spec, const library& lib, sim_mode
             if (plan.error < 0)
                 plan.error = int(i);
         }
-        p.drives[index_of(compartment::basal)] = true;
-        p.drives[index_of(compartment::gate)] = p.gated;
-        p.drives[index_of(compartment::apical)] = s.apical_gain != 0;
-        p.needed = p.drives;
+        if (s.conductance) {
+            // The rate reads the potential; every coupled compartment is computed for du/dt.
+            p.conductance = true;
+            p.g_leak = float(s.conductance->leak);
+            p.g_c[index_of(compartment::basal)] = float(s.conductance->basal);
+            p.g_c[index_of(compartment::apical)] = float(s.conductance->apical);
+            p.g_c[index_of(compartment::soma)] = float(s.conductance->soma);
+            p.needed[index_of(compartment::basal)] = true;
+            for (int c = 0; c < compartment_count; ++c)
+                p.needed[c] = p.needed[c] || p.g_c[c] != 0;
+        } else {
+            p.drives[index_of(compartment::basal)] = true;
+            p.drives[index_of(compartment::gate)] = p.gated;
+            p.drives[index_of(compartment::apical)] = s.apical_gain != 0;
+            p.needed = p.drives;
+        }
     }
     if (plan.input < 0)
         throw internal_error("no input population");
@@ -160,37 +173,48 @@ circuit_plan compile_plan(const circuit_spec& spec, const library& lib, sim_mode
             continue;
         g.learns = true;
         g.decay = decay_named(s.rule->decay);
-        const auto resolve = [&](const std::vector<factor>& fs, int p, std::vector<circuit_plan::factor_ref>& out) {
-            using ref = circuit_plan::factor_ref;
+        using ref = circuit_plan::factor_ref;
+        // One plain signal of population p.
+        const auto plain = [&](factor::kind what, const std::string& group, int p) -> ref {
             auto& pp = plan.populations[p];
-            for (const auto& f: fs)
-                switch (f.what) {
-                case factor::kind::rate:
-                    out.push_back({ref::kind::rate, p, 0});
-                    break;
-                case factor::kind::basal:
-                case factor::kind::apical:
-                case factor::kind::gate: {
-                    const int c = f.what == factor::kind::basal    ? index_of(compartment::basal)
-                                  : f.what == factor::kind::apical ? index_of(compartment::apical)
-                                                                   : index_of(compartment::gate);
-                    pp.needed[c] = true;
-                    out.push_back({ref::kind::current, p, c});
-                    break;
+            switch (what) {
+            case factor::kind::rate:
+                return {ref::kind::rate, p, 0};
+            case factor::kind::basal:
+            case factor::kind::apical:
+            case factor::kind::gate: {
+                const int c = what == factor::kind::basal    ? index_of(compartment::basal)
+                              : what == factor::kind::apical ? index_of(compartment::apical)
+                                                             : index_of(compartment::gate);
+                pp.needed[c] = true;
+                return {ref::kind::current, p, c};
+            }
+            case factor::kind::active:
+                pp.needs_active = true;
+                return {ref::kind::active, p, 0};
+            case factor::kind::current: {
+                const int gi = spec.synapse_index(group);
+                auto& other = plan.groups[gi];
+                other.keep_current = true;
+                plan.populations[other.to].needed[index_of(other.target)] = true;
+                return {ref::kind::group_current, gi, 0};
+            }
+            }
+            throw internal_error("compile_plan: unknown factor");
+        };
+        const auto resolve = [&](const std::vector<factor>& fs, int p, std::vector<circuit_plan::factor_ref>& out) {
+            for (const auto& f: fs) {
+                if (f.terms.empty()) {
+                    out.push_back(plain(f.what, f.group, p));
+                    continue;
                 }
-                case factor::kind::active:
-                    pp.needs_active = true;
-                    out.push_back({ref::kind::active, p, 0});
-                    break;
-                case factor::kind::current: {
-                    const int gi = spec.synapse_index(f.group);
-                    auto& other = plan.groups[gi];
-                    other.keep_current = true;
-                    plan.populations[other.to].needed[index_of(other.target)] = true;
-                    out.push_back({ref::kind::group_current, gi, 0});
-                    break;
-                }
-                }
+                circuit_plan::signal sig;
+                sig.population = p;
+                for (const auto& t: f.terms)
+                    sig.terms.push_back({plain(t.what, t.group, p), float(t.scale), float(t.inner), t.law});
+                out.push_back({ref::kind::signal, int(plan.signals.size()), 0});
+                plan.signals.push_back(std::move(sig));
+            }
         };
         resolve(s.rule->post, g.to, g.post);
         resolve(s.rule->pre, g.from, g.pre);

@@ -22,10 +22,26 @@ enum class sim_mode { discrete, continuous };
 struct circuit_plan {
     // A signal a rule reads.
     struct factor_ref {
-        enum class kind { rate, current, active, group_current } what = kind::rate;
-        int index = 0; // population (or group for group_current)
+        enum class kind { rate, current, active, group_current, signal } what = kind::rate;
+        int index = 0; // population (group for group_current, signals entry for signal)
         int c = 0;     // compartment, for current
         bool operator==(const factor_ref&) const = default;
+    };
+
+    // An expression factor: sum over terms of scale * law(inner * x), with
+    // law the population's activation f where the term says law(...), else
+    // the identity (sim/circuit.hpp, factor). Computed per column after the
+    // rates, currents and f' it reads.
+    struct signal {
+        struct term {
+            factor_ref x; // rate, current, active or group_current
+            float scale = 1, inner = 1;
+            bool law = false;
+            bool operator==(const term&) const = default;
+        };
+        int population = -1; // whose neurons (rows) and law
+        std::vector<term> terms;
+        bool operator==(const signal&) const = default;
     };
 
     // r = f(I_b) g(I_g) + alpha I_a
@@ -39,11 +55,16 @@ struct circuit_plan {
         bool has_loss = false; // error populations: e = -dF/dy of `loss` on population `of`
         laws::loss_law loss = laws::loss_law::cross_entropy;
         int of = -1;
-        std::array<bool, 3> drives{};           // compartment enters the rate law
-        std::array<bool, 3> needed{};           // computed at all (rate law or a rule)
-        std::array<std::vector<int>, 3> inputs; // groups targeting each compartment
+        std::array<bool, compartment_count> drives{};           // compartment enters the rate law
+        std::array<bool, compartment_count> needed{};           // computed at all (rate law, potential or a rule)
+        std::array<std::vector<int>, compartment_count> inputs; // groups targeting each compartment
         bool needs_active = false;              // a rule reads f'(I_b)
         bool dynamic = false;                   // continuous, tau > 0: its rates are in the ODE state
+        // dynamics: conductance (models/laws/conductance.hpp): the ODE state
+        // holds the potential u, r = f(u); g by compartment (gate: 0).
+        bool conductance = false;
+        float g_leak = 0;
+        std::array<float, compartment_count> g_c{};
         bool operator==(const population&) const = default;
     };
 
@@ -65,6 +86,7 @@ struct circuit_plan {
     sim_mode mode = sim_mode::discrete;
     std::vector<population> populations;
     std::vector<group> groups;
+    std::vector<signal> signals;  // expression factors, in the order rules name them
     std::vector<int> order;       // evaluation order of instantaneous populations, inputs excluded
     std::vector<int> dynamic;     // continuous: populations with tau > 0
     std::vector<int> infer_order; // the output's ancestors only, all taken as instantaneous

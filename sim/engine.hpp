@@ -12,6 +12,7 @@
 // tau > 0 and every plastic weight, laid out by circuit_plan::layout for K
 // instances; derivative() points the buffers at a state and writes
 //   tau_p dr/dt = -r + f(I_b) g(I_g) + alpha I_a       (populations with tau > 0)
+//   tau_p du/dt = G (u* - u), r = f(u)                (dynamics: conductance, models/laws/conductance.hpp)
 //   tau_S dS/dt = mean_trials(POST PRE^T) - gamma R(S) (plastic groups)
 //
 // Buffers: a population's [n x batch] (a group's [post x pre]) slices of the
@@ -92,11 +93,15 @@ public:
     float* current(int p, int c, int k = 0) { return pops_[p].current[c].get() + k * slice(p); }
     float* active(int p, int k = 0) { return pops_[p].active.get() + k * slice(p); }
     float* drive(int p, int k = 0) { return pops_[p].drive.get() + k * slice(p); }
+    // Conductance populations: the somatic potential u (its own, or the bound state's).
+    float* potential(int p, int k = 0) { return pops_[p].potential + k * slice(p); }
     float* weights(int g, int k = 0) { return groups_[g].w ? groups_[g].w + k * weight_size(g) : nullptr; }
     float* own_weights(int g, int k = 0) {
         return groups_[g].own_w.get() ? groups_[g].own_w.get() + k * weight_size(g) : nullptr;
     }
     float* group_current(int g, int k = 0) { return groups_[g].current.get() + k * current_slice(g); }
+    // Expression factor s (plan().signals[s]) of the last forward pass, [n x batch].
+    float* signal(int s, int k = 0) { return signal_[s].get() + k * slice(plan_.signals[s].population); }
     float* moment(int g, int which, int k = 0) {
         return (which == 0 ? groups_[g].m : groups_[g].v).get() + k * weight_size(g);
     }
@@ -156,9 +161,10 @@ public:
 
 private:
     struct population {
-        array<float> own_rate, active, drive;
-        std::array<array<float>, 3> current;
-        float* rate = nullptr; // own_rate, or the bound state's
+        array<float> own_rate, active, drive, own_potential, scratch;
+        std::array<array<float>, compartment_count> current;
+        float* rate = nullptr;      // own_rate, or the bound state's
+        float* potential = nullptr; // conductance: own_potential, or the bound state's
     };
     struct group {
         array<float> own_w, current, post, pre, m, v, u;
@@ -198,6 +204,8 @@ private:
     void apply_group(int g, const part& P, backends::out_block out, bool accumulate);
     void compute_compartment(int p, int c, const part& P);
     void evaluate(int p, const part& P, backends::out_block out);
+    backends::out_block steady_potential(int p, const part& P, bool basal_only);
+    void compute_signal(int s, const part& P);
     void forward_part(const part& P, float* dxdt);
     void loss_part(int p, const part& P, bool with_error);
     void learn_part(const part& P, float* dxdt, bool learning);
@@ -213,6 +221,17 @@ private:
     std::vector<group> groups_;
     std::vector<float> eta_, base_eta_, gamma_, mirror_eta_, mirror_gamma_, inv_tau_;
     std::vector<float> alpha_, beta_, neg_c_; // this update's, per group and instance
+    // Expression factors (plan().signals): each one's values [n x batch] per
+    // instance, a scratch buffer for its later terms, and per term the
+    // per-instance constants of compute_signal (two runs of K values).
+    std::vector<array<float>> signal_, signal_scratch_;
+    std::vector<std::vector<std::size_t>> signal_consts_at_;
+    std::vector<float> signal_consts_;
+    // Conductance populations: per population, the weights g_c / G of u*
+    // (one run of K values per compartment, at conductance_at_[p]), and
+    // G / tau per population and instance (derivative() fills it).
+    std::vector<std::size_t> conductance_at_;
+    std::vector<float> conductance_consts_, conductance_rate_;
     array<std::int32_t> labels_, correct_;
     array<double> loss_;
     std::vector<std::int32_t> host_correct_, host_labels_;

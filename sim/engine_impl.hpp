@@ -2,6 +2,7 @@
 // instantiated: sim/engine.cpp (cpu) and sim/backends/cuda/engine.cpp (cuda).
 #pragma once
 
+#include "models/laws/conductance.hpp"
 #include "sim/engine.hpp"
 #include "sim/error.hpp"
 
@@ -23,6 +24,28 @@ engine<B>::engine(circuit_plan plan, int instances, int batch)
             groups_[g].own_w.resize(weight_size(int(g)) * K_);
             groups_[g].w = groups_[g].own_w.get();
         }
+    signal_.resize(plan_.signals.size());
+    signal_scratch_.resize(plan_.signals.size());
+    for (const auto& sig: plan_.signals) {
+        auto& at_term = signal_consts_at_.emplace_back();
+        for (const auto& t: sig.terms) {
+            at_term.push_back(signal_consts_.size());
+            // the first scaling (of x), then the scale after the law
+            signal_consts_.insert(signal_consts_.end(), std::size_t(K_), t.law ? t.inner : t.scale * t.inner);
+            signal_consts_.insert(signal_consts_.end(), std::size_t(K_), t.scale);
+        }
+    }
+    conductance_at_.assign(pops_.size(), 0);
+    conductance_rate_.assign(pops_.size() * std::size_t(K_), 0.0f);
+    for (std::size_t p = 0; p < pops_.size(); ++p) {
+        const auto& pp = plan_.populations[p];
+        if (!pp.conductance)
+            continue;
+        conductance_at_[p] = conductance_consts_.size();
+        const laws::conductances g{pp.g_leak, pp.g_c[0], pp.g_c[1], pp.g_c[3]};
+        for (int c = 0; c < compartment_count; ++c)
+            conductance_consts_.insert(conductance_consts_.end(), std::size_t(K_), pp.g_c[c] / g.total());
+    }
     layout_ = plan_.layout(batch, K_);
     state_batch_ = batch;
     resize_batch(batch);
@@ -36,10 +59,18 @@ template <class B> void engine<B>::resize_batch(int batch) {
         const auto& pp = plan_.populations[i];
         const std::int64_t n = pp.size * columns;
         p.own_rate.resize(n);
-        for (int c = 0; c < 3; ++c)
+        for (int c = 0; c < compartment_count; ++c)
             p.current[c].resize(pp.needed[c] ? n : 0);
         p.active.resize(pp.needs_active ? n : 0);
-        p.drive.resize(pp.dynamic ? n : 0);
+        p.drive.resize(pp.dynamic || pp.conductance ? n : 0);
+        p.own_potential.resize(pp.conductance ? n : 0);
+        p.scratch.resize(pp.conductance ? n : 0);
+    }
+    for (std::size_t s = 0; s < signal_.size(); ++s) {
+        const auto& sig = plan_.signals[s];
+        const std::int64_t n = plan_.populations[sig.population].size * columns;
+        signal_[s].resize(n);
+        signal_scratch_[s].resize(sig.terms.size() > 1 ? n : 0);
     }
     for (std::size_t i = 0; i < groups_.size(); ++i) {
         auto& g = groups_[i];
@@ -58,8 +89,10 @@ template <class B> void engine<B>::resize_batch(int batch) {
 }
 
 template <class B> void engine<B>::bind_own_storage() {
-    for (auto& p: pops_)
+    for (auto& p: pops_) {
         p.rate = p.own_rate.get();
+        p.potential = p.own_potential.get();
+    }
 }
 
 template <class B> void engine<B>::bind_own_rates() { bind_own_storage(); }
@@ -123,13 +156,44 @@ template <class B> float* engine<B>::factor(const circuit_plan::factor_ref& f) {
         return pops_[f.index].active.get();
     case kind::group_current:
         return groups_[f.index].current.get();
+    case kind::signal:
+        return signal_[f.index].get();
     }
     throw internal_error("engine: unknown rule factor");
 }
 
 template <class B> std::int64_t engine<B>::factor_rows(const circuit_plan::factor_ref& f) const {
-    return f.what == circuit_plan::factor_ref::kind::group_current ? plan_.groups[f.index].rows
-                                                                   : plan_.populations[f.index].size;
+    switch (f.what) {
+    case circuit_plan::factor_ref::kind::group_current:
+        return plan_.groups[f.index].rows;
+    case circuit_plan::factor_ref::kind::signal:
+        return plan_.populations[plan_.signals[f.index].population].size;
+    default:
+        return plan_.populations[f.index].size;
+    }
+}
+
+// Expression factor s over part P: out = sum_t scale_t law_t(inner_t x_t),
+// law_t the population's f or the identity (circuit_plan::signal).
+template <class B> void engine<B>::compute_signal(int s, const part& P) {
+    const auto& sig = plan_.signals[s];
+    const auto& pp = plan_.populations[sig.population];
+    const auto e = extent_of(pp.size, P);
+    const auto out = columns_of(signal_[s].get(), pp.size, P);
+    for (std::size_t i = 0; i < sig.terms.size(); ++i) {
+        const auto& t = sig.terms[i];
+        const auto dst = i == 0 ? out : columns_of(signal_scratch_[s].get(), pp.size, P);
+        const float* first = signal_consts_.data() + signal_consts_at_[s][i] + P.k0;
+        const float* after = first + K_;
+        B::scale(ctx_, e, first, columns_of(factor(t.x), pp.size, P), dst);
+        if (t.law) {
+            B::activate(ctx_, e, pp.f, dst, dst);
+            if (t.scale != 1)
+                B::scale(ctx_, e, after, dst, dst);
+        }
+        if (i > 0)
+            B::add(ctx_, e, dst, out);
+    }
 }
 
 // out (+)= W pre over part P.
@@ -182,10 +246,38 @@ template <class B> void engine<B>::compute_compartment(int p, int c, const part&
     }
 }
 
-// out = f(I_b) g(I_g) + alpha I_a over part P.
+// u* = sum_c (g_c / G) v_c of conductance population p over part P, into its
+// drive buffer (only basal: the steady state evaluation takes).
+template <class B> backends::out_block engine<B>::steady_potential(int p, const part& P, bool basal_only) {
+    const auto& pp = plan_.populations[p];
+    const auto e = extent_of(pp.size, P);
+    const auto out = columns_of(pops_[p].drive.get(), pp.size, P);
+    const auto scratch = columns_of(pops_[p].scratch.get(), pp.size, P);
+    bool first = true;
+    for (int c = 0; c < compartment_count; ++c) {
+        if (pp.g_c[c] == 0 || (basal_only && c != int(compartment::basal)))
+            continue;
+        const float* w = conductance_consts_.data() + conductance_at_[p] + std::size_t(c) * K_ + P.k0;
+        B::scale(ctx_, e, w, columns_of(pops_[p].current[c].get(), pp.size, P), first ? out : scratch);
+        if (!first)
+            B::add(ctx_, e, scratch, out);
+        first = false;
+    }
+    if (first)
+        B::zero(ctx_, e, out);
+    return out;
+}
+
+// out = f(I_b) g(I_g) + alpha I_a over part P; a conductance population's
+// steady state with only its basal input, f(g_B v_B / G), for evaluation.
 template <class B> void engine<B>::evaluate(int p, const part& P, backends::out_block out) {
     const auto& pp = plan_.populations[p];
-    for (int c = 0; c < 3; ++c)
+    if (pp.conductance) {
+        compute_compartment(p, int(compartment::basal), P);
+        B::activate(ctx_, extent_of(pp.size, P), pp.f, steady_potential(p, P, true), out);
+        return;
+    }
+    for (int c = 0; c < compartment_count; ++c)
         if (pp.drives[c])
             compute_compartment(p, c, P);
     constexpr int b = int(compartment::basal), a = int(compartment::apical), gt = int(compartment::gate);
@@ -218,6 +310,13 @@ template <class B> void engine<B>::loss_part(int p, const part& P, bool with_err
 template <class B> void engine<B>::forward_part(const part& P, float* dxdt) {
     if (P.c1 <= P.c0 || P.count() == 0)
         return;
+    // Conductance populations: r = f(u), before anything reads it.
+    for (int p: plan_.dynamic) {
+        const auto& pp = plan_.populations[p];
+        if (pp.conductance)
+            B::activate(ctx_, extent_of(pp.size, P), pp.f, columns_of(pops_[p].potential, pp.size, P),
+                        columns_of(pops_[p].rate, pp.size, P));
+    }
     for (int p: plan_.order) {
         if (plan_.populations[p].has_loss)
             loss_part(p, P, true);
@@ -226,6 +325,8 @@ template <class B> void engine<B>::forward_part(const part& P, float* dxdt) {
     }
     // Continuous mode: tau dr/dt = -r + (rate law), now that every input exists.
     for (int p: plan_.dynamic) {
+        if (plan_.populations[p].conductance)
+            continue; // below, once every compartment exists
         const std::int64_t n = plan_.populations[p].size;
         const auto drive = columns_of(pops_[p].drive.get(), n, P);
         evaluate(p, P, drive);
@@ -235,7 +336,7 @@ template <class B> void engine<B>::forward_part(const part& P, float* dxdt) {
     // Currents and derivatives that only rules read, now that every rate exists.
     for (std::size_t p = 0; p < pops_.size(); ++p) {
         const auto& pp = plan_.populations[p];
-        for (int c = 0; c < 3; ++c)
+        for (int c = 0; c < compartment_count; ++c)
             if (pp.needed[c] && !pp.drives[c])
                 compute_compartment(int(p), c, P);
         if (pp.needs_active)
@@ -243,6 +344,17 @@ template <class B> void engine<B>::forward_part(const part& P, float* dxdt) {
                           columns_of(pops_[p].current[int(compartment::basal)].get(), pp.size, P),
                           columns_of(pops_[p].active.get(), pp.size, P));
     }
+    // Conductance populations: tau du/dt = G (u* - u) (models/laws/conductance.hpp).
+    for (int p: plan_.dynamic) {
+        const auto& pp = plan_.populations[p];
+        if (!pp.conductance || !dxdt)
+            continue;
+        B::relax(ctx_, extent_of(pp.size, P), conductance_rate_.data() + at(p, P.k0), steady_potential(p, P, false),
+                 columns_of(pops_[p].potential, pp.size, P), columns_of(dxdt + layout_.population[p], pp.size, P));
+    }
+    // Expression factors, now that everything they read exists.
+    for (std::size_t s = 0; s < signal_.size(); ++s)
+        compute_signal(int(s), P);
     // Products of several pre factors, read whole by every part of learn().
     for (std::size_t gi = 0; gi < groups_.size(); ++gi) {
         const auto& gp = plan_.groups[gi];
@@ -513,7 +625,8 @@ template <class B> bool engine<B>::mirror(std::span<rng* const> noise, int b, do
 
 template <class B> void engine<B>::write_state(float* x) {
     for (int p: plan_.dynamic)
-        B::copy_n(ctx_, pops_[p].own_rate.get(), x + layout_.population[p], slice(p) * K_);
+        B::copy_n(ctx_, plan_.populations[p].conductance ? pops_[p].own_potential.get() : pops_[p].own_rate.get(),
+                  x + layout_.population[p], slice(p) * K_);
     for (std::size_t g = 0; g < groups_.size(); ++g)
         if (layout_.group[g] >= 0)
             B::copy_n(ctx_, groups_[g].own_w.get(), x + layout_.group[g], weight_size(int(g)) * K_);
@@ -527,7 +640,7 @@ template <class B> void engine<B>::bind_state(const float* x) {
     // The buffers only read the state; derivative() writes dxdt.
     float* s = const_cast<float*>(x);
     for (int p: plan_.dynamic)
-        pops_[p].rate = s + layout_.population[p];
+        (plan_.populations[p].conductance ? pops_[p].potential : pops_[p].rate) = s + layout_.population[p];
     for (std::size_t g = 0; g < groups_.size(); ++g)
         if (layout_.group[g] >= 0)
             groups_[g].w = s + layout_.group[g];
@@ -535,6 +648,13 @@ template <class B> void engine<B>::bind_state(const float* x) {
 
 template <class B> void engine<B>::derivative(const float* x, float* dxdt, bool learning) {
     bind_state(x);
+    for (int p: plan_.dynamic) {
+        const auto& pp = plan_.populations[p];
+        if (pp.conductance)
+            for (int k = 0; k < K_; ++k)
+                conductance_rate_[at(p, k)] =
+                    laws::conductances{pp.g_leak, pp.g_c[0], pp.g_c[1], pp.g_c[3]}.total() * inv_tau_[at(p, k)];
+    }
     rates_of_forward_ = true;
     const int columns = column_parts();
     B::parallel(ctx_, columns, [&](int i) { forward_part(column_part(i, columns), dxdt); });
@@ -562,7 +682,7 @@ template <class B> std::int64_t engine<B>::step_flops() const {
     std::int64_t flops = 0;
     const auto gemm = [&](const circuit_plan::group& g) { return 2 * std::int64_t(g.rows) * g.cols * batch_; };
     for (const auto& p: plan_.populations)
-        for (int c = 0; c < 3; ++c)
+        for (int c = 0; c < compartment_count; ++c)
             if (p.needed[c])
                 for (int gi: p.inputs[c])
                     if (!plan_.groups[gi].identity_copy)

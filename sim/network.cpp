@@ -97,8 +97,10 @@ void network::bind_views() {
         const auto& pp = plan.populations[i];
         const int p_i = int(i);
         new (&p.rate) view(engine_.rate(p_i), pp.size, b);
-        for (int c = 0; c < 3; ++c)
+        for (int c = 0; c < compartment_count; ++c)
             new (&p.current[c]) view(pp.needed[c] ? engine_.current(p_i, c) : nullptr, pp.needed[c] ? pp.size : 0, b);
+        float* state = !pp.dynamic ? nullptr : pp.conductance ? engine_.potential(p_i) : engine_.rate(p_i);
+        new (&p.state) view(state, state ? pp.size : 0, state ? b : 0);
         new (&p.active) view(pp.needs_active ? engine_.active(p_i) : nullptr, pp.needs_active ? pp.size : 0, b);
     }
     for (std::size_t i = 0; i < groups_.size(); ++i) {
@@ -170,6 +172,11 @@ const_block network::factor_block(const factor_ref& f) const {
         return pops_[f.index].active;
     case factor_ref::kind::group_current:
         return groups_[f.index].current;
+    case factor_ref::kind::signal: {
+        auto& e = const_cast<cpu_engine&>(engine_);
+        return Eigen::Map<const matrix>(e.signal(f.index), plan().populations[plan().signals[f.index].population].size,
+                                        e.batch());
+    }
     }
     throw internal_error("factor_block: unknown factor");
 }

@@ -30,10 +30,14 @@ public:
         const population_spec* spec = nullptr;
         const circuit_plan::population* plan = nullptr;
         view rate{nullptr, 0, 0}; // [n x batch]: the engine's, or the ODE state's (dynamic)
-        std::array<view, 3> current{view{nullptr, 0, 0}, view{nullptr, 0, 0},
-                                    view{nullptr, 0, 0}}; // indexed by compartment, where needed
+        std::array<view, compartment_count> current{view{nullptr, 0, 0}, view{nullptr, 0, 0}, view{nullptr, 0, 0},
+                                                    view{nullptr, 0, 0}}; // indexed by compartment, where needed
         view active{nullptr, 0, 0};                       // f'(I_b), when a rule asks for it
         std::int64_t state_offset = -1;                   // continuous, dynamic: where the rates sit in the state
+        // Continuous, dynamic: the state's share, [n x batch]: the rates, or
+        // the potential u of a conductance population (whose `rate` is f(u)
+        // of the last forward pass).
+        view state{nullptr, 0, 0};
     };
 
     // A group's views and parameters (the engine's); its structure is plan().groups[i].

@@ -467,6 +467,59 @@ TEST_CASE("a continuous dopri5 run stopped by SIGINT or SIGTERM exits 130 or 143
     }
 }
 
+// Conductance populations (their potentials are the ODE state and the
+// checkpoint's) with expression-factor rules, a somatic nudge and reports of
+// their rates f(u).
+TEST_CASE("a continuous run of conductance populations stopped by SIGINT resumes bitwise, potentials included") {
+    const fs::path dir = case_dir("conductance");
+    write(dir / "run.yaml", R"yaml(circuit:
+  populations:
+    x: {size: 20, role: input}
+    p: {size: 16, activation: softplus, tau: 1, dynamics: {kind: conductance, g_leak: 0.1, g_basal: 1, g_apical: 0.8}}
+    y: {size: 4, activation: linear, tau: 1, dynamics: {kind: conductance, g_basal: 1, g_soma: 0.8}}
+    i: {size: 4, activation: linear, tau: 1, dynamics: {kind: conductance, g_basal: 1, g_soma: 0.8}}
+    e: {size: 4, role: error, loss: mse, of: y}
+  synapses:
+    W1: {from: x, to: p, target: basal, rule: {post: "rate - law(0.5263 * basal)", pre: rate, tau: 500, decay: none}}
+    W2: {from: p, to: y, target: basal, rule: {post: "rate - law(0.5263 * basal)", pre: rate, tau: 500, decay: none}}
+    IP: {from: p, to: i, target: basal, rule: {post: "rate - law(0.909 * basal)", pre: rate, tau: 250, decay: none}}
+    N: {from: y, to: i, target: soma, init: identity, plastic: false}
+    B: {from: y, to: p, target: apical, plastic: false}
+    PI: {from: i, to: p, target: apical, rule: {post: "-apical", pre: rate, tau: 250, decay: none}}
+    T: {from: e, to: y, target: soma, init: identity, plastic: false}
+protocol:
+  mode: continuous
+  epochs: 12
+  present_ms: 10
+  learn_after_ms: 5
+  trials: 8
+  integrator: {method: rk4, dt_ms: 0.5}
+  seed: 7
+  dataset: {name: teacher, teacher: {inputs: 20, hidden: 16, classes: 4, train: 256, test: 64}}
+  record: {metrics_every: 3, weights_every_ms: 70, sample_every_ms: 2, populations: [y, i, e], checkpoint_every: 5}
+)yaml");
+    std::string out;
+    REQUIRE_MESSAGE(run(dir, {"run", "run.yaml", "-o", "whole.h5", "--threads", "1"}, out) == 0, out);
+    std::string seen;
+    const child c = start(dir, {"run", "run.yaml", "-o", "stopped.h5", "--threads", "1"});
+    read_until(c, "epoch   1", seen);
+    kill(c.pid, SIGINT);
+    REQUIRE_MESSAGE(finish(c, seen) == 130, seen);
+    {
+        const auto f = open_file(dir / "stopped.h5");
+        REQUIRE(f.valid());
+        const auto u = read_array(f.get(), "/checkpoint/0/rates/y");
+        CHECK(u.dims == std::vector<hsize_t>{4, 8});
+        // p's rates are softplus(u) > 0: a negative value is a potential.
+        const auto v = read_array(f.get(), "/checkpoint/0/rates/p").values;
+        CHECK(*std::min_element(v.begin(), v.end()) < 0);
+    }
+    out.clear();
+    REQUIRE_MESSAGE(run(dir, {"resume", "stopped.h5"}, out) == 0, out);
+    CHECK(out.find("epoch  12  presentations 384") != std::string::npos);
+    check_same_recording(dir / "stopped.h5", dir / "whole.h5");
+}
+
 TEST_CASE("a diverged continuous run resumes from its last checkpoint into the same divergence, bitwise") {
     const fs::path dir = case_dir("continuous-guard");
     // Rates far too large: the guard stops the run a few presentations after a checkpoint,

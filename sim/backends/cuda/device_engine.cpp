@@ -396,15 +396,21 @@ struct device_engine::impl {
         const auto& layout = eng.layout();
         for (std::size_t p = 0; p < plan.populations.size(); ++p) {
             const bool in_state = state && layout.population[p] >= 0;
+            // A conductance population's state is its potential; its rates are f(u) of the last pass.
+            const bool rates_too = plan.populations[p].conductance && eng.has_forward_rates();
             if (!in_state && !eng.has_forward_rates())
                 continue;
             const int columns = in_state ? state_batch : eng.batch();
             const std::int64_t slice = std::int64_t(plan.populations[p].size) * columns;
             for (int k = 0; k < K; ++k) {
-                auto& rate = hosts[k]->populations()[p].rate;
+                auto& host = hosts[k]->populations()[p];
+                auto& to = in_state ? host.state : host.rate;
                 const float* from = in_state ? state + layout.population[p] + k * slice : eng.rate(int(p), k);
-                if (rate.cols() == columns)
-                    backend::download(ctx, from, rate.data(), slice);
+                if (to.cols() == columns)
+                    backend::download(ctx, from, to.data(), slice);
+                const std::int64_t own = std::int64_t(plan.populations[p].size) * eng.batch();
+                if (in_state && rates_too && host.rate.cols() == eng.batch())
+                    backend::download(ctx, eng.rate(int(p), k), host.rate.data(), own);
             }
         }
     }
@@ -418,10 +424,10 @@ struct device_engine::impl {
                 continue;
             const std::int64_t slice = std::int64_t(plan.populations[p].size) * state_batch;
             for (int k = 0; k < K; ++k) {
-                const auto& rate = hosts[k]->populations()[p].rate;
-                if (rate.cols() != state_batch)
+                const auto& share = hosts[k]->populations()[p].state; // rates, or potentials
+                if (share.cols() != state_batch)
                     throw internal_error("CUDA backend: a host's rates do not read its state");
-                backend::upload(ctx, rate.data(), x.data() + layout.population[p] + k * slice, slice);
+                backend::upload(ctx, share.data(), x.data() + layout.population[p] + k * slice, slice);
             }
         }
         for (std::size_t g = 0; g < plan.groups.size(); ++g) {
