@@ -137,15 +137,14 @@ def _with_file(document, call):
         os.unlink(f.name)
 
 
-def sweep(document, set=None, output=None, threads=0, backend=None, ensemble=0, overwrite=False):
-    """Runs a sweep document as `counterstream sweep` does; returns the sweep file's Recording."""
+def _sweep_like(benchmark, document, set, output, threads, backend, ensemble, overwrite):
     out = os.fspath(output) if output else ""
 
     def call(file):
         target = out or os.path.join("runs", os.path.splitext(os.path.basename(file))[0].lstrip(".") + ".h5")
         try:
-            code = _core.sweep_or_benchmark(False, file, _sets(set, backend), target, int(threads), int(ensemble),
-                                            bool(overwrite))
+            code = _core.sweep_or_benchmark(benchmark, file, _sets(set, backend), target, int(threads),
+                                            int(ensemble), bool(overwrite))
         except InputError as e:
             raise _overwrite_hint(e) from None
         if code == 130:
@@ -153,24 +152,16 @@ def sweep(document, set=None, output=None, threads=0, backend=None, ensemble=0, 
         return Recording(target)
 
     return _with_file(document, call)
+
+
+def sweep(document, set=None, output=None, threads=0, backend=None, ensemble=0, overwrite=False):
+    """Runs a sweep document as `counterstream sweep` does; returns the sweep file's Recording."""
+    return _sweep_like(False, document, set, output, threads, backend, ensemble, overwrite)
 
 
 def benchmark(document, set=None, output=None, threads=0, backend=None, ensemble=0, overwrite=False):
     """Runs a benchmark document as `counterstream benchmark` does; returns its Recording."""
-    out = os.fspath(output) if output else ""
-
-    def call(file):
-        target = out or os.path.join("runs", os.path.splitext(os.path.basename(file))[0].lstrip(".") + ".h5")
-        try:
-            code = _core.sweep_or_benchmark(True, file, _sets(set, backend), target, int(threads), int(ensemble),
-                                            bool(overwrite))
-        except InputError as e:
-            raise _overwrite_hint(e) from None
-        if code == 130:
-            raise KeyboardInterrupt(f"{target}: interrupted; counterstream.resume({target!r}) continues it")
-        return Recording(target)
-
-    return _with_file(document, call)
+    return _sweep_like(True, document, set, output, threads, backend, ensemble, overwrite)
 
 
 def analyze(path, point=None, output=None, theorem1=True, probe_batch=256):
