@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -255,9 +256,11 @@ std::int64_t steps_recorded(hid_t file) {
     return std::int64_t(step.values.back());
 }
 
-// Runs DOC whole, then again stopped by SIGINT after epoch 1 and resumed;
-// the two recordings must be the same bit for bit.
-void check_sigint_resume_is_bitwise(const fs::path& dir, const std::string& doc) {
+// Runs DOC whole, then again stopped by SIGINT after epoch 1 (`inspect`
+// sees the stopped file) and resumed; the two recordings must be the same
+// bit for bit. Returns what the resume printed.
+std::string check_sigint_resume_is_bitwise(const fs::path& dir, const std::string& doc,
+                                           const std::function<void(const fs::path&)>& inspect = {}) {
     write(dir / "run.yaml", doc);
     std::string out;
     REQUIRE_MESSAGE(run(dir, {"run", "run.yaml", "-o", "whole.h5", "--threads", "1"}, out) == 0, out);
@@ -266,10 +269,13 @@ void check_sigint_resume_is_bitwise(const fs::path& dir, const std::string& doc)
     read_until(c, "epoch   1", seen);
     kill(c.pid, SIGINT);
     REQUIRE_MESSAGE(finish(c, seen) == 130, seen);
+    if (inspect) inspect(dir / "stopped.h5");
     out.clear();
     REQUIRE_MESSAGE(run(dir, {"resume", "stopped.h5"}, out) == 0, out);
-    CHECK(out.find("resumed at step") != std::string::npos);
+    // "resumed at step N" in discrete mode, "resumed at presentation N" in continuous mode
+    CHECK((out.find("resumed at step") != std::string::npos || out.find("resumed at presentation") != std::string::npos));
     check_same_recording(dir / "stopped.h5", dir / "whole.h5");
+    return out;
 }
 
 } // namespace
@@ -471,8 +477,7 @@ TEST_CASE("a continuous dopri5 run stopped by SIGINT or SIGTERM exits 130 or 143
 // checkpoint's) with expression-factor rules, a somatic nudge and reports of
 // their rates f(u).
 TEST_CASE("a continuous run of conductance populations stopped by SIGINT resumes bitwise, potentials included") {
-    const fs::path dir = case_dir("conductance");
-    write(dir / "run.yaml", R"yaml(circuit:
+    const std::string doc = R"yaml(circuit:
   populations:
     x: {size: 20, role: input}
     p: {size: 16, activation: softplus, tau: 1, dynamics: {kind: conductance, g_leak: 0.1, g_basal: 1, g_apical: 0.8}}
@@ -497,27 +502,17 @@ protocol:
   seed: 7
   dataset: {name: teacher, teacher: {inputs: 20, hidden: 16, classes: 4, train: 256, test: 64}}
   record: {metrics_every: 3, weights_every_ms: 70, sample_every_ms: 2, populations: [y, i, e], checkpoint_every: 5}
-)yaml");
-    std::string out;
-    REQUIRE_MESSAGE(run(dir, {"run", "run.yaml", "-o", "whole.h5", "--threads", "1"}, out) == 0, out);
-    std::string seen;
-    const child c = start(dir, {"run", "run.yaml", "-o", "stopped.h5", "--threads", "1"});
-    read_until(c, "epoch   1", seen);
-    kill(c.pid, SIGINT);
-    REQUIRE_MESSAGE(finish(c, seen) == 130, seen);
-    {
-        const auto f = open_file(dir / "stopped.h5");
+)yaml";
+    const std::string out = check_sigint_resume_is_bitwise(case_dir("conductance"), doc, [](const fs::path& stopped) {
+        const auto f = open_file(stopped);
         REQUIRE(f.valid());
         const auto u = read_array(f.get(), "/checkpoint/0/rates/y");
         CHECK(u.dims == std::vector<hsize_t>{4, 8});
         // p's rates are softplus(u) > 0: a negative value is a potential.
         const auto v = read_array(f.get(), "/checkpoint/0/rates/p").values;
         CHECK(*std::min_element(v.begin(), v.end()) < 0);
-    }
-    out.clear();
-    REQUIRE_MESSAGE(run(dir, {"resume", "stopped.h5"}, out) == 0, out);
+    });
     CHECK(out.find("epoch  12  presentations 384") != std::string::npos);
-    check_same_recording(dir / "stopped.h5", dir / "whole.h5");
 }
 
 TEST_CASE("a diverged continuous run resumes from its last checkpoint into the same divergence, bitwise") {

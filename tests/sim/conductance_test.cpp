@@ -9,7 +9,7 @@
 #include "sim/error.hpp"
 #include "sim/integrator.hpp"
 #include "sim/network.hpp"
-#include "tests/support/yaml_files.hpp"
+#include "tests/support/documents.hpp"
 
 #include <doctest/doctest.h>
 
@@ -22,9 +22,7 @@ using namespace counterstream;
 namespace {
 
 run_document load(const std::string& name, const std::string& text, const std::string& mode) {
-    return load_run(
-        testing::write_file(name + ".yaml", text + "protocol: {mode: " + mode + ", dataset: {name: teacher}}\n"), {},
-        models::standard_library());
+    return testing::load_circuit(name, text, mode);
 }
 
 // v_B = x, v_A = A x, v_som = -2 x (a soma group: the nudging input).

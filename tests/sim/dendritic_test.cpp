@@ -7,7 +7,7 @@
 #include "protocols/run_document.hpp"
 #include "sim/error.hpp"
 #include "sim/network.hpp"
-#include "tests/support/yaml_files.hpp"
+#include "tests/support/documents.hpp"
 
 #include <doctest/doctest.h>
 
@@ -20,9 +20,7 @@ using namespace counterstream;
 namespace {
 
 run_document load(const std::string& name, const std::string& text, const std::string& mode) {
-    return load_run(
-        testing::write_file(name + ".yaml", text + "protocol: {mode: " + mode + ", dataset: {name: teacher}}\n"), {},
-        models::standard_library());
+    return testing::load_circuit(name, text, mode);
 }
 
 // h = tanh(W x); its apical compartment sums the error (an identity from e)

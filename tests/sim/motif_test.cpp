@@ -95,7 +95,8 @@ synapses:
     const auto doc =
         load("layers", "circuit:\n  motif: " + file + "\n  sizes: [5, 8, 6, 4, 2]\n  feedback_ratio: 0.5\n" + protocol);
     CHECK(population_names(doc.circuit) == "a1:5 a2:8 a3:6 a4:4 a5:2 f1:5 h2:3 h3:3 h4:3 t5:2 r2:4 r3:3 bias:1 e:2");
-    CHECK(group_names(doc.circuit) == "W1:a1>a2 W2:a2>a3 R2:h2>r2 W3:a3>a4 R3:h3>r3 W4:a4>a5 O5:a5>t5 in:f1>a1 out:a5>t5");
+    CHECK(group_names(doc.circuit) ==
+          "W1:a1>a2 W2:a2>a3 R2:h2>r2 W3:a3>a4 R3:h3>r3 W4:a4>a5 O5:a5>t5 in:f1>a1 out:a5>t5");
 }
 
 TEST_CASE("a circuit adds a per-layer template, erases another, and overrides by template or by name") {
@@ -144,7 +145,7 @@ TEST_CASE("overrides merge key by key, and !replace replaces the map it tags") {
 }
 
 TEST_CASE("a group naming a population that does not exist at a layer is an error, not a silent drop") {
-    const auto motif = testing::write_file("drop-motif.yaml", R"(populations:
+    const std::string populations = R"(populations:
   input: {name: "h{l}", layers: first, role: input}
   hidden: {name: "h{l}", layers: hidden, activation: relu}
   output: {name: "h{l}", layers: last}
@@ -152,23 +153,17 @@ TEST_CASE("a group naming a population that does not exist at a layer is an erro
   e: {layers: last, role: error, of: "h{l}", loss: cross_entropy}
 synapses:
   W{l}: {from: "h{l}", to: "h{l+1}", target: basal, plastic: false}
-  V{l}: {from: "h{l}", to: "d{l}", target: gate, plastic: false}
-)");
+)";
+    const auto motif = testing::write_file(
+        "drop-motif.yaml", populations + "  V{l}: {from: \"h{l}\", to: \"d{l}\", target: gate, plastic: false}\n");
     const auto err = load_error("drop", "circuit:\n  motif: " + motif + "\n  sizes: [7, 6, 4]\n" + protocol);
     CHECK(err.find("drop-motif.yaml:9:") != std::string::npos);
     CHECK(err.find("synapses.V{l}.to: no population 'd1' at l = 1 (did you mean 'd2'?; limit the template's "
                    "layers: to where its populations exist)") != std::string::npos);
     // Stating the range is the fix.
-    const auto fixed = testing::write_file("drop-motif-fixed.yaml", R"(populations:
-  input: {name: "h{l}", layers: first, role: input}
-  hidden: {name: "h{l}", layers: hidden, activation: relu}
-  output: {name: "h{l}", layers: last}
-  down: {name: "d{l}", layers: hidden}
-  e: {layers: last, role: error, of: "h{l}", loss: cross_entropy}
-synapses:
-  W{l}: {from: "h{l}", to: "h{l+1}", target: basal, plastic: false}
-  V{l}: {layers: hidden, from: "h{l}", to: "d{l}", target: gate, plastic: false}
-)");
+    const auto fixed = testing::write_file(
+        "drop-motif-fixed.yaml",
+        populations + "  V{l}: {layers: hidden, from: \"h{l}\", to: \"d{l}\", target: gate, plastic: false}\n");
     CHECK(
         group_names(load("drop-fixed", "circuit:\n  motif: " + fixed + "\n  sizes: [7, 6, 4]\n" + protocol).circuit) ==
         "W1:h1>h2 W2:h2>h3 V2:h2>d2");
