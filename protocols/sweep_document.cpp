@@ -242,7 +242,7 @@ sweep_document load_sweep(const std::string& file, const std::vector<std::string
     diagnostics diag;
     reader rd(diag);
     const view v = document_root(
-        file, root, cli_sets, "base: and grid: or list:", {"base", "set", "grid", "list", "threads", "ensemble"}, rd);
+        file, root, cli_sets, "base: and grid:, list: or both", {"base", "set", "grid", "list", "threads", "ensemble"}, rd);
 
     if (!v["base"].defined())
         rd.error(v, "missing base: (the run document every point starts from)");
@@ -255,29 +255,88 @@ sweep_document load_sweep(const std::string& file, const std::vector<std::string
 
     const std::vector<document_override> fixed = read_overrides(root["set"], file, "set", diag);
 
-    // grid: or list: the swept paths and their values.
+    // grid:, list:, or both (every list point crossed with the grid): the
+    // swept paths and their values. Columns: the list's paths, then the grid's.
     const YAML::Node grid = root["grid"], list = root["list"];
-    std::vector<std::vector<YAML::Node>> axis_nodes; // grid
-    std::vector<std::vector<YAML::Node>> list_nodes; // list: per point, per column
-    std::vector<location> column_at;                 // where each column is named
-    std::vector<location> list_at;                   // where each list point is
-    if (grid.IsDefined() && list.IsDefined()) {
-        diag.error(key_location(root, "list", file), "list", "give grid: or list:, not both");
-    } else if (!grid.IsDefined() && !list.IsDefined()) {
+    std::vector<std::vector<YAML::Node>> axis_nodes; // grid: per grid column, its values
+    std::vector<std::vector<YAML::Node>> list_nodes; // list: per point, per list column
+    std::vector<std::string> list_columns, grid_columns;
+    std::vector<location> column_at; // where each column is named
+    std::vector<location> list_at;   // where each list point is
+    std::vector<std::vector<std::string>> grid_axes;
+    if (!grid.IsDefined() && !list.IsDefined())
         diag.error(locate(root, file), "", "missing grid: or list: (the points to run)");
-    } else if (grid.IsDefined()) {
+    if (list.IsDefined()) {
+        if (list.IsNull() || (list.IsSequence() && list.size() == 0)) {
+            diag.error(key_location(root, "list", file), "list", "is empty: give at least one point");
+        } else if (!list.IsSequence()) {
+            diag.error(locate(list, file), "list", "expected a list of points, each a map of dotted.path: VALUE");
+        } else if (list.size() > std::size_t(max_points)) {
+            diag.error(locate(list, file), "list", "has more than " + std::to_string(max_points) + " points");
+        } else {
+            for (std::size_t i = 0; i < list.size(); ++i) {
+                const YAML::Node e = list[i];
+                const std::string key = "list[" + std::to_string(i) + "]";
+                if (!e.IsMap() || e.size() == 0) {
+                    diag.error(locate(e, file), key, "expected a non-empty map of dotted.path: VALUE");
+                    continue;
+                }
+                if (list_columns.empty()) {
+                    for (const auto& kv: e) {
+                        const auto path = key_text(kv.first);
+                        if (!is_dotted_path(path))
+                            diag.error(locate(kv.first, file), key + "." + path,
+                                       "not a dotted path into the run document (like circuit.eta_scale)");
+                        list_columns.push_back(path);
+                        column_at.push_back(locate(kv.first, file));
+                    }
+                }
+                std::vector<std::string> missing, extra;
+                std::vector<YAML::Node> row(list_columns.size());
+                std::vector<bool> given(list_columns.size(), false);
+                for (const auto& kv: e) {
+                    const auto path = key_text(kv.first);
+                    const auto c =
+                        std::size_t(std::find(list_columns.begin(), list_columns.end(), path) - list_columns.begin());
+                    if (c == list_columns.size()) {
+                        extra.push_back(path);
+                    } else {
+                        row[c] = kv.second;
+                        given[c] = true;
+                    }
+                }
+                for (std::size_t c = 0; c < list_columns.size(); ++c)
+                    if (!given[c])
+                        missing.push_back(list_columns[c]);
+                if (!missing.empty() || !extra.empty()) {
+                    diag.error(locate(e, file), key,
+                               "every point needs the keys of list[0] (" + join(list_columns, ", ") + ")" +
+                                   (missing.empty() ? "" : "; missing " + join(missing, ", ")) +
+                                   (extra.empty() ? "" : "; extra " + join(extra, ", ")));
+                    continue;
+                }
+                list_nodes.push_back(row);
+                list_at.push_back(locate(e, file));
+            }
+        }
+    }
+    if (grid.IsDefined()) {
         if (grid.IsNull() || (grid.IsMap() && grid.size() == 0)) {
             diag.error(key_location(root, "grid", file), "grid", "is empty: give at least one dotted.path: [values]");
         } else if (!grid.IsMap()) {
             diag.error(locate(grid, file), "grid", "expected a map of dotted.path: [values]");
         } else {
-            std::int64_t count = 1;
+            std::int64_t count = std::max<std::int64_t>(1, std::int64_t(list_nodes.size()));
             for (const auto& kv: grid) {
                 const auto path = key_text(kv.first);
                 const location at = locate(kv.first, file);
                 const std::string key = "grid." + path;
                 if (!is_dotted_path(path)) {
                     diag.error(at, key, "not a dotted path into the run document (like circuit.eta_scale)");
+                    continue;
+                }
+                if (std::find(list_columns.begin(), list_columns.end(), path) != list_columns.end()) {
+                    diag.error(at, key, "is also swept by list: (a path is swept by the grid or the list, not both)");
                     continue;
                 }
                 if (!kv.second.IsSequence()) {
@@ -298,73 +357,29 @@ sweep_document load_sweep(const std::string& file, const std::vector<std::string
                     values.push_back(value);
                 }
                 count = std::min<std::int64_t>(count * std::int64_t(values.size()), max_points + 1);
-                doc.columns.push_back(path);
-                doc.axes.push_back(texts);
+                grid_columns.push_back(path);
+                grid_axes.push_back(texts);
                 axis_nodes.push_back(values);
                 column_at.push_back(at);
             }
             if (count > max_points)
                 diag.error(key_location(root, "grid", file), "grid",
-                           "has more than " + std::to_string(max_points) + " points");
-        }
-    } else {
-        if (list.IsNull() || (list.IsSequence() && list.size() == 0)) {
-            diag.error(key_location(root, "list", file), "list", "is empty: give at least one point");
-        } else if (!list.IsSequence()) {
-            diag.error(locate(list, file), "list", "expected a list of points, each a map of dotted.path: VALUE");
-        } else if (list.size() > std::size_t(max_points)) {
-            diag.error(locate(list, file), "list", "has more than " + std::to_string(max_points) + " points");
-        } else {
-            for (std::size_t i = 0; i < list.size(); ++i) {
-                const YAML::Node e = list[i];
-                const std::string key = "list[" + std::to_string(i) + "]";
-                if (!e.IsMap() || e.size() == 0) {
-                    diag.error(locate(e, file), key, "expected a non-empty map of dotted.path: VALUE");
-                    continue;
-                }
-                if (doc.columns.empty()) {
-                    for (const auto& kv: e) {
-                        const auto path = key_text(kv.first);
-                        if (!is_dotted_path(path))
-                            diag.error(locate(kv.first, file), key + "." + path,
-                                       "not a dotted path into the run document (like circuit.eta_scale)");
-                        doc.columns.push_back(path);
-                        column_at.push_back(locate(kv.first, file));
-                    }
-                }
-                std::vector<std::string> missing, extra;
-                std::vector<YAML::Node> row(doc.columns.size());
-                std::vector<bool> given(doc.columns.size(), false);
-                for (const auto& kv: e) {
-                    const auto path = key_text(kv.first);
-                    const auto c =
-                        std::size_t(std::find(doc.columns.begin(), doc.columns.end(), path) - doc.columns.begin());
-                    if (c == doc.columns.size()) {
-                        extra.push_back(path);
-                    } else {
-                        row[c] = kv.second;
-                        given[c] = true;
-                    }
-                }
-                for (std::size_t c = 0; c < doc.columns.size(); ++c)
-                    if (!given[c])
-                        missing.push_back(doc.columns[c]);
-                if (!missing.empty() || !extra.empty()) {
-                    diag.error(locate(e, file), key,
-                               "every point needs the keys of list[0] (" + join(doc.columns, ", ") + ")" +
-                                   (missing.empty() ? "" : "; missing " + join(missing, ", ")) +
-                                   (extra.empty() ? "" : "; extra " + join(extra, ", ")));
-                    continue;
-                }
-                list_nodes.push_back(row);
-                list_at.push_back(locate(e, file));
-            }
+                           "has more than " + std::to_string(max_points) + " points" +
+                               (list.IsDefined() ? " with the list" : ""));
         }
     }
+    doc.columns = list_columns;
+    doc.columns.insert(doc.columns.end(), grid_columns.begin(), grid_columns.end());
+    if (!list.IsDefined())
+        doc.axes = grid_axes; // a pure grid prints as a matrix
+    const std::size_t list_width = list_columns.size();
+    const auto column_key = [&](std::size_t c, std::size_t point) {
+        return c < list_width ? "list[" + std::to_string(point) + "]." + doc.columns[c] : "grid." + doc.columns[c];
+    };
 
     // A path is either swept or fixed.
     for (std::size_t c = 0; c < doc.columns.size(); ++c) {
-        const std::string key = (grid.IsDefined() ? "grid." : "list[0].") + doc.columns[c];
+        const std::string key = column_key(c, 0);
         for (const auto& f: fixed)
             if (f.path == doc.columns[c])
                 diag.error(column_at[c], key, "is also under set: (a path is swept or fixed, not both)");
@@ -374,8 +389,10 @@ sweep_document load_sweep(const std::string& file, const std::vector<std::string
     }
     diag.raise();
 
-    // The points: the grid's last key varies fastest.
-    const auto add_point = [&](std::vector<YAML::Node> nodes) {
+    // The points: each list point (in order) crossed with the grid, whose
+    // last key varies fastest. point_row[i] is point i's list point.
+    std::vector<std::size_t> point_row;
+    const auto add_point = [&](std::vector<YAML::Node> nodes, std::size_t row) {
         sweep_point p;
         p.index = int(doc.points.size());
         p.base = doc.base;
@@ -388,31 +405,31 @@ sweep_document load_sweep(const std::string& file, const std::vector<std::string
             p.sets.push_back(doc.columns[c] + "=" + p.values.back());
         }
         doc.points.push_back(std::move(p));
+        point_row.push_back(row);
     };
-    if (!axis_nodes.empty()) {
-        std::int64_t n = 1;
-        for (const auto& a: axis_nodes)
-            n *= std::int64_t(a.size());
-        for (std::int64_t i = 0; i < n; ++i) {
-            std::vector<YAML::Node> nodes(axis_nodes.size());
+    std::int64_t grid_points = 1;
+    for (const auto& a: axis_nodes)
+        grid_points *= std::int64_t(a.size());
+    const std::size_t rows = list.IsDefined() ? list_nodes.size() : 1;
+    for (std::size_t r = 0; r < rows; ++r)
+        for (std::int64_t i = 0; i < grid_points; ++i) {
+            std::vector<YAML::Node> nodes = list.IsDefined() ? list_nodes[r] : std::vector<YAML::Node>{};
+            nodes.resize(list_width + axis_nodes.size());
             std::int64_t rest = i;
             for (std::size_t c = axis_nodes.size(); c-- > 0;) {
-                nodes[c] = axis_nodes[c][std::size_t(rest % std::int64_t(axis_nodes[c].size()))];
+                nodes[list_width + c] = axis_nodes[c][std::size_t(rest % std::int64_t(axis_nodes[c].size()))];
                 rest /= std::int64_t(axis_nodes[c].size());
             }
-            add_point(nodes);
+            add_point(nodes, r);
         }
-    } else {
-        for (const auto& row: list_nodes)
-            add_point(row);
-    }
     for (std::size_t c = 0; c < doc.columns.size(); ++c) {
         bool numeric = true;
-        if (!axis_nodes.empty())
-            for (const auto& a: axis_nodes[c])
-                numeric &= is_number(a);
-        for (const auto& row: list_nodes)
-            numeric &= is_number(row[c]);
+        if (c >= list_width)
+            for (const auto& v: axis_nodes[c - list_width])
+                numeric &= is_number(v);
+        else
+            for (const auto& row: list_nodes)
+                numeric &= is_number(row[c]);
         doc.numeric.push_back(numeric);
     }
 
@@ -422,12 +439,12 @@ sweep_document load_sweep(const std::string& file, const std::vector<std::string
     std::vector<point_source> sources;
     for (const auto& p: doc.points) {
         const auto i = std::size_t(p.index);
-        point_source s{fixed, {base_key}, axis_nodes.empty() ? list_at[i] : key_location(root, "grid", file)};
-        for (std::size_t c = 0; c < doc.columns.size(); ++c) {
-            const std::string key =
-                axis_nodes.empty() ? "list[" + std::to_string(i) + "]." + doc.columns[c] : "grid." + doc.columns[c];
-            s.overrides.push_back({doc.columns[c], p.values[c], axis_nodes.empty() ? list_at[i] : column_at[c], key});
-        }
+        const std::size_t row = point_row[i];
+        const location point_at = list.IsDefined() ? list_at[row] : key_location(root, "grid", file);
+        point_source s{fixed, {base_key}, point_at};
+        for (std::size_t c = 0; c < doc.columns.size(); ++c)
+            s.overrides.push_back(
+                {doc.columns[c], p.values[c], c < list_width ? list_at[row] : column_at[c], column_key(c, row)});
         sources.push_back(std::move(s));
     }
     load_points(doc, sources, lib);

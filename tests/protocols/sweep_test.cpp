@@ -326,6 +326,51 @@ TEST_CASE("bad sweep documents exit 2 before anything runs, naming the file, lin
     }
 }
 
+TEST_CASE("a list crossed with a grid runs every list point at every grid value, list points first") {
+    // An ablation over seeds: two variants of the circuit, each at seeds 1 and 2.
+    const auto file = testing::write_file("ablation-seeds.yaml", "base: " + sgd + R"(
+set:
+  protocol.epochs: 1
+  protocol.batch_size: 32
+  protocol.dataset: {name: teacher, teacher: {train: 512, test: 128}}
+list:
+  - {circuit.sizes: [20, 16, 4], circuit.eta_scale: 1}
+  - {circuit.sizes: [20, 4], circuit.eta_scale: 0.5}
+grid:
+  protocol.seed: [1, 2]
+)");
+    const auto lib = models::standard_library();
+    const sweep_document doc = load_sweep(file, {}, lib);
+    CHECK(doc.columns == std::vector<std::string>{"circuit.sizes", "circuit.eta_scale", "protocol.seed"});
+    CHECK(doc.axes.empty()); // not a matrix: the table lists the points
+    REQUIRE(doc.points.size() == 4);
+    const std::vector<std::vector<std::string>> expected = {
+        {"[20, 16, 4]", "1", "1"}, {"[20, 16, 4]", "1", "2"}, {"[20, 4]", "0.5", "1"}, {"[20, 4]", "0.5", "2"}};
+    for (std::size_t i = 0; i < 4; ++i) {
+        CAPTURE(i);
+        CHECK(doc.points[i].values == expected[i]);
+        // What ran is what the point says: its sizes, rate scale and seed.
+        CHECK(doc.points[i].run.protocol.seed == std::uint64_t(i % 2 + 1));
+        CHECK(doc.points[i].run.circuit.eta_scale == (i < 2 ? 1.0 : 0.5));
+    }
+    // The hidden layer only where the list point has one.
+    CHECK(doc.points[1].run.circuit.populations.size() > doc.points[2].run.circuit.populations.size());
+
+    // A path swept by both is one error naming the grid's key.
+    const auto both = testing::write_file("ablation-both.yaml", "base: " + sgd + R"(
+list:
+  - {protocol.seed: 1}
+grid:
+  protocol.seed: [1, 2]
+)");
+    const auto output = fresh_output("ablation-both.h5");
+    const auto r = run_cli("ablation-both", "sweep " + both + " -o " + output);
+    INFO("stderr: " << r.err);
+    CHECK(r.code == 2);
+    CHECK(r.err.find("ablation-both.yaml:5:3: grid.protocol.seed: is also swept by list:") != std::string::npos);
+    CHECK_FALSE(std::filesystem::exists(output));
+}
+
 TEST_CASE("continuous points run as ensembles record bit for bit what they record alone") {
     const auto lib = models::standard_library();
     const auto file = continuous_sweep("continuous-sweep.yaml");
