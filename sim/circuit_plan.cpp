@@ -16,6 +16,8 @@ laws::decay_law decay_named(const std::string& name) {
         return laws::decay_law::l1;
     if (name == "none")
         return laws::decay_law::none;
+    if (name == "oja")
+        return laws::decay_law::oja;
     return laws::decay_law::l2;
 }
 
@@ -173,6 +175,10 @@ circuit_plan compile_plan(const circuit_spec& spec, const library& lib, sim_mode
             continue;
         g.learns = true;
         g.decay = decay_named(s.rule->decay);
+        if (g.decay == laws::decay_law::oja) { // reads the group's own current, S PRE
+            g.keep_current = true;
+            plan.populations[g.to].needed[index_of(g.target)] = true;
+        }
         using ref = circuit_plan::factor_ref;
         // One plain signal of population p.
         const auto plain = [&](factor::kind what, const std::string& group, int p) -> ref {

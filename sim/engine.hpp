@@ -168,6 +168,7 @@ private:
     };
     struct group {
         array<float> own_w, current, post, pre, m, v, u;
+        array<float> row_scale; // oja decay: each row's mean square current
         float* w = nullptr; // own_w, or the bound state's; null for tied groups
     };
     // Instances [k0, k1); columns [c0, c1) of each (forward), or thread t of

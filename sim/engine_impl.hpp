@@ -78,6 +78,7 @@ template <class B> void engine<B>::resize_batch(int batch) {
         g.current.resize(gp.keep_current ? gp.rows * columns : 0);
         g.post.resize(gp.learns && gp.post.size() > 1 ? gp.rows * columns : 0);
         g.pre.resize(gp.learns && gp.pre.size() > 1 ? gp.cols * columns : 0);
+        g.row_scale.resize(gp.learns && gp.decay == laws::decay_law::oja ? gp.rows * K_ : 0);
     }
     labels_.resize(columns);
     correct_.resize(columns);
@@ -452,7 +453,8 @@ template <class B> std::vector<loss_result> engine<B>::infer() {
 
 // target <- base - c R(S) + alpha POST PRE^T on every learning group, per
 // instance: in place (learn: target S, base S), or into U (Adam) or dS/dt
-// (base 0). With l2 decay the first two terms are the GEMM's beta.
+// (base 0). With l2 decay the first two terms are the GEMM's beta; l1 and oja
+// add c R(S) in a pass of their own before the GEMM.
 template <class B> void engine<B>::prepare_update(bool in_place, bool adam_step) {
     const float inv_batch = 1.0f / float(batch_);
     for (std::size_t gi = 0; gi < groups_.size(); ++gi) {
@@ -468,7 +470,8 @@ template <class B> void engine<B>::prepare_update(bool in_place, bool adam_step)
             if (decay == laws::decay_law::l2)
                 beta_[i] = in_place ? 1.0f - c : -c;
             else
-                beta_[i] = in_place || decay == laws::decay_law::l1 ? 1.0f : 0.0f;
+                beta_[i] =
+                    in_place || decay == laws::decay_law::l1 || decay == laws::decay_law::oja ? 1.0f : 0.0f;
         }
     }
 }
@@ -524,6 +527,15 @@ template <class B> void engine<B>::learn_part(const part& P, float* dxdt, bool l
                 B::zero(ctx_, e, target);
             B::add_sign(ctx_, e, neg_c_.data() + k0, w, target);
             break;
+        case laws::decay_law::oja: {
+            const backends::out_block scale{groups_[gi].row_scale.get() + P.k0 * gp.rows + rows.first, gp.rows,
+                                            gp.rows};
+            B::row_mean_square(ctx_, post_e, post_rows(groups_[gi].current.get()), scale);
+            if (!in_place)
+                B::zero(ctx_, e, target);
+            B::add_row_scaled(ctx_, e, neg_c_.data() + k0, scale, w, target);
+            break;
+        }
         case laws::decay_law::none:
             break;
         }

@@ -1,5 +1,9 @@
 // The elementwise parts of a rule's step (the GEMM POST PRE^T is the backend's):
-//   regularizer R(S):  l2: S (weight decay, the paper's choice), l1: sign(S), none: 0
+//   regularizer R(S):  l2: S (weight decay, the paper's choice), l1: sign(S), none: 0,
+//                      oja: mean(y_i^2) S_ij, y = S x the group's own current
+//                      (Oja 1982: dS = eta (y x^T - y^2 S) for a Hebbian rule): the
+//                      decay grows with the synapses' own strength, so a pair of
+//                      rules that feed each other has a bounded fixed point
 //   Adam (Kingma & Ba 2015), per synapse, on the update U = mean(POST PRE^T) - gamma R(S):
 //     m <- beta1 m + (1 - beta1) U,  v <- beta2 v + (1 - beta2) U^2,
 //     S <- S + eta (m / c1) / (sqrt(v / c2) + epsilon),  c_i = 1 - beta_i^t
@@ -9,9 +13,9 @@
 
 namespace counterstream::laws {
 
-enum class decay_law : int { l2, l1, none };
+enum class decay_law : int { l2, l1, none, oja };
 
-inline constexpr const char* decay_names[] = {"l2", "l1", "none"};
+inline constexpr const char* decay_names[] = {"l2", "l1", "none", "oja"};
 
 template <class T> COUNTERSTREAM_HD T sign(T x) { return T((x > T(0)) - (x < T(0))); }
 
@@ -23,9 +27,14 @@ template <class T> COUNTERSTREAM_HD T regularizer(decay_law d, T w) {
         return sign(w);
     case decay_law::none:
         break;
+    case decay_law::oja: // S, times the row's mean square post factor (oja_row)
+        return w;
     }
     return T(0);
 }
+
+// Oja's row factor: the mean of y_i^2 over the batch's n columns, given their sum.
+template <class T> COUNTERSTREAM_HD T oja_row(T sum_of_squares, T n) { return sum_of_squares / n; }
 
 struct adam_constants {
     float beta1, beta2, epsilon;

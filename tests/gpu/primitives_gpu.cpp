@@ -55,6 +55,12 @@ TEST_CASE("cuda primitives: add_sign agrees with a naive loop") {
     testing::check_add_sign<cuda_backend>(ctx);
 }
 
+TEST_CASE("cuda primitives: row_mean_square and add_row_scaled (Oja's decay) agree with a naive loop") {
+    cuda_backend::context ctx;
+    testing::check_row_mean_square<cuda_backend>(ctx);
+    testing::check_add_row_scaled<cuda_backend>(ctx);
+}
+
 TEST_CASE("cuda primitives: queued scale calls with reused factor arrays agree with a naive loop") {
     cuda_backend::context ctx;
     testing::check_factor_sequence<cuda_backend>(ctx);

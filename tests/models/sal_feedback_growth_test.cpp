@@ -6,7 +6,9 @@
 // the pair grows without bound iff sigma_max(C)^2 > gamma_V gamma_Wbar, at a
 // rate the learning rates only scale. These tests reproduce the divergence,
 // the threshold, and what Adam's per-synapse step changes, on a small circuit
-// whose forward weights are frozen.
+// whose forward weights are frozen; and the cure, Oja's decay (decay: oja),
+// whose strength grows with the neuron's own post factor, so that the pair
+// has a bounded fixed point where L2 decay has none.
 #include "models/library.hpp"
 #include "protocols/run_document.hpp"
 #include "sim/network.hpp"
@@ -29,13 +31,15 @@ struct pair_circuit {
     network net;
     std::vector<std::int32_t> labels;
 
-    pair_circuit(double eta_v, double eta_wbar)
+    pair_circuit(double eta_v, double eta_wbar, const std::string& decay = "l2")
         : doc(load_run(testing::write_file("sal_pair.yaml", "circuit:\n  motif: " + testing::motif("sal") +
                                                                 "\n  sizes: [7, 6, 5, 4]\n  feedback_ratio: 1\n"
                                                                 "  params: {eta_V: " +
                                                                 std::to_string(eta_v) +
                                                                 ", eta_Wbar: " + std::to_string(eta_wbar) +
                                                                 "}\n  synapses:\n    W{l}: {plastic: false}\n"
+                                                                "    V{l}: {rule: {decay: " + decay + "}}\n"
+                                                                "    Wbar{l}: {rule: {decay: " + decay + "}}\n"
                                                                 "    Vbar{l}: {plastic: false}\n"
                                                                 "protocol: {dataset: {name: teacher}}\n"),
                        {}, models::standard_library())),
@@ -50,13 +54,13 @@ struct pair_circuit {
             y = std::int32_t(r.below(4));
     }
 
-    // sigma_max of C = mean(e h3^T) on the batch (the forward pass fixes it).
-    double sigma_max() {
+    // C = mean(e h3^T) on the batch (the forward pass fixes it).
+    Eigen::MatrixXd covariance() {
         net.forward(labels.data());
         const Eigen::MatrixXd e = net.pop("e").rate.cast<double>(), h = net.pop("h3").rate.cast<double>();
-        const Eigen::MatrixXd c = e * h.transpose() / double(h.cols());
-        return Eigen::JacobiSVD<Eigen::MatrixXd>(c).singularValues()(0);
+        return e * h.transpose() / double(h.cols());
     }
+    double sigma_max() { return Eigen::JacobiSVD<Eigen::MatrixXd>(covariance()).singularValues()(0); }
 
     double norm2() { return double(net.grp("V3").w.squaredNorm() + net.grp("Wbar3").w.squaredNorm()); }
 
@@ -171,4 +175,36 @@ TEST_CASE("SAL feedback pair above the threshold: plain steps grow it exponentia
     CHECK(full / half == doctest::Approx(2).epsilon(0.05));
     const double bound = eta * (1 - o.beta1) / std::sqrt(1 - o.beta2);
     CHECK(full <= bound * steps * std::sqrt(double(v0.size() + w0.size())));
+}
+
+TEST_CASE("Oja's decay cures the divergence: where L2 decay lets the pair grow without bound, decay: oja holds it at "
+          "a bounded fixed point on C's top singular pair") {
+    // gamma = sigma_max / 2: with L2 decay the pair grows by 1 + eta sigma_max / 2 per step.
+    pair_circuit l2(1, 1), oja(1, 1, "oja");
+    const double s = l2.sigma_max();
+    REQUIRE(oja.sigma_max() == doctest::Approx(s));
+    const double eta = 0.2 / s;
+    for (auto* c: {&l2, &oja}) {
+        for (const char* g: {"V2", "V3", "Wbar2", "Wbar3"})
+            c->net.grp(g).eta = float(eta);
+        c->set_gamma(0.5 * s, 0.5 * s);
+    }
+    const double n0 = l2.norm2();
+    REQUIRE(oja.norm2() == doctest::Approx(n0));
+    CHECK(l2.growth(400, 100) == doctest::Approx(1 + eta * 0.5 * s).epsilon(1e-4));
+    CHECK(l2.norm2() > 1e6 * n0); // without the cure: diverges
+    const double settled = oja.growth(3000, 200);
+    CHECK(settled == doctest::Approx(1.0).epsilon(1e-6)); // with it: stationary
+    CHECK(std::isfinite(oja.norm2()));
+    CHECK(oja.norm2() > 1e-3 * n0); // and not decayed away
+    // The fixed point: every row of V3 lies along C's top right singular vector,
+    // every row of Wbar3 along its top left one (the power iteration of the pair).
+    Eigen::JacobiSVD<Eigen::MatrixXd> svd(oja.covariance(), Eigen::ComputeFullU | Eigen::ComputeFullV);
+    const Eigen::VectorXd u = svd.matrixU().col(0), v = svd.matrixV().col(0);
+    const Eigen::MatrixXd V = oja.net.grp("V3").w.cast<double>(), Wbar = oja.net.grp("Wbar3").w.cast<double>();
+    for (Eigen::Index i = 0; i < V.rows(); ++i) {
+        CAPTURE(i);
+        CHECK(std::abs(V.row(i).dot(v)) / V.row(i).norm() > 0.999);
+        CHECK(std::abs(Wbar.row(i).dot(u)) / Wbar.row(i).norm() > 0.999);
+    }
 }

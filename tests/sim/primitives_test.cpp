@@ -49,6 +49,12 @@ TEST_CASE("cpu primitives: add_sign agrees with a naive loop") {
     testing::check_add_sign<cpu_backend>(ctx);
 }
 
+TEST_CASE("cpu primitives: row_mean_square and add_row_scaled (Oja's decay) agree with a naive loop") {
+    cpu_backend::context ctx;
+    testing::check_row_mean_square<cpu_backend>(ctx);
+    testing::check_add_row_scaled<cpu_backend>(ctx);
+}
+
 TEST_CASE("cpu primitives: queued scale calls with reused factor arrays agree with a naive loop") {
     cpu_backend::context ctx;
     testing::check_factor_sequence<cpu_backend>(ctx);

@@ -305,6 +305,44 @@ template <class B> void check_add_sign(typename B::context& ctx) {
         });
 }
 
+// Oja's decay in two passes: each row's mean square over the columns, then
+// out += factor_k scale(i) in(i, j), in place (in = out, as the engine calls it) and not.
+template <class B> void check_row_mean_square(typename B::context& ctx) {
+    numbers r(28);
+    for (const extent e: test_extents()) {
+        const operand<B> in(ctx, nth_layout(e, 1), r, -2, 2);
+        operand<B> out(ctx, gapped(e.rows, 1, e.count, 2, 3), r, -2, 2);
+        B::row_mean_square(ctx, e, in.in(), out.out());
+        check_block(ctx, "row_mean_square over " + describe(e), out, [&](int k, std::int64_t, std::int64_t i) {
+            double sum = 0;
+            for (std::int64_t j = 0; j < e.cols; ++j)
+                sum += in.before(k, j, i) * in.before(k, j, i);
+            return exactly(sum / double(e.cols));
+        });
+    }
+}
+
+template <class B> void check_add_row_scaled(typename B::context& ctx) {
+    numbers r(29);
+    for (const extent e: test_extents()) {
+        const operand<B> scale(ctx, gapped(e.rows, 1, e.count, 1, 2), r, 0, 3);
+        for (int in_place = 0; in_place < 2; ++in_place) {
+            std::vector<float> factor(std::size_t(e.count));
+            for (auto& f: factor)
+                f = r.next(-2, 2);
+            const operand<B> in(ctx, nth_layout(e, 1), r, -2, 2);
+            operand<B> out(ctx, nth_layout(e, 0), r, -2, 2);
+            B::add_row_scaled(ctx, e, factor.data(), scale.in(), in_place ? in_block(out.out()) : in.in(), out.out());
+            check_block(ctx, "add_row_scaled over " + describe(e) + (in_place ? ", in place" : ""), out,
+                        [&](int k, std::int64_t j, std::int64_t i) {
+                            const double o = out.before(k, j, i), a = in_place ? o : in.before(k, j, i);
+                            const double d = double(factor[std::size_t(k)]) * scale.before(k, 0, i) * a;
+                            return expected{o + d, std::abs(o) + std::abs(d)};
+                        });
+        }
+    }
+}
+
 template <class B> void check_zero(typename B::context& ctx) {
     numbers r(26);
     for (const extent e: test_extents()) {

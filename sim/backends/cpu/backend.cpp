@@ -135,6 +135,33 @@ void backend::add_sign(context&, extent e, const float* factor, in_block in, out
     map(e, in, out, factor, [](float a, float o, float f) { return o + f * laws::sign(a); });
 }
 
+void backend::row_mean_square(context&, extent e, in_block in, out_block out) {
+    const std::int64_t rows = e.rows;
+    for (int k = 0; k < e.count; ++k) {
+        float* o = at(out, k, 0);
+        std::fill_n(o, rows, 0.0f);
+        for (std::int64_t j = 0; j < e.cols; ++j) {
+            const float* a = at(in, k, j);
+            for (std::int64_t i = 0; i < rows; ++i)
+                o[i] += a[i] * a[i];
+        }
+        for (std::int64_t i = 0; i < rows; ++i)
+            o[i] = laws::oja_row(o[i], float(e.cols));
+    }
+}
+
+void backend::add_row_scaled(context&, extent e, const float* factor, in_block scale, in_block in, out_block out) {
+    const std::int64_t rows = e.rows;
+    columns(e, [&](int k, std::int64_t j) {
+        const float* a = at(in, k, j);
+        const float* s = at(scale, k, 0);
+        float* o = at(out, k, j);
+        const float f = factor[k];
+        for (std::int64_t i = 0; i < rows; ++i)
+            o[i] += f * s[i] * a[i];
+    });
+}
+
 void backend::rate_law(context&, extent e, laws::activation_law f, in_block basal, laws::activation_law g,
                        in_block gate, float alpha, in_block apical, out_block out) {
     e = packed(e, basal, gate, apical, out);

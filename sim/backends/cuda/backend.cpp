@@ -244,6 +244,16 @@ void backend::add_sign(context& ctx, extent e, const float* factor, in_block in,
               [&](const float* f) { return launch::add_sign(ctx.stream(), e, f, in, out); });
 }
 
+void backend::row_mean_square(context& ctx, extent e, in_block in, out_block out) {
+    check(launch::row_mean_square(ctx.stream(), e, in, out), "row_mean_square kernel");
+}
+
+void backend::add_row_scaled(context& ctx, extent e, const float* factor, in_block scale, in_block in,
+                             out_block out) {
+    with_sent(ctx, factor, e.count, "add_row_scaled kernel",
+              [&](const float* f) { return launch::add_row_scaled(ctx.stream(), e, f, scale, in, out); });
+}
+
 void backend::rate_law(context& ctx, extent e, laws::activation_law f, in_block basal, laws::activation_law g,
                        in_block gate, float alpha, in_block apical, out_block out) {
     check(launch::rate_law(ctx.stream(), e, f, basal, g, gate, alpha, apical, out), "rate law kernel");

@@ -183,6 +183,38 @@ cudaError_t add_sign(cudaStream_t s, extent e, const float* factor, in_block in,
     return map<add_sign_f>(s, e, in, out, factor);
 }
 
+// One thread per (instance, row): the row's mean square over the extent's columns.
+struct row_mean_square_op {
+    in_block in;
+    out_block out;
+    std::int64_t cols;
+    __device__ void operator()(int k, std::int64_t, std::int64_t i) const {
+        float sum = 0;
+        for (std::int64_t j = 0; j < cols; ++j) {
+            const float a = column(in, k, j)[i];
+            sum += a * a;
+        }
+        column(out, k, 0)[i] = laws::oja_row(sum, float(cols));
+    }
+};
+
+struct add_row_scaled_op {
+    const float* factor;
+    in_block scale, in;
+    out_block out;
+    __device__ void operator()(int k, std::int64_t j, std::int64_t i) const {
+        column(out, k, j)[i] += factor[k] * column(scale, k, 0)[i] * column(in, k, j)[i];
+    }
+};
+
+cudaError_t row_mean_square(cudaStream_t s, extent e, in_block in, out_block out) {
+    return run(s, extent{e.rows, 1, e.count}, row_mean_square_op{in, out, e.cols});
+}
+
+cudaError_t add_row_scaled(cudaStream_t s, extent e, const float* factor, in_block scale, in_block in, out_block out) {
+    return run(s, e, add_row_scaled_op{factor, scale, in, out});
+}
+
 cudaError_t rate_law(cudaStream_t s, extent e, laws::activation_law f, in_block basal, laws::activation_law g,
                      in_block gate, float alpha, in_block apical, out_block out) {
     return laws::visit(f, [&](auto law_f) {
