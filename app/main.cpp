@@ -140,6 +140,8 @@ int main(int argc, char** argv) {
     bench->add_option("--backend", bench_opt.backend, "cuda: also time the discrete steps on the GPU, side by side")
         ->check(CLI::IsMember({"cpu", "cuda"}));
     bench->add_flag("--peer", bench_opt.peer, "also time PyTorch doing the same steps (bench/peer_torch.py)");
+    bench->add_flag("!--no-contention", bench_opt.contention,
+                    "skip the contention case (the same steps beside a process spinning on one core)");
     bench->add_option("--circuits", bench_opt.circuits_dir, "folder with sal.yaml and sgd.yaml");
     bench->add_option("--peer-script", bench_opt.peer_script, "the PyTorch peer");
 

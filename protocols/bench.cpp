@@ -21,7 +21,9 @@
 #include <iomanip>
 #include <memory>
 #include <sstream>
+#include <csignal>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
 #include <vector>
@@ -57,6 +59,108 @@ template <class Step> double steps_per_second(Step&& step, double seconds) {
 void fill_uniform(matrix& m, rng& r) {
     for (Eigen::Index i = 0; i < m.size(); ++i)
         m.data()[i] = float(r.uniform());
+}
+
+// A STREAM triad, a = b + s c, over three arrays of `mib` MiB each on the
+// engine's threads (each thread its own contiguous share, as the engine's
+// parts are): bytes moved per second, counting 12 per element (two reads, one write).
+double triad_bytes_per_second(double seconds, int threads, std::int64_t mib = 128) {
+    const std::int64_t n = mib * 1024 * 1024 / 4;
+    std::vector<float> a(std::size_t(n), 0.0f), b(std::size_t(n), 1.0f), c(std::size_t(n), 2.0f);
+    const float s = 0.5f;
+    const auto share = [&](int t) {
+        const std::int64_t i0 = n * t / threads, i1 = n * (t + 1) / threads;
+        float* __restrict ap = a.data();
+        const float* __restrict bp = b.data();
+        const float* __restrict cp = c.data();
+        for (std::int64_t i = i0; i < i1; ++i)
+            ap[i] = bp[i] + s * cp[i];
+    };
+    const auto triad = [&] {
+        std::vector<std::thread> others;
+        for (int t = 1; t < threads; ++t)
+            others.emplace_back(share, t);
+        share(0);
+        for (auto& t: others)
+            t.join();
+    };
+    const double per_s = steps_per_second(triad, seconds);
+    // Read what was written, so that no store can be optimized away.
+    volatile float sink = a[0] + a[std::size_t(n / 2)] + a[std::size_t(n - 1)];
+    (void)sink;
+    return per_s * 12.0 * double(n);
+}
+
+// A process that spins on one core until destroyed: "one busy process".
+class busy_process {
+public:
+    busy_process() : pid_(::fork()) {
+        if (pid_ == 0)
+            for (;;)
+                asm volatile("" ::: "memory"); // a side effect: the loop is not optimized away
+    }
+    ~busy_process() {
+        if (pid_ > 0) {
+            ::kill(pid_, SIGKILL);
+            ::waitpid(pid_, nullptr, 0);
+        }
+    }
+    busy_process(const busy_process&) = delete;
+    busy_process& operator=(const busy_process&) = delete;
+
+private:
+    pid_t pid_;
+};
+
+// Samples per second (discrete: forward and learn on a random batch) or
+// presentations per second (continuous) of FILE with SETS, on `threads`
+// (0: the default, network::work_threads()), and that default.
+struct timed_rate {
+    double per_s = 0;
+    int threads = 0;
+};
+timed_rate circuit_rate(const std::string& file, const std::vector<std::string>& sets, int threads, double seconds,
+                        const library& lib) {
+    const auto doc = load_run(file, sets, lib);
+    const auto& p = doc.protocol;
+    const bool continuous = p.mode == "continuous";
+    const int columns = continuous ? p.trials : p.batch_size;
+    network net(doc.circuit, lib, p.seed, columns, continuous ? sim_mode::continuous : sim_mode::discrete);
+    if (threads > 0)
+        net.set_threads(threads);
+    rng r(12345);
+    auto& x = net.input();
+    for (Eigen::Index i = 0; i < x.size(); ++i)
+        x.data()[i] = r.uniform() < 0.2 ? float(r.uniform()) : 0.0f;
+    std::uint64_t classes = 2;
+    for (const auto& pop: doc.circuit.populations)
+        if (pop.role == population_role::error)
+            classes = std::uint64_t(pop.size);
+    std::vector<std::int32_t> labels(static_cast<std::size_t>(columns));
+    for (auto& y: labels)
+        y = std::int32_t(r.below(classes));
+    timed_rate out;
+    out.threads = net.threads();
+    if (!continuous) {
+        out.per_s = columns * steps_per_second(
+                                  [&] {
+                                      net.forward(labels.data());
+                                      net.learn();
+                                  },
+                                  seconds);
+        return out;
+    }
+    Eigen::VectorXf s(net.state_size());
+    net.write_state(s.data());
+    net.bind_state(s.data());
+    integrator integ(net, p.integrator);
+    out.per_s = steps_per_second(
+        [&] {
+            integ.advance(s, 0, p.learn_after_ms, labels.data(), false);
+            integ.advance(s, p.learn_after_ms, p.present_ms, labels.data(), true);
+        },
+        seconds);
+    return out;
 }
 
 double peak_rss_mb() {
@@ -195,6 +299,7 @@ cuda_ensemble_result cuda_ensemble_case(const std::string& file, const bench_opt
 // together, as `counterstream run` does (without recording).
 struct continuous_result {
     double presentations_per_s = 0, synapse_updates_per_s = 0, gflops = 0;
+    double bytes_per_s = 0; // by the traffic model in continuous_case; 0 for adaptive steppers
     double cuda_presentations_per_s = 0; // 0: not measured
     int trials = 0;
     std::string method;
@@ -244,6 +349,14 @@ continuous_result continuous_case(const std::string& file, const bench_options& 
     r.cuda_presentations_per_s = cuda_per_s;
     r.synapse_updates_per_s = per_s * steps * double(plastic);
     r.gflops = per_s * calls * double(net.step_flops()) * 1e-9;
+    // Memory traffic, a lower-bound model in passes over the state vector
+    // (rates and plastic weights): odeint's explicit_generic_rk forms stage s
+    // as one fused sum of s + 1 vectors into a (s + 2)th (euler 3 passes,
+    // rk4 3 + 4 + 5 + 6 = 18), and each derivative call reads the weights for
+    // the forward products and copies, reads and writes them for dS/dt (5).
+    const double stage_passes = p.integrator.method == "euler" ? 3 : p.integrator.method == "rk4" ? 18 : 0;
+    if (stage_passes > 0)
+        r.bytes_per_s = per_s * (steps * stage_passes + calls * 5) * double(net.state_size()) * sizeof(float);
     r.trials = p.trials;
     r.method = p.integrator.method;
     return r;
@@ -404,11 +517,48 @@ int bench(const bench_options& opt, const library& lib, std::ostream& out) {
     ensemble_result e;
     if (opt.ensemble > 0)
         e = ensemble_case((dir / "sal_continuous.yaml").string(), opt, lib);
+    const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
+    // The same steps beside a busy process, alternated with the quiet ones.
+    struct contention_row {
+        std::string name, file;
+        std::vector<std::string> sets;
+        double quiet = 0, busy = 0, quiet_one = 0, busy_one = 0; // default threads; --threads 1 (small circuits)
+        int threads = 0;
+        bool small = false;
+    };
+    std::vector<contention_row> contention;
+    if (opt.contention) {
+        const std::vector<std::string> teacher = {"protocol.dataset.name=teacher", "circuit.sizes=[20, 64, 64, 64, 4]"};
+        std::vector<std::string> teacher_continuous = teacher;
+        teacher_continuous.push_back("protocol.trials=8");
+        contention = {{"sal ratio 1 (paper's MLP)", (dir / "sal.yaml").string(), {"protocol.batch_size=" + std::to_string(opt.batch)}},
+                      {"sgd (paper's MLP)", (dir / "sgd.yaml").string(), {"protocol.batch_size=" + std::to_string(opt.batch)}},
+                      {"sal 20-64-64-64-4 discrete", (dir / "sal.yaml").string(), teacher},
+                      {"sal 20-64-64-64-4 continuous", (dir / "sal_continuous.yaml").string(), teacher_continuous}};
+        for (auto& c: contention)
+            c.small = c.name.find("20-64") != std::string::npos;
+        for (int round = 0; round < 2; ++round)
+            for (int busy = 0; busy < 2; ++busy) {
+                std::unique_ptr<busy_process> spinner;
+                if (busy)
+                    spinner = std::make_unique<busy_process>();
+                for (auto& c: contention) {
+                    const auto d = circuit_rate(c.file, c.sets, 0, opt.seconds / 2, lib);
+                    c.threads = d.threads;
+                    (busy ? c.busy : c.quiet) += d.per_s / 2;
+                    if (c.small)
+                        (busy ? c.busy_one : c.quiet_one) += circuit_rate(c.file, c.sets, 1, opt.seconds / 2, lib).per_s / 2;
+                }
+            }
+    }
     // The peak last: a threaded OpenBLAS call leaves its workers spinning for
     // a while, which would slow whatever runs next on these two cores.
     const double eigen_peak = eigen_sgemm_gflops(opt.gemm_size, opt.seconds);
     const double blas_peak = openblas_sgemm_gflops(opt.gemm_size, opt.seconds);
     const double peak = std::max(eigen_peak, blas_peak);
+    // The triad's arrays (384 MiB) would dwarf the engine's own peak RSS.
+    const double rss_mb = peak_rss_mb();
+    const double triad = triad_bytes_per_second(opt.seconds, cores);
     out << std::fixed << std::setprecision(1) << "SGEMM " << opt.gemm_size << "^3 on " << Eigen::nbThreads()
         << " threads: Eigen " << eigen_peak << " GFLOP/s, OpenBLAS ";
     if (blas_peak > 0)
@@ -445,7 +595,13 @@ int bench(const bench_options& opt, const library& lib, std::ostream& out) {
     out << "\ncontinuous  sal_continuous.yaml (" << c.method << ", " << c.trials << " trials): " << std::setprecision(1)
         << c.presentations_per_s << " presentations/s, " << std::setprecision(2) << c.synapse_updates_per_s * 1e-9
         << " G synapse updates/s, " << std::setprecision(1) << c.gflops << " GFLOP/s, " << 100 * c.gflops / peak
-        << "% of peak\n";
+        << "% of peak";
+    if (c.bytes_per_s > 0)
+        out << ", " << std::setprecision(1) << c.bytes_per_s * 1e-9 << " GB/s moved (" << std::setprecision(0)
+            << 100 * c.bytes_per_s / triad << "% of the triad)";
+    out << '\n';
+    out << "memory      STREAM triad a = b + s c, 3 x 128 MiB on " << cores << " threads: " << std::setprecision(1)
+        << triad * 1e-9 << " GB/s\n";
     if (opt.ensemble > 0)
         out << "ensemble    " << e.instances << " x sal_continuous.yaml at 784-100-10, 8 trials: " << e.instances
             << " single runs " << std::setprecision(1) << e.single_per_s << " presentations/s, one ensemble "
@@ -472,7 +628,23 @@ int bench(const bench_options& opt, const library& lib, std::ostream& out) {
             << c.presentations_per_s << " on the CPU: " << std::setprecision(2)
             << c.cuda_presentations_per_s / c.presentations_per_s << "x\n";
     }
-    out << "\npeak RSS " << std::setprecision(1) << peak_rss_mb() << " MB\n" << std::defaultfloat;
+    if (!contention.empty()) {
+        out << "\ncontention: the same steps with a process spinning on one of the " << cores
+            << " cores, alternated with quiet runs (twice each; samples/s, continuous presentations/s)\n";
+        out << std::left << std::setw(30) << "case" << std::right << std::setw(9) << "threads" << std::setw(12)
+            << "quiet" << std::setw(12) << "busy" << std::setw(12) << "busy/quiet" << std::setw(24)
+            << "default / --threads 1" << '\n';
+        for (const auto& r: contention) {
+            out << std::left << std::setw(30) << r.name << std::right << std::setw(9) << r.threads
+                << std::setprecision(r.quiet < 100 ? 1 : 0) << std::setw(12) << r.quiet << std::setw(12) << r.busy
+                << std::setprecision(0) << std::setw(11) << 100 * r.busy / r.quiet << '%';
+            if (r.small)
+                out << std::setprecision(2) << "   quiet " << r.quiet / r.quiet_one << "x, busy " << r.busy / r.busy_one
+                    << 'x';
+            out << '\n';
+        }
+    }
+    out << "\npeak RSS " << std::setprecision(1) << rss_mb << " MB (before the triad's arrays)\n" << std::defaultfloat;
     return 0;
 }
 

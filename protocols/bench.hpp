@@ -20,6 +20,7 @@ struct bench_options {
     int gemm_size = 2048; // the square SGEMM that measures the machine's peak
     int ensemble = 64;    // instances in the ensemble case; 0 skips it
     std::string backend = "cpu"; // cuda: also time the discrete cases on the CUDA backend, side by side
+    bool contention = true;      // time the small and the paper's circuits again beside a busy process
 };
 
 // Prints the table; returns the process exit code.
