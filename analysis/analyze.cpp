@@ -168,12 +168,26 @@ struct theorem1_setup {
     std::vector<std::pair<int, std::string>> stored; // network group index, stored name
 };
 
+// A continuous-mode circuit as the discrete probe sees it: the rates' steady
+// state (population tau 0) and each rule's tau as eta = 1 / tau, which
+// scales the update but leaves its direction, all the angles measure.
+circuit_spec probe_circuit(circuit_spec spec) {
+    for (auto& p: spec.populations)
+        p.tau = 0;
+    for (auto& s: spec.synapses)
+        if (s.rule && s.rule->tau && !s.rule->eta) {
+            s.rule->eta = 1 / *s.rule->tau;
+            s.rule->tau.reset();
+        }
+    return spec;
+}
+
 std::optional<theorem1_setup> prepare_theorem1(const analyze_options& opt, const recording& rec,
                                                const circuit_spec& spec, const library& lib, std::string& why) {
     theorem1_setup s;
     const int batch = opt.probe ? int(opt.probe->x.cols()) : opt.probe_batch;
     try {
-        s.net = std::make_unique<network>(spec, lib, 0, std::max(batch, 1));
+        s.net = std::make_unique<network>(probe_circuit(spec), lib, 0, std::max(batch, 1));
     } catch (const input_error& e) {
         why = "the circuit cannot be rebuilt: " + e.lines().front();
         return std::nullopt;

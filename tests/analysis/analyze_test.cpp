@@ -305,6 +305,39 @@ TEST_CASE("analyze: SAL recording: per-snapshot series with the step scale, and 
     }
 }
 
+TEST_CASE("analyze: a continuous-time recording gets Theorem 1 too: exact at the top, where Vbar is the identity") {
+    // Rules with tau, populations with tau: the probe takes the rates' steady
+    // state and eta = 1 / tau, which leaves the update's direction.
+    const auto lib = models::standard_library();
+    const std::string text = circuit_yaml("sal", "  populations: {hidden: {tau: 1}, downstream: {tau: 1}}\n"
+                                                 "  synapses:\n    W{l}: {rule: {eta: null, tau: 250}}\n"
+                                                 "    V{l}: {rule: {eta: null, tau: 500}}\n"
+                                                 "    Wbar{l}: {rule: {eta: null, tau: 500}}\n"
+                                                 "    Vbar{l}: {rule: {eta: null, tau: 500}}\n",
+                                          "[20, 16, 16, 4]") +
+                             "protocol:\n  mode: continuous\n  epochs: 1\n  present_ms: 20\n  learn_after_ms: 10\n"
+                             "  trials: 8\n  integrator: {method: rk4, dt_ms: 1}\n"
+                             "  dataset: {name: teacher, teacher: {train: 400, test: 64}}\n"
+                             "  record: {weights_every_ms: 200}\n";
+    const auto doc = load_run(testing::write_file("analyze-continuous.yaml", text), {}, lib);
+    train_options opt;
+    opt.output = testing::temp_dir() / "analyze-continuous.h5";
+    std::ostringstream train_log;
+    REQUIRE_FALSE(train(doc, lib, opt, train_log).diverged);
+    const std::string log = analyze_file(opt.output.string());
+    CHECK(log.find("theorem1 skipped") == std::string::npos);
+    h5_file f(opt.output.string());
+    const auto top = f.doubles("/analysis/theorem1/W3/angle_to_gradient");
+    const auto bottom = f.doubles("/analysis/theorem1/W1/angle_to_gradient");
+    REQUIRE(top.size() == f.int64s("/weights/W1/step").size());
+    REQUIRE(top.size() > 2);
+    for (double a: top)
+        CHECK(a < 0.1); // W3's update is e h3^T: the gradient itself
+    CHECK(bottom.front() > 10); // random feedback: far from the gradient
+    for (double a: bottom)
+        CHECK((std::isfinite(a) && a >= 0 && a <= 180));
+}
+
 TEST_CASE("analyze: KP's Wbar self-assembles toward W^T") {
     const auto file = record("kp", "two_stream", "  synapses:\n" + kp_wbar, 2);
     analyze_file(file);
