@@ -2,9 +2,14 @@
 // double-precision loops (tests/support/primitive_suite.hpp); the GPU tests
 // hold the CUDA backend to the same checks.
 #include "sim/backends/cpu/backend.hpp"
+#include "sim/backends/cpu/workers.hpp"
 #include "tests/support/primitive_suite.hpp"
 
 #include <doctest/doctest.h>
+
+#include <chrono>
+#include <thread>
+#include <vector>
 
 using namespace counterstream;
 using cpu_backend = cpu::backend;
@@ -103,4 +108,26 @@ TEST_CASE("cpu primitives: parallel calls every part once") {
 TEST_CASE("cpu primitives: copy_n agrees with memmove") {
     cpu_backend::context ctx;
     testing::check_copy_n<cpu_backend>(ctx);
+}
+
+TEST_CASE("cpu workers: when the workers keep finishing after the caller (a busy core), the caller runs every part "
+          "itself for a while, then tries the workers again") {
+    std::this_thread::sleep_for(std::chrono::milliseconds(120)); // past any solo spell an earlier test began
+    const auto caller = std::this_thread::get_id();
+    std::vector<std::thread::id> ran(2);
+    const auto record = [&](int part) { ran[std::size_t(part)] = std::this_thread::get_id(); };
+    cpu::run_parts(2, record);
+    CHECK(ran[1] != caller); // a worker takes part 1
+    // Part 1 lags the caller's part 0 three calls in a row, as on a core another process holds.
+    for (int i = 0; i < 3; ++i)
+        cpu::run_parts(2, [&](int part) {
+            if (part == 1)
+                std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        });
+    cpu::run_parts(2, record);
+    CHECK(ran[0] == caller);
+    CHECK(ran[1] == caller); // every part on the caller, the same parts
+    std::this_thread::sleep_for(std::chrono::milliseconds(120)); // longer than the solo spell
+    cpu::run_parts(2, record);
+    CHECK(ran[1] != caller); // the workers again
 }

@@ -4,6 +4,7 @@
 #include <immintrin.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <exception>
 #include <memory>
@@ -50,7 +51,8 @@ public:
 
     void run(int parts, const std::function<void(int)>& fn) {
         std::unique_lock<std::mutex> lock(busy_, std::try_to_lock);
-        if (!lock) {
+        const auto start = clock::now();
+        if (!lock || start < solo_until_) { // solo_until_ is read only under the lock
             for (int i = 0; i < parts; ++i)
                 fn(i);
             return;
@@ -67,8 +69,10 @@ public:
         generation_.fetch_add(1, std::memory_order_release);
         generation_.notify_all();
         call(0);
+        const auto own = clock::now();
         for (int left = parts - 1; left != 0;)
             left = await_change(remaining_, left);
+        note_lag(own - start, clock::now() - own);
         fn_ = nullptr;
         for (const auto& e: errors_)
             if (e)
@@ -76,6 +80,23 @@ public:
     }
 
 private:
+    using clock = std::chrono::steady_clock;
+
+    // Contention: when the workers keep finishing their parts well after the
+    // caller's, another process holds their cores, and waiting for them costs
+    // more than doing their parts. The caller then runs every part itself for
+    // a while (the same parts: the results do not change), and tries the
+    // workers again after that.
+    void note_lag(clock::duration own, clock::duration waited) {
+        constexpr int lagging_calls = 3;
+        constexpr auto solo_time = std::chrono::milliseconds(50);
+        lagging_ = 2 * waited > own ? lagging_ + 1 : 0;
+        if (lagging_ >= lagging_calls) {
+            lagging_ = 0;
+            solo_until_ = clock::now() + solo_time;
+        }
+    }
+
     void call(int part) {
         try {
             (*fn_)(part);
@@ -105,6 +126,8 @@ private:
     const std::function<void(int)>* fn_ = nullptr;
     int parts_ = 0;
     std::vector<std::exception_ptr> errors_;
+    int lagging_ = 0;              // calls in a row whose workers lagged
+    clock::time_point solo_until_; // until then, the caller runs every part
     std::atomic<bool> stop_{false};
 };
 

@@ -2,6 +2,11 @@
 // part < parts, part 0 on the caller and part i on worker i, and returns when
 // all are done. Which thread runs a part never changes its result.
 //
+// When the workers keep finishing their parts well after the caller (three
+// calls in a row, the wait longer than half the caller's own part), another
+// process holds their cores: the caller then runs every part itself for
+// 50 ms, the same parts, so results do not change.
+//
 // Waiting is passive after a short spin (C++20 atomic waits, futexes on
 // Linux): a worker that finishes first, or has nothing to do between steps,
 // gives its core away instead of spinning on it. On a machine where another
