@@ -98,6 +98,9 @@ public:
         if (pid_ == 0)
             for (;;)
                 asm volatile("" ::: "memory"); // a side effect: the loop is not optimized away
+        if (pid_ < 0)
+            throw input_error("bench: could not start the busy process of the contention case (fork failed); "
+                              "give --no-contention");
     }
     ~busy_process() {
         if (pid_ > 0) {
