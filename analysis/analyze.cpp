@@ -370,8 +370,11 @@ int analyze_recording(const analyze_options& opt, const library& lib, std::ostre
             for (const auto& g: gram_names) {
                 const Eigen::MatrixXd gram = w.at(g) * w.at(g).transpose();
                 auto& r = grams[g];
-                (k == 0 ? r.first : r.last) = gram;
-                (k == 0 ? r.spectrum_first : r.spectrum_last) = eigenvalues_descending(gram).cwiseAbs();
+                const Eigen::VectorXd spectrum = eigenvalues_descending(gram).cwiseAbs();
+                if (k == 0) // a single snapshot is both the first and the last
+                    r.first = gram, r.spectrum_first = spectrum;
+                if (k + 1 == K)
+                    r.last = gram, r.spectrum_last = spectrum;
             }
         if (t1) {
             auto& net = *t1->net;

@@ -338,6 +338,27 @@ TEST_CASE("analyze: a continuous-time recording gets Theorem 1 too: exact at the
         CHECK((std::isfinite(a) && a >= 0 && a <= 180));
 }
 
+TEST_CASE("analyze: a run that diverged before its second snapshot has one: it is both the first and the last") {
+    const auto lib = models::standard_library();
+    const std::string text = circuit_yaml("sal", "  eta_scale: 10000\n", "[20, 16, 16, 4]") +
+                             "protocol:\n  epochs: 1\n  batch_size: 32\n  dataset: {name: teacher}\n"
+                             "  record: {weights_every: 1000}\n";
+    const auto doc = load_run(testing::write_file("analyze-one-snapshot.yaml", text), {}, lib);
+    train_options opt;
+    opt.output = testing::temp_dir() / "analyze-one-snapshot.h5";
+    std::ostringstream train_log;
+    REQUIRE(train(doc, lib, opt, train_log).diverged);
+    analyze_file(opt.output.string());
+    h5_file f(opt.output.string());
+    REQUIRE(f.int64s("/analysis/step") == std::vector<std::int64_t>{0});
+    for (const char* g: {"W1", "Vbar2"}) {
+        CAPTURE(g);
+        const auto first = f.doubles(std::string("/analysis/gram/") + g + "/first");
+        CHECK(first.size() == 256); // 16 x 16
+        CHECK(first == f.doubles(std::string("/analysis/gram/") + g + "/last"));
+    }
+}
+
 TEST_CASE("analyze: KP's Wbar self-assembles toward W^T") {
     const auto file = record("kp", "two_stream", "  synapses:\n" + kp_wbar, 2);
     analyze_file(file);
