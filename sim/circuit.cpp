@@ -290,7 +290,7 @@ std::optional<rule_spec> parse_rule(const view& v, reader& rd) {
         rd.error(v, "give either eta (discrete rate) or tau [ms] (time constant), not both");
     if (!v["eta"].defined() && !v["tau"].defined())
         rd.error(v, "missing eta (discrete rate) or tau [ms] (time constant)");
-    if (auto d = rd.choice(v["decay"], {"l2", "l1", "none", "oja"}))
+    if (auto d = rd.choice(v["decay"], {"l2", "l1", "none", "oja", "activity"}))
         r.decay = *d;
     if (auto g = rd.number(v["gamma"], 0, 1e6))
         r.gamma = *g;

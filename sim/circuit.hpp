@@ -70,7 +70,7 @@ struct rule_spec {
     std::vector<factor> pre{factor{}};  // rate
     std::optional<double> eta; // discrete learning rate
     std::optional<double> tau; // [ms] plasticity time constant
-    std::string decay = "l2";  // l2 | l1 | none | oja
+    std::string decay = "l2";  // l2 | l1 | none | oja | activity
     double gamma = 0;          // decay strength
     bool operator==(const rule_spec&) const = default;
 };

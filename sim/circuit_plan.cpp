@@ -18,6 +18,8 @@ laws::decay_law decay_named(const std::string& name) {
         return laws::decay_law::none;
     if (name == "oja")
         return laws::decay_law::oja;
+    if (name == "activity")
+        return laws::decay_law::activity;
     return laws::decay_law::l2;
 }
 

@@ -168,7 +168,8 @@ private:
     };
     struct group {
         array<float> own_w, current, post, pre, m, v, u;
-        array<float> row_scale; // oja decay: each row's mean square current
+        array<float> row_scale; // oja decay: each row's mean square current; activity: its post rate's
+        array<float> col_scale; // activity decay: each column's mean square pre rate
         float* w = nullptr; // own_w, or the bound state's; null for tied groups
     };
     // Instances [k0, k1); columns [c0, c1) of each (forward), or thread t of

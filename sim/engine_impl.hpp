@@ -78,7 +78,9 @@ template <class B> void engine<B>::resize_batch(int batch) {
         g.current.resize(gp.keep_current ? gp.rows * columns : 0);
         g.post.resize(gp.learns && gp.post.size() > 1 ? gp.rows * columns : 0);
         g.pre.resize(gp.learns && gp.pre.size() > 1 ? gp.cols * columns : 0);
-        g.row_scale.resize(gp.learns && gp.decay == laws::decay_law::oja ? gp.rows * K_ : 0);
+        const bool scaled = gp.learns && (gp.decay == laws::decay_law::oja || gp.decay == laws::decay_law::activity);
+        g.row_scale.resize(scaled ? gp.rows * K_ : 0);
+        g.col_scale.resize(gp.learns && gp.decay == laws::decay_law::activity ? gp.cols * K_ : 0);
     }
     labels_.resize(columns);
     correct_.resize(columns);
@@ -461,6 +463,14 @@ template <class B> void engine<B>::prepare_update(bool in_place, bool adam_step)
         if (!plan_.groups[gi].learns)
             continue;
         const auto decay = plan_.groups[gi].decay;
+        if (decay == laws::decay_law::activity) { // both neurons' mean square rates, every instance
+            const auto& gp = plan_.groups[gi];
+            const auto mean_square = [&](int p, std::int64_t n, float* out) {
+                B::row_mean_square(ctx_, {n, batch_, K_}, {pops_[p].rate, n, n * batch_}, {out, n, n});
+            };
+            mean_square(gp.to, gp.rows, groups_[gi].row_scale.get());
+            mean_square(gp.from, gp.cols, groups_[gi].col_scale.get());
+        }
         for (int k = 0; k < K_; ++k) {
             const std::size_t i = at(int(gi), k);
             const float a = adam_step ? inv_batch : eta_[i] * inv_batch;
@@ -469,6 +479,8 @@ template <class B> void engine<B>::prepare_update(bool in_place, bool adam_step)
             neg_c_[i] = -c;
             if (decay == laws::decay_law::l2)
                 beta_[i] = in_place ? 1.0f - c : -c;
+            else if (decay == laws::decay_law::activity)
+                beta_[i] = 1.0f;
             else
                 beta_[i] =
                     in_place || decay == laws::decay_law::l1 || decay == laws::decay_law::oja ? 1.0f : 0.0f;
@@ -534,6 +546,14 @@ template <class B> void engine<B>::learn_part(const part& P, float* dxdt, bool l
             if (!in_place)
                 B::zero(ctx_, e, target);
             B::add_row_scaled(ctx_, e, neg_c_.data() + k0, scale, w, target);
+            break;
+        }
+        case laws::decay_law::activity: {
+            const backends::in_block row{groups_[gi].row_scale.get() + P.k0 * gp.rows + rows.first, gp.rows, gp.rows};
+            const backends::in_block col{groups_[gi].col_scale.get() + P.k0 * gp.cols, gp.cols, gp.cols};
+            if (!in_place)
+                B::zero(ctx_, e, target);
+            B::add_sum_scaled(ctx_, e, neg_c_.data() + k0, row, col, w, target);
             break;
         }
         case laws::decay_law::none:

@@ -4,6 +4,10 @@
 //                      (Oja 1982: dS = eta (y x^T - y^2 S) for a Hebbian rule): the
 //                      decay grows with the synapses' own strength, so a pair of
 //                      rules that feed each other has a bounded fixed point
+//                      activity: (mean(post_i^2) + mean(pre_j^2)) S_ij, post and pre the
+//                      two populations' rates: the decay grows with the activity of the
+//                      two neurons a synapse joins, alike for the two synapses that join
+//                      them in opposite directions (Lemma 1's V^l_ij and Vbar^{l-1}_ji)
 //   Adam (Kingma & Ba 2015), per synapse, on the update U = mean(POST PRE^T) - gamma R(S):
 //     m <- beta1 m + (1 - beta1) U,  v <- beta2 v + (1 - beta2) U^2,
 //     S <- S + eta (m / c1) / (sqrt(v / c2) + epsilon),  c_i = 1 - beta_i^t
@@ -13,9 +17,9 @@
 
 namespace counterstream::laws {
 
-enum class decay_law : int { l2, l1, none, oja };
+enum class decay_law : int { l2, l1, none, oja, activity };
 
-inline constexpr const char* decay_names[] = {"l2", "l1", "none", "oja"};
+inline constexpr const char* decay_names[] = {"l2", "l1", "none", "oja", "activity"};
 
 template <class T> COUNTERSTREAM_HD T sign(T x) { return T((x > T(0)) - (x < T(0))); }
 
@@ -27,7 +31,8 @@ template <class T> COUNTERSTREAM_HD T regularizer(decay_law d, T w) {
         return sign(w);
     case decay_law::none:
         break;
-    case decay_law::oja: // S, times the row's mean square post factor (oja_row)
+    case decay_law::oja: // S, times the row's mean square current (oja_row)
+    case decay_law::activity: // S, times the two neurons' mean square rates
         return w;
     }
     return T(0);

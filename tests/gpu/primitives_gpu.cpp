@@ -61,6 +61,11 @@ TEST_CASE("cuda primitives: row_mean_square and add_row_scaled (Oja's decay) agr
     testing::check_add_row_scaled<cuda_backend>(ctx);
 }
 
+TEST_CASE("cuda primitives: add_sum_scaled (the activity decay) agrees with a naive loop") {
+    cuda_backend::context ctx;
+    testing::check_add_sum_scaled<cuda_backend>(ctx);
+}
+
 TEST_CASE("cuda primitives: queued scale calls with reused factor arrays agree with a naive loop") {
     cuda_backend::context ctx;
     testing::check_factor_sequence<cuda_backend>(ctx);

@@ -60,6 +60,11 @@ TEST_CASE("cpu primitives: row_mean_square and add_row_scaled (Oja's decay) agre
     testing::check_add_row_scaled<cpu_backend>(ctx);
 }
 
+TEST_CASE("cpu primitives: add_sum_scaled (the activity decay) agrees with a naive loop") {
+    cpu_backend::context ctx;
+    testing::check_add_sum_scaled<cpu_backend>(ctx);
+}
+
 TEST_CASE("cpu primitives: queued scale calls with reused factor arrays agree with a naive loop") {
     cpu_backend::context ctx;
     testing::check_factor_sequence<cpu_backend>(ctx);

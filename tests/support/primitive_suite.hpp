@@ -343,6 +343,31 @@ template <class B> void check_add_row_scaled(typename B::context& ctx) {
     }
 }
 
+// The activity decay's pass: out += factor_k (row(i) + col(j)) in(i, j).
+template <class B> void check_add_sum_scaled(typename B::context& ctx) {
+    numbers r(30);
+    for (const extent e: test_extents()) {
+        const operand<B> row(ctx, gapped(e.rows, 1, e.count, 1, 2), r, 0, 3),
+            col(ctx, gapped(e.cols, 1, e.count, 2, 1), r, 0, 3);
+        for (int in_place = 0; in_place < 2; ++in_place) {
+            std::vector<float> factor(std::size_t(e.count));
+            for (auto& f: factor)
+                f = r.next(-2, 2);
+            const operand<B> in(ctx, nth_layout(e, 1), r, -2, 2);
+            operand<B> out(ctx, nth_layout(e, 0), r, -2, 2);
+            B::add_sum_scaled(ctx, e, factor.data(), row.in(), col.in(), in_place ? in_block(out.out()) : in.in(),
+                              out.out());
+            check_block(ctx, "add_sum_scaled over " + describe(e) + (in_place ? ", in place" : ""), out,
+                        [&](int k, std::int64_t j, std::int64_t i) {
+                            const double o = out.before(k, j, i), a = in_place ? o : in.before(k, j, i);
+                            const double d =
+                                double(factor[std::size_t(k)]) * (row.before(k, 0, i) + col.before(k, 0, j)) * a;
+                            return expected{o + d, std::abs(o) + std::abs(d)};
+                        });
+        }
+    }
+}
+
 template <class B> void check_zero(typename B::context& ctx) {
     numbers r(26);
     for (const extent e: test_extents()) {

@@ -162,6 +162,20 @@ void backend::add_row_scaled(context&, extent e, const float* factor, in_block s
     });
 }
 
+void backend::add_sum_scaled(context&, extent e, const float* factor, in_block row, in_block col, in_block in,
+                             out_block out) {
+    const std::int64_t rows = e.rows;
+    columns(e, [&](int k, std::int64_t j) {
+        const float* a = at(in, k, j);
+        const float* r = at(row, k, 0);
+        const float c = at(col, k, 0)[j];
+        float* o = at(out, k, j);
+        const float f = factor[k];
+        for (std::int64_t i = 0; i < rows; ++i)
+            o[i] += f * (r[i] + c) * a[i];
+    });
+}
+
 void backend::rate_law(context&, extent e, laws::activation_law f, in_block basal, laws::activation_law g,
                        in_block gate, float alpha, in_block apical, out_block out) {
     e = packed(e, basal, gate, apical, out);

@@ -61,6 +61,9 @@ struct backend {
     // out_k(i, j) += factor[k] scale_k(i) in_k(i, j) (scale: rows x 1 per instance).
     static void row_mean_square(context&, extent e, in_block in, out_block out);
     static void add_row_scaled(context&, extent e, const float* factor, in_block scale, in_block in, out_block out);
+    // out_k(i, j) += factor[k] (row_k(i) + col_k(j)) in_k(i, j) (row: rows x 1, col: cols x 1 per instance).
+    static void add_sum_scaled(context&, extent e, const float* factor, in_block row, in_block col, in_block in,
+                               out_block out);
 
     // out = f(basal) g(gate) + alpha apical (models/laws/rate.hpp); gate and apical absent when their p is null.
     static void rate_law(context&, extent e, laws::activation_law f, in_block basal, laws::activation_law g,

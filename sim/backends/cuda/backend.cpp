@@ -254,6 +254,12 @@ void backend::add_row_scaled(context& ctx, extent e, const float* factor, in_blo
               [&](const float* f) { return launch::add_row_scaled(ctx.stream(), e, f, scale, in, out); });
 }
 
+void backend::add_sum_scaled(context& ctx, extent e, const float* factor, in_block row, in_block col, in_block in,
+                             out_block out) {
+    with_sent(ctx, factor, e.count, "add_sum_scaled kernel",
+              [&](const float* f) { return launch::add_sum_scaled(ctx.stream(), e, f, row, col, in, out); });
+}
+
 void backend::rate_law(context& ctx, extent e, laws::activation_law f, in_block basal, laws::activation_law g,
                        in_block gate, float alpha, in_block apical, out_block out) {
     check(launch::rate_law(ctx.stream(), e, f, basal, g, gate, alpha, apical, out), "rate law kernel");

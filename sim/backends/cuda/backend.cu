@@ -207,6 +207,20 @@ struct add_row_scaled_op {
     }
 };
 
+struct add_sum_scaled_op {
+    const float* factor;
+    in_block row, col, in;
+    out_block out;
+    __device__ void operator()(int k, std::int64_t j, std::int64_t i) const {
+        column(out, k, j)[i] += factor[k] * (column(row, k, 0)[i] + column(col, k, 0)[j]) * column(in, k, j)[i];
+    }
+};
+
+cudaError_t add_sum_scaled(cudaStream_t s, extent e, const float* factor, in_block row, in_block col, in_block in,
+                           out_block out) {
+    return run(s, e, add_sum_scaled_op{factor, row, col, in, out});
+}
+
 cudaError_t row_mean_square(cudaStream_t s, extent e, in_block in, out_block out) {
     return run(s, extent{e.rows, 1, e.count}, row_mean_square_op{in, out, e.cols});
 }

@@ -26,6 +26,8 @@ cudaError_t scale(cudaStream_t s, extent e, const float* factor, in_block in, ou
 cudaError_t add_sign(cudaStream_t s, extent e, const float* factor, in_block in, out_block out);
 cudaError_t row_mean_square(cudaStream_t s, extent e, in_block in, out_block out);
 cudaError_t add_row_scaled(cudaStream_t s, extent e, const float* factor, in_block scale, in_block in, out_block out);
+cudaError_t add_sum_scaled(cudaStream_t s, extent e, const float* factor, in_block row, in_block col, in_block in,
+                           out_block out);
 cudaError_t rate_law(cudaStream_t s, extent e, laws::activation_law f, in_block basal, laws::activation_law g,
                      in_block gate, float alpha, in_block apical, out_block out);
 cudaError_t activate(cudaStream_t s, extent e, laws::activation_law f, in_block in, out_block out);
