@@ -1,0 +1,225 @@
+// The engine's plasticity passes (sim/engine.hpp): every rule's update in
+// place, into Adam's U or into dS/dt, its decay (l2 in the GEMM's beta, l1,
+// oja and activity in passes of their own), Adam's step, and weight
+// mirroring. Included at the end of sim/engine_impl.hpp.
+#pragma once
+
+#include "sim/engine.hpp"
+#include "sim/error.hpp"
+
+#include <cmath>
+
+namespace counterstream {
+
+// ---------------------------------------------------------------- plasticity
+
+// target <- base - c R(S) + alpha POST PRE^T on every learning group, per
+// instance: in place (learn: target S, base S), or into U (Adam) or dS/dt
+// (base 0). With l2 decay the first two terms are the GEMM's beta; l1, oja
+// and activity add c R(S) in a pass of their own before the GEMM.
+template <class B> void engine<B>::prepare_update(bool in_place, bool adam_step) {
+    const float inv_batch = 1.0f / float(batch_);
+    for (std::size_t gi = 0; gi < groups_.size(); ++gi) {
+        if (!plan_.groups[gi].learns)
+            continue;
+        const auto decay = plan_.groups[gi].decay;
+        for (int k = 0; k < K_; ++k) {
+            const std::size_t i = at(int(gi), k);
+            const float a = adam_step ? inv_batch : eta_[i] * inv_batch;
+            const float c = adam_step ? gamma_[i] : eta_[i] * gamma_[i];
+            alpha_[i] = a;
+            neg_c_[i] = -c;
+            if (decay == laws::decay_law::l2)
+                beta_[i] = in_place ? 1.0f - c : -c;
+            else if (decay == laws::decay_law::activity)
+                beta_[i] = 1.0f;
+            else
+                beta_[i] =
+                    in_place || decay == laws::decay_law::l1 || decay == laws::decay_law::oja ? 1.0f : 0.0f;
+        }
+    }
+}
+
+// The activity decay's factors: both neurons' mean square rates, every
+// instance, from the rates the update reads (before the parallel pass, whose
+// parts each need every column's factor).
+template <class B> void engine<B>::activity_scales() {
+    for (std::size_t gi = 0; gi < groups_.size(); ++gi) {
+        const auto& gp = plan_.groups[gi];
+        if (!gp.learns || gp.decay != laws::decay_law::activity)
+            continue;
+        const auto mean_square = [&](int p, std::int64_t n, float* out) {
+            B::row_mean_square(ctx_, {n, batch_, K_}, {pops_[p].rate, n, n * batch_}, {out, n, n});
+        };
+        mean_square(gp.to, gp.rows, groups_[gi].row_scale.get());
+        mean_square(gp.from, gp.cols, groups_[gi].col_scale.get());
+    }
+}
+
+// Discrete (dxdt null): this part's rows of every group's update.
+// Continuous: dS/dt = eta (mean(POST PRE^T) - gamma R(S)), or 0 while not learning.
+template <class B> void engine<B>::learn_part(const part& P, float* dxdt, bool learning) {
+    for (std::size_t gi = 0; gi < groups_.size(); ++gi) {
+        const auto& gp = plan_.groups[gi];
+        if (!gp.learns)
+            continue;
+        const auto rows = share(gp.rows, P.t, P.T);
+        if (rows.count == 0 || P.count() == 0)
+            continue;
+        const std::int64_t size = weight_size(int(gi));
+        const backends::extent e{rows.count, gp.cols, P.count()};
+        const auto rows_of = [&](float* base) {
+            return backends::out_block{base + P.k0 * size + rows.first, gp.rows, size};
+        };
+        const backends::out_block w = rows_of(groups_[gi].w);
+        // The update's target: S itself, U (Adam) or dS/dt.
+        const bool in_place = !dxdt && !adam();
+        const backends::out_block target = dxdt       ? rows_of(dxdt + layout_.group[gi])
+                                           : in_place ? w
+                                                      : rows_of(groups_[gi].u.get());
+        if (dxdt && !learning) {
+            B::zero(ctx_, e, target);
+            continue;
+        }
+        // POST's rows: one factor, or the product of several.
+        const std::int64_t post_slice = gp.rows * batch_;
+        const auto post_rows = [&](float* base) {
+            return backends::out_block{base + P.k0 * post_slice + rows.first, gp.rows, post_slice};
+        };
+        const backends::extent post_e{rows.count, batch_, P.count()};
+        backends::out_block post = post_rows(factor(gp.post[0]));
+        if (gp.post.size() > 1) {
+            const auto out = post_rows(groups_[gi].post.get());
+            B::copy(ctx_, post_e, post, out);
+            for (std::size_t i = 1; i < gp.post.size(); ++i)
+                B::multiply(ctx_, post_e, post_rows(factor(gp.post[i])), out);
+            post = out;
+        }
+        const float* pre = gp.pre.size() > 1 ? groups_[gi].pre.get() : factor(gp.pre[0]);
+        const std::size_t k0 = at(int(gi), P.k0);
+        switch (gp.decay) {
+        case laws::decay_law::l2:
+            if (!in_place)
+                B::copy(ctx_, e, w, target);
+            break;
+        case laws::decay_law::l1:
+            if (!in_place)
+                B::zero(ctx_, e, target);
+            B::add_sign(ctx_, e, neg_c_.data() + k0, w, target);
+            break;
+        case laws::decay_law::oja: {
+            const backends::out_block scale{groups_[gi].row_scale.get() + P.k0 * gp.rows + rows.first, gp.rows,
+                                            gp.rows};
+            B::row_mean_square(ctx_, post_e, post_rows(groups_[gi].current.get()), scale);
+            if (!in_place)
+                B::zero(ctx_, e, target);
+            B::add_row_scaled(ctx_, e, neg_c_.data() + k0, scale, w, target);
+            break;
+        }
+        case laws::decay_law::activity: {
+            const backends::in_block row{groups_[gi].row_scale.get() + P.k0 * gp.rows + rows.first, gp.rows, gp.rows};
+            const backends::in_block col{groups_[gi].col_scale.get() + P.k0 * gp.cols, gp.cols, gp.cols};
+            if (!in_place)
+                B::zero(ctx_, e, target);
+            B::add_sum_scaled(ctx_, e, neg_c_.data() + k0, row, col, w, target);
+            break;
+        }
+        case laws::decay_law::none:
+            break;
+        }
+        backends::gemm_call c;
+        c.count = P.count();
+        c.trans_b = true;
+        c.m = rows.count, c.n = gp.cols, c.inner = batch_;
+        c.a = post;
+        c.b = {pre + P.k0 * std::int64_t(gp.cols) * batch_, gp.cols, std::int64_t(gp.cols) * batch_};
+        c.c = target;
+        c.alpha = alpha_.data() + k0;
+        c.beta = beta_.data() + k0;
+        B::gemm(ctx_, c);
+        if (!dxdt && adam())
+            B::adam(ctx_, e, eta_.data() + k0, adam_, target, rows_of(groups_[gi].m.get()),
+                    rows_of(groups_[gi].v.get()), w);
+    }
+}
+
+template <class B> void engine<B>::set_optimizer(const optimizer_spec& o) {
+    if (o.kind == optimizer_kind::adam && plan_.mode != sim_mode::discrete)
+        throw internal_error("engine: Adam steps are discrete-mode only");
+    optimizer_ = o;
+    optimizer_steps_ = 0;
+    for (std::size_t gi = 0; gi < groups_.size(); ++gi) {
+        auto& g = groups_[gi];
+        const std::int64_t n = adam() && plan_.groups[gi].learns ? weight_size(int(gi)) * K_ : 0;
+        g.m.resize(n);
+        g.v.resize(n);
+        g.u.resize(n);
+    }
+}
+
+template <class B> void engine<B>::learn() {
+    if (adam()) {
+        ++optimizer_steps_;
+        const double t = double(optimizer_steps_);
+        adam_ = {float(optimizer_.beta1), float(optimizer_.beta2), float(optimizer_.epsilon),
+                 float(1 - std::pow(optimizer_.beta1, t)), float(1 - std::pow(optimizer_.beta2, t))};
+    }
+    prepare_update(!adam(), adam());
+    activity_scales();
+    // Rates and currents were all computed by forward() from the pre-update
+    // weights, so updating groups one after another is still simultaneous.
+    const int parts = row_parts();
+    B::parallel(ctx_, parts, [&](int i) { learn_part(row_part(i, parts), nullptr, true); });
+}
+
+template <class B> bool engine<B>::mirror(std::span<rng* const> noise, int b, double sigma) {
+    if (int(noise.size()) != K_)
+        throw internal_error("engine::mirror: noise for the wrong number of instances");
+    const float half_width = float(sigma * std::sqrt(3.0)); // U(-a, a) has variance a^2 / 3
+    for (std::size_t gi = 0; gi < groups_.size(); ++gi) {
+        const auto& gp = plan_.groups[gi];
+        if (gp.mirror_of < 0)
+            continue;
+        const auto& m = plan_.groups[gp.mirror_of];
+        const std::int64_t post = m.rows, pre = m.cols, x_slice = pre * b, y_slice = post * b;
+        // Each instance's draws in column-major order.
+        mirror_x_.resize(x_slice * K_);
+        mirror_y_.resize(y_slice * K_);
+        float* x = mirror_x_.get();
+        if constexpr (!B::host_memory) {
+            host_noise_.resize(std::size_t(x_slice * K_));
+            x = host_noise_.data();
+        }
+        for (int k = 0; k < K_; ++k)
+            for (std::int64_t i = 0; i < x_slice; ++i)
+                x[k * x_slice + i] = half_width * float(2.0 * noise[k]->uniform() - 1.0);
+        if constexpr (!B::host_memory)
+            B::upload(ctx_, x, mirror_x_.get(), x_slice * K_);
+        for (int k = 0; k < K_; ++k) {
+            alpha_[at(int(gi), k)] = mirror_eta_[at(int(gi), k)] / float(b);
+            beta_[at(int(gi), k)] = 1.0f - mirror_eta_[at(int(gi), k)] * mirror_gamma_[at(int(gi), k)];
+        }
+        // Y = W X
+        backends::gemm_call y;
+        y.count = K_;
+        y.m = post, y.n = b, y.inner = pre;
+        y.a = {groups_[gp.mirror_of].w, post, weight_size(gp.mirror_of)};
+        y.b = {mirror_x_.get(), pre, x_slice};
+        y.c = {mirror_y_.get(), post, y_slice};
+        B::gemm(ctx_, y);
+        // S [pre x post] <- (1 - eta gamma) S + (eta / b) X Y^T
+        backends::gemm_call s;
+        s.count = K_;
+        s.trans_b = true;
+        s.m = pre, s.n = post, s.inner = b;
+        s.a = {mirror_x_.get(), pre, x_slice};
+        s.b = {mirror_y_.get(), post, y_slice};
+        s.c = {groups_[gi].w, pre, weight_size(int(gi))};
+        s.alpha = alpha_.data() + at(int(gi), 0);
+        s.beta = beta_.data() + at(int(gi), 0);
+        B::gemm(ctx_, s);
+    }
+    return plan_.mirrors;
+}
+
+} // namespace counterstream
