@@ -22,6 +22,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 using namespace counterstream;
@@ -40,18 +41,23 @@ std::string circuit_yaml(const std::string& motif, const std::string& extra, con
 
 // Trains on the teacher task (20 inputs, 4 classes, 128 steps per epoch at
 // batch 32) with a weight snapshot every 64 steps; returns the recording.
-std::string record(const std::string& name, const std::string& motif, const std::string& extra, int epochs) {
+// Trains the run document TEXT into a recording; returns its path and whether it diverged.
+std::pair<std::string, bool> train_text(const std::string& name, const std::string& text) {
     const auto lib = models::standard_library();
-    const std::string text = circuit_yaml(motif, extra, "[20, 16, 16, 4]") +
-                             "protocol:\n  epochs: " + std::to_string(epochs) +
-                             "\n  batch_size: 32\n  dataset: {name: teacher}\n  record: {weights_every: 64}\n";
     const auto doc = load_run(testing::write_file("analyze-" + name + ".yaml", text), {}, lib);
     train_options opt;
     opt.output = testing::temp_dir() / ("analyze-" + name + ".h5");
     std::ostringstream log;
-    const auto result = train(doc, lib, opt, log);
-    REQUIRE_FALSE(result.diverged);
-    return opt.output.string();
+    return {opt.output.string(), train(doc, lib, opt, log).diverged};
+}
+
+std::string record(const std::string& name, const std::string& motif, const std::string& extra, int epochs) {
+    const auto [file, diverged] =
+        train_text(name, circuit_yaml(motif, extra, "[20, 16, 16, 4]") + "protocol:\n  epochs: " +
+                             std::to_string(epochs) +
+                             "\n  batch_size: 32\n  dataset: {name: teacher}\n  record: {weights_every: 64}\n");
+    REQUIRE_FALSE(diverged);
+    return file;
 }
 
 std::string analyze_file(const std::string& file, const std::string& output = "") {
@@ -308,7 +314,6 @@ TEST_CASE("analyze: SAL recording: per-snapshot series with the step scale, and 
 TEST_CASE("analyze: a continuous-time recording gets Theorem 1 too: exact at the top, where Vbar is the identity") {
     // Rules with tau, populations with tau: the probe takes the rates' steady
     // state and eta = 1 / tau, which leaves the update's direction.
-    const auto lib = models::standard_library();
     const std::string text = circuit_yaml("sal", "  populations: {hidden: {tau: 1}, downstream: {tau: 1}}\n"
                                                  "  synapses:\n    W{l}: {rule: {eta: null, tau: 250}}\n"
                                                  "    V{l}: {rule: {eta: null, tau: 500}}\n"
@@ -319,14 +324,11 @@ TEST_CASE("analyze: a continuous-time recording gets Theorem 1 too: exact at the
                              "  trials: 8\n  integrator: {method: rk4, dt_ms: 1}\n"
                              "  dataset: {name: teacher, teacher: {train: 400, test: 64}}\n"
                              "  record: {weights_every_ms: 200}\n";
-    const auto doc = load_run(testing::write_file("analyze-continuous.yaml", text), {}, lib);
-    train_options opt;
-    opt.output = testing::temp_dir() / "analyze-continuous.h5";
-    std::ostringstream train_log;
-    REQUIRE_FALSE(train(doc, lib, opt, train_log).diverged);
-    const std::string log = analyze_file(opt.output.string());
+    const auto [file, diverged] = train_text("continuous", text);
+    REQUIRE_FALSE(diverged);
+    const std::string log = analyze_file(file);
     CHECK(log.find("theorem1 skipped") == std::string::npos);
-    h5_file f(opt.output.string());
+    h5_file f(file);
     const auto top = f.doubles("/analysis/theorem1/W3/angle_to_gradient");
     const auto bottom = f.doubles("/analysis/theorem1/W1/angle_to_gradient");
     REQUIRE(top.size() == f.int64s("/weights/W1/step").size());
@@ -339,17 +341,13 @@ TEST_CASE("analyze: a continuous-time recording gets Theorem 1 too: exact at the
 }
 
 TEST_CASE("analyze: a run that diverged before its second snapshot has one: it is both the first and the last") {
-    const auto lib = models::standard_library();
-    const std::string text = circuit_yaml("sal", "  eta_scale: 10000\n", "[20, 16, 16, 4]") +
-                             "protocol:\n  epochs: 1\n  batch_size: 32\n  dataset: {name: teacher}\n"
-                             "  record: {weights_every: 1000}\n";
-    const auto doc = load_run(testing::write_file("analyze-one-snapshot.yaml", text), {}, lib);
-    train_options opt;
-    opt.output = testing::temp_dir() / "analyze-one-snapshot.h5";
-    std::ostringstream train_log;
-    REQUIRE(train(doc, lib, opt, train_log).diverged);
-    analyze_file(opt.output.string());
-    h5_file f(opt.output.string());
+    const auto [file, diverged] =
+        train_text("one-snapshot", circuit_yaml("sal", "  eta_scale: 10000\n", "[20, 16, 16, 4]") +
+                                       "protocol:\n  epochs: 1\n  batch_size: 32\n  dataset: {name: teacher}\n"
+                                       "  record: {weights_every: 1000}\n");
+    REQUIRE(diverged);
+    analyze_file(file);
+    h5_file f(file);
     REQUIRE(f.int64s("/analysis/step") == std::vector<std::int64_t>{0});
     for (const char* g: {"W1", "Vbar2"}) {
         CAPTURE(g);

@@ -25,6 +25,19 @@ using namespace counterstream;
 
 namespace {
 
+// A fixed batch: x ~ N(0, 1) into the network's input, labels uniform over 4 classes.
+std::vector<std::int32_t> fixed_batch(network& net, std::uint64_t seed) {
+    rng r(seed);
+    auto& x = net.input();
+    for (Eigen::Index j = 0; j < x.cols(); ++j)
+        for (Eigen::Index i = 0; i < x.rows(); ++i)
+            x(i, j) = float(r.normal());
+    std::vector<std::int32_t> labels(std::size_t(x.cols()));
+    for (auto& y: labels)
+        y = std::int32_t(r.below(4));
+    return labels;
+}
+
 // SAL on [7, 6, 5, 4] where only V{l} and Wbar{l} learn: the top pair (V3,
 // Wbar3) then sees a fixed C = mean(e h3^T) on a fixed batch.
 struct pair_circuit {
@@ -44,16 +57,7 @@ struct pair_circuit {
                                                                 "    Vbar{l}: {plastic: false}\n"
                                                                 "protocol: {dataset: {name: teacher}}\n"),
                        {}, models::standard_library())),
-          net(doc.circuit, models::standard_library(), 3, 16) {
-        rng r(17);
-        auto& x = net.input();
-        for (Eigen::Index j = 0; j < x.cols(); ++j)
-            for (Eigen::Index i = 0; i < x.rows(); ++i)
-                x(i, j) = float(r.normal());
-        labels.resize(std::size_t(x.cols()));
-        for (auto& y: labels)
-            y = std::int32_t(r.below(4));
-    }
+          net(doc.circuit, models::standard_library(), 3, 16), labels(fixed_batch(net, 17)) {}
 
     // C = mean(e h3^T) on the batch (the forward pass fixes it).
     Eigen::MatrixXd covariance() {
@@ -231,16 +235,7 @@ struct lemma1_circuit {
                                                "    Vbar{l}: {rule: {decay: " + decay + "}}\n"
                                                "protocol: {dataset: {name: teacher}}\n"),
                        {}, models::standard_library())),
-          net(doc.circuit, models::standard_library(), 3, 16) {
-        rng r(23);
-        auto& x = net.input();
-        for (Eigen::Index j = 0; j < x.cols(); ++j)
-            for (Eigen::Index i = 0; i < x.rows(); ++i)
-                x(i, j) = float(r.normal());
-        labels.resize(std::size_t(x.cols()));
-        for (auto& y: labels)
-            y = std::int32_t(r.below(4));
-    }
+          net(doc.circuit, models::standard_library(), 3, 16), labels(fixed_batch(net, 23)) {}
     // Lemma 1's mismatch, (V3)^T - Vbar2, and its angle.
     Eigen::MatrixXd mismatch() {
         return net.grp("V3").w.transpose().cast<double>() - net.grp("Vbar2").w.cast<double>();
