@@ -75,6 +75,7 @@ circuit_plan::state_layout circuit_plan::layout(int batch, int instances) const 
         out.population[p] = out.size;
         out.size += std::int64_t(populations[p].size) * batch * instances;
     }
+    out.rates = out.size;
     for (std::size_t g = 0; g < groups.size(); ++g)
         if (groups[g].learns) {
             out.group[g] = out.size;

@@ -102,6 +102,7 @@ struct circuit_plan {
     // offset + k * (slice size). -1 for what the state does not hold.
     struct state_layout {
         std::vector<std::int64_t> population, group;
+        std::int64_t rates = 0; // the rates' share: the state's first values
         std::int64_t size = 0;
     };
     state_layout layout(int batch, int instances = 1) const;

@@ -147,6 +147,12 @@ public:
     // dx/dt at x for the current input; learning: plasticity on (else dS/dt = 0).
     // The loss there comes from losses() (the CUDA backend waits for it).
     void derivative(const float* x, float* dxdt, bool learning);
+    // dr/dt alone, plasticity off: the rates at `rates` (the state's first
+    // layout().rates values), the weights of x, into drates (as many). The
+    // currents and factors that only rules read are not computed. While
+    // plasticity is off the weights stand still, so a segment integrated on
+    // the rates alone gives the rates of one integrated on the whole state.
+    void rate_derivative(const float* x, const float* rates, float* drates);
     // Per instance, the loss of the last forward(), infer() or derivative().
     std::vector<loss_result> losses();
     // Whether the rate buffers hold a whole forward pass (infer() fills only some).
@@ -208,9 +214,12 @@ private:
     void evaluate(int p, const part& P, backends::out_block out);
     backends::out_block steady_potential(int p, const part& P, bool basal_only);
     void compute_signal(int s, const part& P);
-    void forward_part(const part& P, float* dxdt);
+    // rule_inputs: also the currents and factors that only rules read.
+    void forward_part(const part& P, float* dxdt, bool rule_inputs = true);
+    // Continuous mode: every rate's derivative into dxdt, at the bound state.
+    void rate_pass(float* dxdt, bool rule_inputs);
     void loss_part(int p, const part& P, bool with_error);
-    void learn_part(const part& P, float* dxdt, bool learning);
+    void learn_part(const part& P, float* dxdt);
     void bind_own_storage();
     // The per-instance alpha, beta and -c of every learning group's update
     // (models/laws/plasticity.hpp), for learn() (in_place) or derivative().

@@ -313,7 +313,7 @@ template <class B> void engine<B>::loss_part(int p, const part& P, bool with_err
     B::loss(ctx_, c);
 }
 
-template <class B> void engine<B>::forward_part(const part& P, float* dxdt) {
+template <class B> void engine<B>::forward_part(const part& P, float* dxdt, bool rule_inputs) {
     if (P.c1 <= P.c0 || P.count() == 0)
         return;
     // Conductance populations: r = f(u), before anything reads it.
@@ -339,13 +339,16 @@ template <class B> void engine<B>::forward_part(const part& P, float* dxdt) {
         B::relax(ctx_, extent_of(n, P), inv_tau_.data() + at(p, P.k0), drive, columns_of(pops_[p].rate, n, P),
                  columns_of(dxdt + layout_.population[p], n, P));
     }
-    // Currents and derivatives that only rules read, now that every rate exists.
+    // Currents and derivatives that only rules read, now that every rate
+    // exists, and the compartments a conductance population couples.
     for (std::size_t p = 0; p < pops_.size(); ++p) {
         const auto& pp = plan_.populations[p];
+        if (!rule_inputs && !pp.conductance)
+            continue;
         for (int c = 0; c < compartment_count; ++c)
             if (pp.needed[c] && !pp.drives[c])
                 compute_compartment(int(p), c, P);
-        if (pp.needs_active)
+        if (pp.needs_active && rule_inputs)
             B::derivative(ctx_, extent_of(pp.size, P), pp.f,
                           columns_of(pops_[p].current[int(compartment::basal)].get(), pp.size, P),
                           columns_of(pops_[p].active.get(), pp.size, P));
@@ -358,6 +361,8 @@ template <class B> void engine<B>::forward_part(const part& P, float* dxdt) {
         B::relax(ctx_, extent_of(pp.size, P), conductance_rate_.data() + at(p, P.k0), steady_potential(p, P, false),
                  columns_of(pops_[p].potential, pp.size, P), columns_of(dxdt + layout_.population[p], pp.size, P));
     }
+    if (!rule_inputs)
+        return;
     // Expression factors, now that everything they read exists.
     for (std::size_t s = 0; s < signal_.size(); ++s)
         compute_signal(int(s), P);
@@ -479,8 +484,7 @@ template <class B> void engine<B>::bind_state(const float* x) {
             groups_[g].w = s + layout_.group[g];
 }
 
-template <class B> void engine<B>::derivative(const float* x, float* dxdt, bool learning) {
-    bind_state(x);
+template <class B> void engine<B>::rate_pass(float* dxdt, bool rule_inputs) {
     for (int p: plan_.dynamic) {
         const auto& pp = plan_.populations[p];
         if (pp.conductance)
@@ -490,12 +494,29 @@ template <class B> void engine<B>::derivative(const float* x, float* dxdt, bool 
     }
     rates_of_forward_ = true;
     const int columns = column_parts();
-    B::parallel(ctx_, columns, [&](int i) { forward_part(column_part(i, columns), dxdt); });
+    B::parallel(ctx_, columns, [&](int i) { forward_part(column_part(i, columns), dxdt, rule_inputs); });
+}
+
+template <class B> void engine<B>::derivative(const float* x, float* dxdt, bool learning) {
+    bind_state(x);
+    rate_pass(dxdt, true);
+    if (!learning) {
+        const std::int64_t weights = layout_.size - layout_.rates;
+        B::zero(ctx_, {weights, 1, 1}, {dxdt + layout_.rates, weights, weights});
+        return;
+    }
     prepare_update(false, false);
-    if (learning)
-        activity_scales();
+    activity_scales();
     const int rows = row_parts();
-    B::parallel(ctx_, rows, [&](int i) { learn_part(row_part(i, rows), dxdt, learning); });
+    B::parallel(ctx_, rows, [&](int i) { learn_part(row_part(i, rows), dxdt); });
+}
+
+template <class B> void engine<B>::rate_derivative(const float* x, const float* rates, float* drates) {
+    bind_state(x);
+    float* r = const_cast<float*>(rates); // read only, as bind_state's
+    for (int p: plan_.dynamic)
+        (plan_.populations[p].conductance ? pops_[p].potential : pops_[p].rate) = r + layout_.population[p];
+    rate_pass(drates, false);
 }
 
 // ---------------------------------------------------------------- norms and counts

@@ -57,8 +57,8 @@ template <class B> void engine<B>::activity_scales() {
 }
 
 // Discrete (dxdt null): this part's rows of every group's update.
-// Continuous: dS/dt = eta (mean(POST PRE^T) - gamma R(S)), or 0 while not learning.
-template <class B> void engine<B>::learn_part(const part& P, float* dxdt, bool learning) {
+// Continuous: dS/dt = eta (mean(POST PRE^T) - gamma R(S)).
+template <class B> void engine<B>::learn_part(const part& P, float* dxdt) {
     for (std::size_t gi = 0; gi < groups_.size(); ++gi) {
         const auto& gp = plan_.groups[gi];
         if (!gp.learns)
@@ -77,10 +77,6 @@ template <class B> void engine<B>::learn_part(const part& P, float* dxdt, bool l
         const backends::out_block target = dxdt       ? rows_of(dxdt + layout_.group[gi])
                                            : in_place ? w
                                                       : rows_of(groups_[gi].u.get());
-        if (dxdt && !learning) {
-            B::zero(ctx_, e, target);
-            continue;
-        }
         // POST's rows: one factor, or the product of several.
         const std::int64_t post_slice = gp.rows * batch_;
         const auto post_rows = [&](float* base) {
@@ -169,7 +165,7 @@ template <class B> void engine<B>::learn() {
     // Rates and currents were all computed by forward() from the pre-update
     // weights, so updating groups one after another is still simultaneous.
     const int parts = row_parts();
-    B::parallel(ctx_, parts, [&](int i) { learn_part(row_part(i, parts), nullptr, true); });
+    B::parallel(ctx_, parts, [&](int i) { learn_part(row_part(i, parts), nullptr); });
 }
 
 template <class B> bool engine<B>::mirror(std::span<rng* const> noise, int b, double sigma) {

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <span>
 #include <string>
 
@@ -25,18 +26,10 @@ struct integrator_spec {
     double rel_tol = 1e-6;      // dopri5
 };
 
-// Room of the state's size for observing sample times inside a segment
-// (sim/odeint_segment.hpp), kept by its owner: sized on first use, never
-// allocated per step.
-template <class State> struct segment_scratch {
-    State at;     // the state at a sample time between steps
-    State start;  // the state at the start of the step that brackets a sample
-    State d0, d1; // dx/dt at a step's ends (dopri5: d0 is its FSAL derivative)
-};
-
 class integrator {
 public:
     integrator(network& net, const integrator_spec& spec);
+    ~integrator();
 
     // observe(t, state): the state at a sample time t [ms].
     using observer = std::function<void(double, const Eigen::VectorXf&)>;
@@ -61,7 +54,8 @@ public:
 private:
     network& net_;
     integrator_spec spec_;
-    segment_scratch<Eigen::VectorXf> scratch_;
+    struct room; // the steppers and their state-sized vectors, kept from segment to segment
+    std::unique_ptr<room> room_;
     std::int64_t steps_ = 0, calls_ = 0;
 };
 

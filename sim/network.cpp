@@ -162,6 +162,12 @@ loss_result network::derivative(const float* x, float* dxdt, const std::int32_t*
     return r;
 }
 
+void network::rate_derivative(const float* x, const float* rates, float* drates, const std::int32_t* labels) {
+    engine_.set_labels(labels);
+    engine_.rate_derivative(x, rates, drates);
+    bind_views();
+}
+
 const_block network::factor_block(const factor_ref& f) const {
     switch (f.what) {
     case factor_ref::kind::rate:

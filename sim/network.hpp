@@ -108,6 +108,11 @@ public:
     // dx/dt at state x for the current input; learning: plasticity on (else dS/dt = 0).
     // Returns the loss on the error population at x.
     loss_result derivative(const float* x, float* dxdt, const std::int32_t* labels, bool learning);
+    // The state's first rate_state_size() values are the rates. dr/dt alone,
+    // plasticity off, at `rates` (as many values) with x's weights
+    // (engine::rate_derivative: what integrating without plasticity needs).
+    std::int64_t rate_state_size() const { return engine_.layout().rates; }
+    void rate_derivative(const float* x, const float* rates, float* drates, const std::int32_t* labels);
 
     const circuit_spec& spec() const { return spec_; }
     const std::vector<population>& populations() const { return pops_; }

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <utility>
 
@@ -29,6 +30,27 @@ template <class State> void size_like(State& s, const State& like) {
 }
 
 } // namespace segment_detail
+
+// What integrate_segment keeps from one segment to the next, owned by its
+// caller: the steppers, whose stage vectors are the state's size (made
+// afresh for every segment, they cost a page fault for every 4 KiB they
+// touch, twice per presentation), and room for observing sample times.
+// Everything is sized on first use, never allocated per step.
+template <class State, class Algebra> struct segment_scratch {
+    using operations = boost::numeric::odeint::default_operations;
+    // Value float (the state's precision), time double (ms).
+    using euler = boost::numeric::odeint::euler<State, float, State, double, Algebra, operations>;
+    using rk4 = boost::numeric::odeint::runge_kutta4<State, float, State, double, Algebra, operations>;
+    using dopri5 = boost::numeric::odeint::runge_kutta_dopri5<State, float, State, double, Algebra, operations>;
+    using controlled_dopri5 = typename boost::numeric::odeint::result_of::make_controlled<dopri5>::type;
+
+    euler euler_stepper;
+    rk4 rk4_stepper;
+    std::optional<controlled_dopri5> dopri5_stepper; // made with the first segment's tolerances
+    State at;     // the state at a sample time between steps
+    State start;  // the state at the start of the step that brackets a sample
+    State d0, d1; // dx/dt at a step's ends (dopri5: d0 is its FSAL derivative)
+};
 
 // Advances x from t0 to t1 [ms] with system(x, dxdt, t), and calls
 // observe(t, state) with the state at each of `samples` (ascending, in
@@ -55,7 +77,8 @@ template <class State> void size_like(State& s, const State& like) {
 // state it gets) but must not change x. Returns the steps taken.
 template <class State, class Algebra, class System, class Observer>
 std::int64_t integrate_segment(const integrator_spec& spec, System& system, State& x, double t0, double t1,
-                               std::span<const double> samples, Observer&& observe, segment_scratch<State>& scratch) {
+                               std::span<const double> samples, Observer&& observe,
+                               segment_scratch<State, Algebra>& scratch) {
     namespace odeint = boost::numeric::odeint;
     using operations = odeint::default_operations;
     using segment_detail::same_time_ms;
@@ -83,7 +106,7 @@ std::int64_t integrate_segment(const integrator_spec& spec, System& system, Stat
         return steps;
     };
 
-    const auto fixed = [&](auto stepper, bool hermite) {
+    const auto fixed = [&](auto& stepper, bool hermite) {
         const auto n = std::int64_t(std::ceil((t1 - t0) / spec.dt_ms - 1e-9));
         const double h = (t1 - t0) / double(std::max<std::int64_t>(1, n));
         State* d_start = &scratch.d0; // dx/dt at x, when `carried`
@@ -115,11 +138,11 @@ std::int64_t integrate_segment(const integrator_spec& spec, System& system, Stat
                 if (hermite) {
                     const double h00 = (1 + 2 * u) * (1 - u) * (1 - u), h10 = u * (1 - u) * (1 - u);
                     const double h01 = u * u * (3 - 2 * u), h11 = u * u * (u - 1);
-                    Algebra::for_each5(at, scratch.start, *d_start, x, *d_end,
+                    stepper.algebra().for_each5(at, scratch.start, *d_start, x, *d_end,
                                        operations::scale_sum4<float, float, float, float>(float(h00), float(h * h10),
                                                                                           float(h01), float(h * h11)));
                 } else {
-                    Algebra::for_each3(at, scratch.start, x,
+                    stepper.algebra().for_each3(at, scratch.start, x,
                                        operations::scale_sum2<float, float>(float(1 - u), float(u)));
                 }
             });
@@ -130,14 +153,15 @@ std::int64_t integrate_segment(const integrator_spec& spec, System& system, Stat
         }
         return finish(n);
     };
-    // Value float (the state's precision), time double (ms).
     if (spec.method == "euler")
-        return fixed(odeint::euler<State, float, State, double, Algebra, operations>(), false);
+        return fixed(scratch.euler_stepper, false);
     if (spec.method == "rk4")
-        return fixed(odeint::runge_kutta4<State, float, State, double, Algebra, operations>(), true);
+        return fixed(scratch.rk4_stepper, true);
     if (spec.method == "dopri5") {
-        using dopri5 = odeint::runge_kutta_dopri5<State, float, State, double, Algebra, operations>;
-        auto stepper = odeint::make_controlled(float(spec.abs_tol), float(spec.rel_tol), dopri5());
+        using dopri5 = typename segment_scratch<State, Algebra>::dopri5;
+        if (!scratch.dopri5_stepper)
+            scratch.dopri5_stepper.emplace(odeint::make_controlled(float(spec.abs_tol), float(spec.rel_tol), dopri5()));
+        auto& stepper = *scratch.dopri5_stepper;
         // integrate_adaptive's loop, with the FSAL derivative held here, so
         // that a step's ends are at hand for its dense output.
         State& dxdt = scratch.d0;

@@ -106,7 +106,7 @@ protocol: {mode: continuous, trials: 5, dataset: {name: teacher}}
             b.derivative(s.data(), dsdt.data(), labels.data(), true);
             ++calls;
         };
-        segment_scratch<host_vector> scratch;
+        segment_scratch<host_vector, host_algebra> scratch;
         const std::int64_t steps = integrate_segment<host_vector, host_algebra>(
             spec, system, xb, 0, 20, samples,
             [&](double, const host_vector& s) { seen_b.emplace_back(s.data(), s.data() + s.size()); }, scratch);

@@ -141,7 +141,7 @@ struct device_engine::impl {
     // (circuit_plan::layout for K instances).
     ode_memory ode{ctx};
     device_vector x, scratch;                // the state; dx/dt when settling
-    segment_scratch<device_vector> sampling; // advance()'s room for states at sample times
+    segment_scratch<device_vector, flat_algebra<ode_memory>> sampling; // advance()'s steppers and sample room
     std::int64_t ode_steps = 0;
     // Asynchronous snapshots: a device-side copy of every own weight matrix
     // on the engine's stream, then a copy to pinned host memory on a stream
