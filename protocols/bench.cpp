@@ -339,10 +339,17 @@ continuous_result continuous_case(const std::string& file, const bench_options& 
         cuda_per_s = steps_per_second(
             [&] { gpu->present(segments, p.present_ms, labels.data(), {1}, [](int) {}); }, opt.seconds);
     }
-    // Every presentation takes the same steps and derivative calls (fixed dt).
-    const auto steps0 = integ.steps(), calls0 = integ.derivative_calls();
-    present();
-    const double steps = double(integ.steps() - steps0), calls = double(integ.derivative_calls() - calls0);
+    // Every presentation takes the same steps and derivative calls (fixed
+    // dt): count them in each of its two segments.
+    struct counts {
+        double steps = 0, calls = 0;
+    };
+    const auto segment = [&](double t0, double t1, bool learning) {
+        const auto steps0 = integ.steps(), calls0 = integ.derivative_calls();
+        integ.advance(x, t0, t1, labels.data(), learning);
+        return counts{double(integ.steps() - steps0), double(integ.derivative_calls() - calls0)};
+    };
+    const counts settling = segment(0, p.learn_after_ms, false), learning = segment(p.learn_after_ms, p.present_ms, true);
     std::int64_t plastic = 0;
     for (const auto& g: net.groups())
         if (g.plan->learns)
@@ -350,16 +357,23 @@ continuous_result continuous_case(const std::string& file, const bench_options& 
     continuous_result r;
     r.presentations_per_s = per_s;
     r.cuda_presentations_per_s = cuda_per_s;
-    r.synapse_updates_per_s = per_s * steps * double(plastic);
-    r.gflops = per_s * calls * double(net.step_flops()) * 1e-9;
-    // Memory traffic, a lower-bound model in passes over the state vector
-    // (rates and plastic weights): odeint's explicit_generic_rk forms stage s
-    // as one fused sum of s + 1 vectors into a (s + 2)th (euler 3 passes,
-    // rk4 3 + 4 + 5 + 6 = 18), and each derivative call reads the weights for
-    // the forward products and copies, reads and writes them for dS/dt (5).
+    r.synapse_updates_per_s = per_s * learning.steps * double(plastic);
+    // Forward products on every call; plasticity products while learning.
+    r.gflops = per_s *
+               (settling.calls * double(net.forward_flops()) + learning.calls * double(net.step_flops())) * 1e-9;
+    // Memory traffic, a lower-bound model in passes over what is stepped:
+    // odeint's explicit_generic_rk forms stage s as one fused sum of s + 1
+    // vectors into a (s + 2)th (euler 3 passes, rk4 3 + 4 + 5 + 6 = 18). While
+    // plasticity is off only the rates are stepped and each derivative call
+    // reads the weights once (the forward products); while learning the
+    // whole state is stepped and each call also writes -c S into dS/dt (2
+    // passes) and adds the update to it (2): 5 passes over the weights.
     const double stage_passes = p.integrator.method == "euler" ? 3 : p.integrator.method == "rk4" ? 18 : 0;
+    const double rates = double(net.rate_state_size()), weights = double(net.state_size()) - rates;
     if (stage_passes > 0)
-        r.bytes_per_s = per_s * (steps * stage_passes + calls * 5) * double(net.state_size()) * sizeof(float);
+        r.bytes_per_s = per_s * sizeof(float) *
+                        (settling.steps * stage_passes * rates + settling.calls * weights +
+                         learning.steps * stage_passes * (rates + weights) + learning.calls * 5 * weights);
     r.trials = p.trials;
     r.method = p.integrator.method;
     return r;

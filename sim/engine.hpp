@@ -164,6 +164,8 @@ public:
     // Floating-point operations of the GEMMs of one instance's forward() +
     // learn() (or derivative()), 2 m n k per product.
     std::int64_t step_flops() const;
+    // Those of forward() alone (or of a derivative() without plasticity).
+    std::int64_t forward_flops() const;
 
 private:
     struct population {

@@ -534,18 +534,22 @@ template <class B> void engine<B>::norms(int k, std::vector<double>& weight_norm
     rate_norms.assign(out.begin() + std::ptrdiff_t(groups_.size()), out.end());
 }
 
-template <class B> std::int64_t engine<B>::step_flops() const {
+template <class B> std::int64_t engine<B>::forward_flops() const {
     std::int64_t flops = 0;
-    const auto gemm = [&](const circuit_plan::group& g) { return 2 * std::int64_t(g.rows) * g.cols * batch_; };
     for (const auto& p: plan_.populations)
         for (int c = 0; c < compartment_count; ++c)
             if (p.needed[c])
                 for (int gi: p.inputs[c])
                     if (!plan_.groups[gi].identity_copy)
-                        flops += gemm(plan_.groups[gi]);
+                        flops += 2 * std::int64_t(plan_.groups[gi].rows) * plan_.groups[gi].cols * batch_;
+    return flops;
+}
+
+template <class B> std::int64_t engine<B>::step_flops() const {
+    std::int64_t flops = forward_flops();
     for (const auto& g: plan_.groups)
         if (g.learns)
-            flops += gemm(g);
+            flops += 2 * std::int64_t(g.rows) * g.cols * batch_;
     return flops;
 }
 

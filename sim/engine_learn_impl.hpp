@@ -15,8 +15,9 @@ namespace counterstream {
 
 // target <- base - c R(S) + alpha POST PRE^T on every learning group, per
 // instance: in place (learn: target S, base S), or into U (Adam) or dS/dt
-// (base 0). With l2 decay the first two terms are the GEMM's beta; l1, oja
-// and activity add c R(S) in a pass of their own before the GEMM.
+// (base 0). With l2 decay in place the first two terms are the GEMM's
+// beta; otherwise -c R(S) goes into the target in a pass of its own before
+// the GEMM adds to it.
 template <class B> void engine<B>::prepare_update(bool in_place, bool adam_step) {
     const float inv_batch = 1.0f / float(batch_);
     for (std::size_t gi = 0; gi < groups_.size(); ++gi) {
@@ -29,13 +30,14 @@ template <class B> void engine<B>::prepare_update(bool in_place, bool adam_step)
             const float c = adam_step ? gamma_[i] : eta_[i] * gamma_[i];
             alpha_[i] = a;
             neg_c_[i] = -c;
-            if (decay == laws::decay_law::l2)
-                beta_[i] = in_place ? 1.0f - c : -c;
-            else if (decay == laws::decay_law::activity)
-                beta_[i] = 1.0f;
+            // In place, l2's 1 - c is the GEMM's beta; every other decay has
+            // put -c R(S) into the target before the GEMM adds to it.
+            if (decay == laws::decay_law::l2 && in_place)
+                beta_[i] = 1.0f - c;
+            else if (decay == laws::decay_law::none && !in_place)
+                beta_[i] = 0.0f;
             else
-                beta_[i] =
-                    in_place || decay == laws::decay_law::l1 || decay == laws::decay_law::oja ? 1.0f : 0.0f;
+                beta_[i] = 1.0f;
         }
     }
 }
@@ -94,9 +96,9 @@ template <class B> void engine<B>::learn_part(const part& P, float* dxdt) {
         const float* pre = gp.pre.size() > 1 ? groups_[gi].pre.get() : factor(gp.pre[0]);
         const std::size_t k0 = at(int(gi), P.k0);
         switch (gp.decay) {
-        case laws::decay_law::l2:
+        case laws::decay_law::l2: // the same product as a beta of -c on a copy of S, without the copy
             if (!in_place)
-                B::copy(ctx_, e, w, target);
+                B::scale(ctx_, e, neg_c_.data() + k0, w, target);
             break;
         case laws::decay_law::l1:
             if (!in_place)

@@ -132,6 +132,7 @@ public:
     // Floating-point operations of the GEMMs in one forward() + learn() (or
     // one derivative()), counted from the circuit's shapes (2 m n k per product).
     std::int64_t step_flops() const { return engine_.step_flops(); }
+    std::int64_t forward_flops() const { return engine_.forward_flops(); }
     // The engine the views read.
     cpu_engine& backend_engine() { return engine_; }
 
