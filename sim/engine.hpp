@@ -226,7 +226,7 @@ private:
     // The per-instance alpha, beta and -c of every learning group's update
     // (models/laws/plasticity.hpp), for learn() (in_place) or derivative().
     void prepare_update(bool in_place, bool adam_step);
-    void activity_scales();
+    void decay_scales();
 
     circuit_plan plan_;
     int K_ = 1, batch_ = 0, threads_ = 1;

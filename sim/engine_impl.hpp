@@ -366,15 +366,21 @@ template <class B> void engine<B>::forward_part(const part& P, float* dxdt, bool
     // Expression factors, now that everything they read exists.
     for (std::size_t s = 0; s < signal_.size(); ++s)
         compute_signal(int(s), P);
-    // Products of several pre factors, read whole by every part of learn().
+    // Products of several post or pre factors, read whole by every part of learn().
     for (std::size_t gi = 0; gi < groups_.size(); ++gi) {
         const auto& gp = plan_.groups[gi];
-        if (!gp.learns || gp.pre.size() < 2)
+        if (!gp.learns)
             continue;
-        const auto out = columns_of(groups_[gi].pre.get(), gp.cols, P);
-        B::copy(ctx_, extent_of(gp.cols, P), columns_of(factor(gp.pre[0]), gp.cols, P), out);
-        for (std::size_t i = 1; i < gp.pre.size(); ++i)
-            B::multiply(ctx_, extent_of(gp.cols, P), columns_of(factor(gp.pre[i]), gp.cols, P), out);
+        const auto product = [&](const std::vector<circuit_plan::factor_ref>& factors, std::int64_t n, float* into) {
+            if (factors.size() < 2)
+                return;
+            const auto out = columns_of(into, n, P);
+            B::copy(ctx_, extent_of(n, P), columns_of(factor(factors[0]), n, P), out);
+            for (std::size_t i = 1; i < factors.size(); ++i)
+                B::multiply(ctx_, extent_of(n, P), columns_of(factor(factors[i]), n, P), out);
+        };
+        product(gp.post, gp.rows, groups_[gi].post.get());
+        product(gp.pre, gp.cols, groups_[gi].pre.get());
     }
 }
 
@@ -506,7 +512,7 @@ template <class B> void engine<B>::derivative(const float* x, float* dxdt, bool 
         return;
     }
     prepare_update(false, false);
-    activity_scales();
+    decay_scales();
     const int rows = row_parts();
     B::parallel(ctx_, rows, [&](int i) { learn_part(row_part(i, rows), dxdt); });
 }

@@ -42,59 +42,60 @@ template <class B> void engine<B>::prepare_update(bool in_place, bool adam_step)
     }
 }
 
-// The activity decay's factors: both neurons' mean square rates, every
-// instance, from the rates the update reads (before the parallel pass, whose
-// parts each need every column's factor).
-template <class B> void engine<B>::activity_scales() {
-    for (std::size_t gi = 0; gi < groups_.size(); ++gi) {
-        const auto& gp = plan_.groups[gi];
-        if (!gp.learns || gp.decay != laws::decay_law::activity)
-            continue;
-        const auto mean_square = [&](int p, std::int64_t n, float* out) {
-            B::row_mean_square(ctx_, {n, batch_, K_}, {pops_[p].rate, n, n * batch_}, {out, n, n});
-        };
-        mean_square(gp.to, gp.rows, groups_[gi].row_scale.get());
-        mean_square(gp.from, gp.cols, groups_[gi].col_scale.get());
-    }
-}
-
-// Discrete (dxdt null): this part's rows of every group's update.
-// Continuous: dS/dt = eta (mean(POST PRE^T) - gamma R(S)).
-template <class B> void engine<B>::learn_part(const part& P, float* dxdt) {
+// The decays' per-neuron factors, every instance, before the parallel pass
+// (each of whose parts needs every row's or every column's): activity's
+// mean square rates of both neurons, oja's mean square of the group's own
+// current per post neuron.
+template <class B> void engine<B>::decay_scales() {
+    const auto mean_square = [&](const float* in, std::int64_t n, float* out) {
+        B::row_mean_square(ctx_, {n, batch_, K_}, {in, n, n * batch_}, {out, n, n});
+    };
     for (std::size_t gi = 0; gi < groups_.size(); ++gi) {
         const auto& gp = plan_.groups[gi];
         if (!gp.learns)
             continue;
-        const auto rows = share(gp.rows, P.t, P.T);
-        if (rows.count == 0 || P.count() == 0)
+        if (gp.decay == laws::decay_law::activity) {
+            mean_square(pops_[gp.to].rate, gp.rows, groups_[gi].row_scale.get());
+            mean_square(pops_[gp.from].rate, gp.cols, groups_[gi].col_scale.get());
+        } else if (gp.decay == laws::decay_law::oja) {
+            mean_square(groups_[gi].current.get(), gp.rows, groups_[gi].row_scale.get());
+        }
+    }
+}
+
+// This part's block of every group's update: its rows (discrete, where the
+// batch is large and each row's update is a long product) or its columns
+// (continuous, a few trials: a column block is contiguous, so the parts
+// never share a cache line of S or dS/dt).
+// Discrete (dxdt null): the update in place, or into U (Adam).
+// Continuous: dS/dt = eta (mean(POST PRE^T) - gamma R(S)).
+template <class B> void engine<B>::learn_part(const part& P, float* dxdt) {
+    for (std::size_t gi = 0; gi < groups_.size(); ++gi) {
+        const auto& gp = plan_.groups[gi];
+        if (!gp.learns || P.count() == 0)
+            continue;
+        const auto rows = dxdt ? rows_range{0, gp.rows} : share(gp.rows, P.t, P.T);
+        const auto cols = dxdt ? share(gp.cols, P.t, P.T) : rows_range{0, gp.cols};
+        if (rows.count == 0 || cols.count == 0)
             continue;
         const std::int64_t size = weight_size(int(gi));
-        const backends::extent e{rows.count, gp.cols, P.count()};
-        const auto rows_of = [&](float* base) {
-            return backends::out_block{base + P.k0 * size + rows.first, gp.rows, size};
+        const backends::extent e{rows.count, cols.count, P.count()};
+        const auto block_of = [&](float* base) {
+            return backends::out_block{base + P.k0 * size + cols.first * gp.rows + rows.first, gp.rows, size};
         };
-        const backends::out_block w = rows_of(groups_[gi].w);
+        const backends::out_block w = block_of(groups_[gi].w);
         // The update's target: S itself, U (Adam) or dS/dt.
         const bool in_place = !dxdt && !adam();
-        const backends::out_block target = dxdt       ? rows_of(dxdt + layout_.group[gi])
+        const backends::out_block target = dxdt       ? block_of(dxdt + layout_.group[gi])
                                            : in_place ? w
-                                                      : rows_of(groups_[gi].u.get());
-        // POST's rows: one factor, or the product of several.
-        const std::int64_t post_slice = gp.rows * batch_;
-        const auto post_rows = [&](float* base) {
-            return backends::out_block{base + P.k0 * post_slice + rows.first, gp.rows, post_slice};
-        };
-        const backends::extent post_e{rows.count, batch_, P.count()};
-        backends::out_block post = post_rows(factor(gp.post[0]));
-        if (gp.post.size() > 1) {
-            const auto out = post_rows(groups_[gi].post.get());
-            B::copy(ctx_, post_e, post, out);
-            for (std::size_t i = 1; i < gp.post.size(); ++i)
-                B::multiply(ctx_, post_e, post_rows(factor(gp.post[i])), out);
-            post = out;
-        }
+                                                      : block_of(groups_[gi].u.get());
+        // POST's rows and PRE's (one factor, or forward()'s product of several).
+        const float* post = gp.post.size() > 1 ? groups_[gi].post.get() : factor(gp.post[0]);
         const float* pre = gp.pre.size() > 1 ? groups_[gi].pre.get() : factor(gp.pre[0]);
+        const std::int64_t post_slice = gp.rows * batch_, pre_slice = std::int64_t(gp.cols) * batch_;
         const std::size_t k0 = at(int(gi), P.k0);
+        const backends::in_block row_scale{groups_[gi].row_scale.get() + P.k0 * gp.rows + rows.first, gp.rows,
+                                           gp.rows};
         switch (gp.decay) {
         case laws::decay_law::l2: // the same product as a beta of -c on a copy of S, without the copy
             if (!in_place)
@@ -105,21 +106,17 @@ template <class B> void engine<B>::learn_part(const part& P, float* dxdt) {
                 B::zero(ctx_, e, target);
             B::add_sign(ctx_, e, neg_c_.data() + k0, w, target);
             break;
-        case laws::decay_law::oja: {
-            const backends::out_block scale{groups_[gi].row_scale.get() + P.k0 * gp.rows + rows.first, gp.rows,
-                                            gp.rows};
-            B::row_mean_square(ctx_, post_e, post_rows(groups_[gi].current.get()), scale);
+        case laws::decay_law::oja:
             if (!in_place)
                 B::zero(ctx_, e, target);
-            B::add_row_scaled(ctx_, e, neg_c_.data() + k0, scale, w, target);
+            B::add_row_scaled(ctx_, e, neg_c_.data() + k0, row_scale, w, target);
             break;
-        }
         case laws::decay_law::activity: {
-            const backends::in_block row{groups_[gi].row_scale.get() + P.k0 * gp.rows + rows.first, gp.rows, gp.rows};
-            const backends::in_block col{groups_[gi].col_scale.get() + P.k0 * gp.cols, gp.cols, gp.cols};
+            const backends::in_block col{groups_[gi].col_scale.get() + P.k0 * gp.cols + cols.first, gp.cols,
+                                         gp.cols};
             if (!in_place)
                 B::zero(ctx_, e, target);
-            B::add_sum_scaled(ctx_, e, neg_c_.data() + k0, row, col, w, target);
+            B::add_sum_scaled(ctx_, e, neg_c_.data() + k0, row_scale, col, w, target);
             break;
         }
         case laws::decay_law::none:
@@ -128,16 +125,16 @@ template <class B> void engine<B>::learn_part(const part& P, float* dxdt) {
         backends::gemm_call c;
         c.count = P.count();
         c.trans_b = true;
-        c.m = rows.count, c.n = gp.cols, c.inner = batch_;
-        c.a = post;
-        c.b = {pre + P.k0 * std::int64_t(gp.cols) * batch_, gp.cols, std::int64_t(gp.cols) * batch_};
+        c.m = rows.count, c.n = cols.count, c.inner = batch_;
+        c.a = {post + P.k0 * post_slice + rows.first, gp.rows, post_slice};
+        c.b = {pre + P.k0 * pre_slice + cols.first, gp.cols, pre_slice};
         c.c = target;
         c.alpha = alpha_.data() + k0;
         c.beta = beta_.data() + k0;
         B::gemm(ctx_, c);
         if (!dxdt && adam())
-            B::adam(ctx_, e, eta_.data() + k0, adam_, target, rows_of(groups_[gi].m.get()),
-                    rows_of(groups_[gi].v.get()), w);
+            B::adam(ctx_, e, eta_.data() + k0, adam_, target, block_of(groups_[gi].m.get()),
+                    block_of(groups_[gi].v.get()), w);
     }
 }
 
@@ -163,7 +160,7 @@ template <class B> void engine<B>::learn() {
                  float(1 - std::pow(optimizer_.beta1, t)), float(1 - std::pow(optimizer_.beta2, t))};
     }
     prepare_update(!adam(), adam());
-    activity_scales();
+    decay_scales();
     // Rates and currents were all computed by forward() from the pre-update
     // weights, so updating groups one after another is still simultaneous.
     const int parts = row_parts();
