@@ -68,7 +68,7 @@ protocol_spec parse_protocol(const view& v, reader& rd) {
     if (auto s = rd.boolean(v["shuffle"])) p.shuffle = *s;
     if (auto s = rd.integer(v["seed"], 0, INT64_MAX)) p.seed = std::uint64_t(*s);
     if (auto m = rd.integer(v["max_steps"], 0, INT64_MAX)) p.max_steps = *m;
-    if (auto e = rd.integer(v["eval_batch"], 1, 1 << 20)) p.eval_batch = int(*e);
+    if (auto e = rd.integer(v["eval_batch"], 0, 1 << 20)) p.eval_batch = int(*e);
 
     const view d = v["dataset"];
     if (rd.expect_map(d)) {

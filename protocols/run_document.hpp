@@ -71,7 +71,7 @@ struct protocol_spec {
     bool shuffle = true;
     std::uint64_t seed = 1;
     std::int64_t max_steps = 0; // stop after this many minibatches; 0 = no limit
-    int eval_batch = 1000;      // test-set evaluation chunk
+    int eval_batch = 0;         // test-set evaluation chunk; 0: the batch (continuous: trials), no resize
     // Continuous mode: each presentation shows `trials` samples side by side
     // (parallel stimulus streams sharing the weights) for present_ms;
     // plasticity acts from learn_after_ms into each presentation. Discrete
