@@ -94,8 +94,7 @@ template <class B> void engine<B>::learn_part(const part& P, float* dxdt) {
         const float* pre = gp.pre.size() > 1 ? groups_[gi].pre.get() : factor(gp.pre[0]);
         const std::int64_t post_slice = gp.rows * batch_, pre_slice = std::int64_t(gp.cols) * batch_;
         const std::size_t k0 = at(int(gi), P.k0);
-        const backends::in_block row_scale{groups_[gi].row_scale.get() + P.k0 * gp.rows + rows.first, gp.rows,
-                                           gp.rows};
+        const backends::in_block row_scale{groups_[gi].row_scale.get() + P.k0 * gp.rows + rows.first, gp.rows, gp.rows};
         switch (gp.decay) {
         case laws::decay_law::l2: // the same product as a beta of -c on a copy of S, without the copy
             if (!in_place)
@@ -112,8 +111,7 @@ template <class B> void engine<B>::learn_part(const part& P, float* dxdt) {
             B::add_row_scaled(ctx_, e, neg_c_.data() + k0, row_scale, w, target);
             break;
         case laws::decay_law::activity: {
-            const backends::in_block col{groups_[gi].col_scale.get() + P.k0 * gp.cols + cols.first, gp.cols,
-                                         gp.cols};
+            const backends::in_block col{groups_[gi].col_scale.get() + P.k0 * gp.cols + cols.first, gp.cols, gp.cols};
             if (!in_place)
                 B::zero(ctx_, e, target);
             B::add_sum_scaled(ctx_, e, neg_c_.data() + k0, row_scale, col, w, target);

@@ -82,22 +82,25 @@ void prepare(scratch_type& s, const integrator_spec& spec, int parts) {
 } // namespace
 
 struct integrator::room {
-    scratch_type whole; // steps of the whole state
-    scratch_type rates; // steps of the rates alone, while plasticity is off
+    scratch_type whole;   // steps of the whole state
+    scratch_type rates;   // steps of the rates alone, while plasticity is off
     Eigen::VectorXf head; // the rates' share of the state, while it is stepped alone
 };
 
 integrator::integrator(network& net, const integrator_spec& spec)
     : net_(net), spec_(spec), room_(std::make_unique<room>()) {
-    if (net.mode() != sim_mode::continuous) throw internal_error("integrator: the network is not in continuous mode");
-    if (!(spec_.dt_ms > 0)) throw internal_error("integrator: dt_ms must be positive");
+    if (net.mode() != sim_mode::continuous)
+        throw internal_error("integrator: the network is not in continuous mode");
+    if (!(spec_.dt_ms > 0))
+        throw internal_error("integrator: dt_ms must be positive");
 }
 
 integrator::~integrator() = default;
 
 void integrator::advance(Eigen::VectorXf& x, double t0, double t1, const std::int32_t* labels, bool learning,
                          std::span<const double> samples, const observer& observe) {
-    if (t1 <= t0) return;
+    if (t1 <= t0)
+        return;
     const auto parts_for = [&](Eigen::Index n) { return n >= parted_from ? net_.threads() : 1; };
     // Without plasticity the weights stand still (dS/dt = 0), so only the
     // rates are stepped: the state's first values, rounded up to 16 floats
@@ -140,8 +143,8 @@ void integrator::advance(Eigen::VectorXf& x, double t0, double t1, const std::in
         net_.bind_state(x.data());
     };
     prepare(room_->whole, spec_, parts_for(x.size()));
-    steps_ += integrate_segment<Eigen::VectorXf, parted_algebra>(spec_, system, x, t0, t1, samples, at_sample,
-                                                                 room_->whole);
+    steps_ +=
+        integrate_segment<Eigen::VectorXf, parted_algebra>(spec_, system, x, t0, t1, samples, at_sample, room_->whole);
     net_.bind_state(x.data());
 }
 

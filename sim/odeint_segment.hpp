@@ -47,9 +47,9 @@ template <class State, class Algebra> struct segment_scratch {
     euler euler_stepper;
     rk4 rk4_stepper;
     std::optional<controlled_dopri5> dopri5_stepper; // made with the first segment's tolerances
-    State at;     // the state at a sample time between steps
-    State start;  // the state at the start of the step that brackets a sample
-    State d0, d1; // dx/dt at a step's ends (dopri5: d0 is its FSAL derivative)
+    State at;                                        // the state at a sample time between steps
+    State start;                                     // the state at the start of the step that brackets a sample
+    State d0, d1;                                    // dx/dt at a step's ends (dopri5: d0 is its FSAL derivative)
 };
 
 // Advances x from t0 to t1 [ms] with system(x, dxdt, t), and calls
@@ -139,11 +139,11 @@ std::int64_t integrate_segment(const integrator_spec& spec, System& system, Stat
                     const double h00 = (1 + 2 * u) * (1 - u) * (1 - u), h10 = u * (1 - u) * (1 - u);
                     const double h01 = u * u * (3 - 2 * u), h11 = u * u * (u - 1);
                     stepper.algebra().for_each5(at, scratch.start, *d_start, x, *d_end,
-                                       operations::scale_sum4<float, float, float, float>(float(h00), float(h * h10),
-                                                                                          float(h01), float(h * h11)));
+                                                operations::scale_sum4<float, float, float, float>(
+                                                    float(h00), float(h * h10), float(h01), float(h * h11)));
                 } else {
                     stepper.algebra().for_each3(at, scratch.start, x,
-                                       operations::scale_sum2<float, float>(float(1 - u), float(u)));
+                                                operations::scale_sum2<float, float>(float(1 - u), float(u)));
                 }
             });
             if (keep && hermite) {
