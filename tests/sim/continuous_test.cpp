@@ -5,13 +5,16 @@
 #include "protocols/run_document.hpp"
 #include "sim/integrator.hpp"
 #include "sim/network.hpp"
+#include "sim/odeint_segment.hpp"
 #include "tests/support/yaml_files.hpp"
 
+#include <boost/numeric/odeint/external/eigen/eigen.hpp>
 #include <doctest/doctest.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -225,5 +228,92 @@ TEST_CASE("continuous: states at sample times between steps follow 1 - e^{-t / t
         integrator(net, is).advance(to_five, 0, 5, labels.data(), false);
         REQUIRE(frames.size() == samples.size());
         CHECK(std::memcmp(frames[3].data(), to_five.data(), sizeof(float) * std::size_t(to_five.size())) == 0);
+    }
+}
+
+TEST_CASE("continuous: the integrator's shortcuts step exactly as odeint does on the whole state") {
+    // Without plasticity the integrator steps the rates alone; its stage sums
+    // run on the engine's threads in shares. Against: odeint's own algebra
+    // (one thread, whole vectors) on the whole state, dS/dt = 0 included.
+    const auto spec = load_circuit("sal_shortcuts", R"(circuit:
+  motif: )" + testing::motif("sal") + R"(
+  sizes: [64, 64, 64, 10]
+  feedback_ratio: 1
+  populations:
+    hidden: {tau: 1}
+    downstream: {tau: 1}
+  synapses:
+    W{l}: {rule: {eta: null, tau: 50}}
+    V{l}: {rule: {eta: null, tau: 500}}
+    Wbar{l}: {rule: {eta: null, tau: 200}}
+    Vbar{l}: {rule: {eta: null, tau: 200}}
+)",
+                                    "continuous");
+    const auto lib = models::standard_library();
+    const int trials = 32;
+    for (const std::string method: {"euler", "rk4", "dopri5"}) {
+        CAPTURE(method);
+        network a(spec, lib, 4, trials, sim_mode::continuous), b(spec, lib, 4, trials, sim_mode::continuous);
+        a.set_threads(2);
+        b.set_threads(2);
+        // Large enough for the stage sums to be split (sim/integrator.cpp).
+        REQUIRE(a.state_size() >= 1 << 15);
+        rng r(9);
+        std::vector<std::int32_t> labels(trials);
+        fill_batch(a.input(), labels, r, 10);
+        b.input() = a.input();
+        integrator_spec is;
+        is.method = method;
+        is.dt_ms = 0.5;
+        is.abs_tol = is.rel_tol = 1e-5;
+
+        Eigen::VectorXf xa(a.state_size()), xb(b.state_size());
+        a.write_state(xa.data());
+        b.write_state(xb.data());
+        const Eigen::VectorXf start = xa;
+        integrator integ(a, is);
+        std::vector<Eigen::VectorXf> frames_a, frames_b;
+        const std::vector<double> samples = {1.25, 3.0};
+        integ.advance(xa, 0, 4, labels.data(), false, samples,
+                      [&](double, const Eigen::VectorXf& s) { frames_a.push_back(s); });
+
+        auto system = [&](bool learning) {
+            return [&b, &labels, learning](const Eigen::VectorXf& s, Eigen::VectorXf& d, double) {
+                d.resize(s.size());
+                b.derivative(s.data(), d.data(), labels.data(), learning);
+            };
+        };
+        segment_scratch<Eigen::VectorXf, boost::numeric::odeint::vector_space_algebra> scratch;
+        auto settling = system(false), learning = system(true);
+        integrate_segment<Eigen::VectorXf, boost::numeric::odeint::vector_space_algebra>(
+            is, settling, xb, 0, 4, samples, [&](double, const Eigen::VectorXf& s) { frames_b.push_back(s); },
+            scratch);
+        const Eigen::Index rates = a.rate_state_size();
+        // The weights stood still while plasticity was off; the rates moved.
+        CHECK((xa.tail(xa.size() - rates).array() == start.tail(xa.size() - rates).array()).all());
+        CHECK((xb.head(rates) - start.head(rates)).norm() > 0);
+        CHECK(std::memcmp(xa.data(), xb.data(), sizeof(float) * std::size_t(xa.size())) == 0);
+        // Learning: the whole state, its stage sums split over two threads.
+        integ.advance(xa, 4, 8, labels.data(), true);
+        integrate_segment<Eigen::VectorXf, boost::numeric::odeint::vector_space_algebra>(
+            is, learning, xb, 4, 8, {}, [](double, const Eigen::VectorXf&) {}, scratch);
+        CHECK(std::memcmp(xa.data(), xb.data(), sizeof(float) * std::size_t(xa.size())) == 0);
+        CHECK((xa.tail(xa.size() - rates) - start.tail(xa.size() - rates)).norm() > 0);
+        // The sample frames' rates (the rates-only steps observe x's own
+        // weights): bitwise for euler's and rk4's interpolations; dopri5's
+        // dense output is an 8-vector sum that the compiler fuses differently
+        // for a share of a vector than for a whole one (last bit).
+        REQUIRE(frames_a.size() == samples.size());
+        REQUIRE(frames_b.size() == samples.size());
+        for (std::size_t k = 0; k < samples.size(); ++k) {
+            const float off = (frames_a[k].head(rates) - frames_b[k].head(rates)).cwiseAbs().maxCoeff();
+            const float scale = frames_b[k].head(rates).cwiseAbs().maxCoeff();
+            CAPTURE(off);
+            CHECK(scale > 0);
+            if (method == "dopri5")
+                CHECK(off <= 2 * std::numeric_limits<float>::epsilon() * scale);
+            else
+                CHECK(off == 0);
+        }
     }
 }
