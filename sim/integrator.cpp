@@ -117,10 +117,11 @@ void integrator::advance(Eigen::VectorXf& x, double t0, double t1, const std::in
             dsdt.tail(head - rates).setZero();
             ++calls_;
         };
-        // x's own rates are not read while r is stepped: a sample puts its rates there.
+        // x's own rates are not read while r is stepped: a sample puts its
+        // rates there (only the rates: its weights are x's, which the steps read).
         const auto at_sample = [&](double t, const Eigen::VectorXf& state) {
             if (observe) {
-                x.head(head) = state;
+                x.head(rates) = state.head(rates);
                 observe(t, std::as_const(x));
             }
             net_.bind_state(x.data());
