@@ -4,6 +4,7 @@
 // are in sweep_document.cpp (reading), sweep_schedule.cpp (running),
 // sweep_merge.cpp (the output file) and sweep_print.cpp (the printout).
 #include "protocols/sweep.hpp"
+#include "protocols/run_support.hpp"
 
 #include "protocols/sweep_merge.hpp"
 #include "protocols/sweep_print.hpp"
@@ -14,6 +15,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <exception>
 #include <ostream>
 #include <sstream>
@@ -184,7 +186,8 @@ int run_sweep(const sweep_command& command, const sweep_options& opt, const libr
                 out << "interrupted: " << done_points << " of " << results.size()
                     << " points finished; the recordings so far stay in " << points_dir.string()
                     << " (not merged): continue with `counterstream resume " << output.string() << "`\n";
-                code = 130;
+                // 130 after Ctrl-C, 143 after SIGTERM, as a run exits.
+                code = 128 + (stop_signal > 0 ? int(stop_signal) : SIGINT);
             } else {
                 std::vector<point_outcome> outcomes;
                 for (const auto& r: results)
