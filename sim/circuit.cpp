@@ -115,7 +115,7 @@ const std::vector<std::string> population_keys = {"size", "activation", "gate", 
 const std::vector<std::string> dynamics_keys = {"kind", "g_leak", "g_basal", "g_apical", "g_soma"};
 const std::vector<std::string> synapse_keys = {"from", "to", "target", "init", "plastic", "tie", "rule", "mirror"};
 const std::vector<std::string> mirror_keys = {"of", "eta", "gamma"};
-const std::vector<std::string> rule_keys = {"post", "pre", "eta", "tau", "decay", "gamma"};
+const std::vector<std::string> rule_keys = {"post", "pre", "eta", "tau", "decay", "gamma", "saturation"};
 const std::vector<std::string> init_keys = {"kind", "gain", "seed", "path", "dataset"};
 const std::vector<std::string> tie_keys = {"to", "transpose"};
 const std::vector<std::string> factor_names = {"rate", "basal", "apical", "gate", "active", "current:GROUP"};
@@ -294,6 +294,8 @@ std::optional<rule_spec> parse_rule(const view& v, reader& rd) {
         r.decay = *d;
     if (auto g = rd.number(v["gamma"], 0, 1e6))
         r.gamma = *g;
+    if (auto s = rd.number(v["saturation"], 0, 1e6))
+        r.saturation = *s;
     return r;
 }
 

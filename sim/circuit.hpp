@@ -35,8 +35,8 @@ struct population_spec {
     double apical_gain = 0;            // alpha
     double tau = 0;                    // [ms] membrane time constant; 0 = instantaneous
     population_role role = population_role::none;
-    std::string loss; // error role: cross_entropy | mse
-    std::string of;   // error role: the output population
+    std::string loss;                            // error role: cross_entropy | mse
+    std::string of;                              // error role: the output population
     std::optional<conductance_spec> conductance; // dynamics: {kind: conductance, ...}
     location where;
 };
@@ -64,14 +64,16 @@ struct factor {
     bool operator==(const factor&) const = default;
 };
 
-// tau_S dS/dt = post (x) pre - gamma R(S);  discrete: S += eta (mean(post pre^T) - gamma R(S))
+// tau_S dS/dt = post (x) pre - gamma R(S);  discrete: S += eta (mean(post pre^T) - gamma R(S)),
+// the Hebbian term saturated elementwise at s (s tanh(H / s)) when saturation s > 0
 struct rule_spec {
     std::vector<factor> post{factor{}}; // rate
     std::vector<factor> pre{factor{}};  // rate
-    std::optional<double> eta; // discrete learning rate
-    std::optional<double> tau; // [ms] plasticity time constant
-    std::string decay = "l2";  // l2 | l1 | none | oja | activity
-    double gamma = 0;          // decay strength
+    std::optional<double> eta;          // discrete learning rate
+    std::optional<double> tau;          // [ms] plasticity time constant
+    std::string decay = "l2";           // l2 | l1 | none | oja | activity
+    double gamma = 0;                   // decay strength
+    double saturation = 0;              // s > 0: the Hebbian term is s tanh(H / s) (models/laws/plasticity.hpp)
     bool operator==(const rule_spec&) const = default;
 };
 

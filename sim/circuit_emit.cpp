@@ -93,6 +93,8 @@ std::string emit_circuit(const circuit_spec& c) {
                 out << YAML::Key << "tau" << YAML::Value << format_number(*r.tau);
             out << YAML::Key << "decay" << YAML::Value << r.decay;
             out << YAML::Key << "gamma" << YAML::Value << format_number(r.gamma);
+            if (r.saturation > 0)
+                out << YAML::Key << "saturation" << YAML::Value << format_number(r.saturation);
             out << YAML::EndMap;
         }
         if (s.mirror) {

@@ -178,6 +178,7 @@ circuit_plan compile_plan(const circuit_spec& spec, const library& lib, sim_mode
             continue;
         g.learns = true;
         g.decay = decay_named(s.rule->decay);
+        g.saturates = s.rule->saturation > 0;
         if (g.decay == laws::decay_law::oja) { // reads the group's own current, S PRE
             g.keep_current = true;
             plan.populations[g.to].needed[index_of(g.target)] = true;

@@ -58,8 +58,8 @@ struct circuit_plan {
         std::array<bool, compartment_count> drives{};           // compartment enters the rate law
         std::array<bool, compartment_count> needed{};           // computed at all (rate law, potential or a rule)
         std::array<std::vector<int>, compartment_count> inputs; // groups targeting each compartment
-        bool needs_active = false;              // a rule reads f'(I_b)
-        bool dynamic = false;                   // continuous, tau > 0: its rates are in the ODE state
+        bool needs_active = false;                              // a rule reads f'(I_b)
+        bool dynamic = false;                                   // continuous, tau > 0: its rates are in the ODE state
         // dynamics: conductance (models/laws/conductance.hpp): the ODE state
         // holds the potential u, r = f(u); g by compartment (gate: 0).
         bool conductance = false;
@@ -79,7 +79,8 @@ struct circuit_plan {
         bool learns = false;               // plastic with a rule
         std::vector<factor_ref> post, pre; // factors multiplied elementwise
         laws::decay_law decay = laws::decay_law::l2;
-        int mirror_of = -1; // learns in mirror batches from this group's W
+        bool saturates = false; // the Hebbian term saturates (rule.saturation > 0, per instance)
+        int mirror_of = -1;     // learns in mirror batches from this group's W
         bool operator==(const group&) const = default;
     };
 

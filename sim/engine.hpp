@@ -78,6 +78,7 @@ public:
     float& eta(int g, int k) { return eta_[at(g, k)]; }
     float& base_eta(int g, int k) { return base_eta_[at(g, k)]; }
     float& gamma(int g, int k) { return gamma_[at(g, k)]; }
+    float& saturation(int g, int k) { return saturation_[at(g, k)]; } // the rule's s; 0: none
     float& mirror_eta(int g, int k) { return mirror_eta_[at(g, k)]; }
     float& mirror_gamma(int g, int k) { return mirror_gamma_[at(g, k)]; }
     float& inv_tau(int p, int k) { return inv_tau_[at(p, k)]; } // continuous, dynamic populations: 1 / tau [1/ms]
@@ -178,7 +179,7 @@ private:
         array<float> own_w, current, post, pre, m, v, u;
         array<float> row_scale; // oja decay: each row's mean square current; activity: its post rate's
         array<float> col_scale; // activity decay: each column's mean square pre rate
-        float* w = nullptr; // own_w, or the bound state's; null for tied groups
+        float* w = nullptr;     // own_w, or the bound state's; null for tied groups
     };
     // Instances [k0, k1); columns [c0, c1) of each (forward), or thread t of
     // T's share of every group's rows (learn).
@@ -226,6 +227,10 @@ private:
     // The per-instance alpha, beta and -c of every learning group's update
     // (models/laws/plasticity.hpp), for learn() (in_place) or derivative().
     void prepare_update(bool in_place, bool adam_step);
+    // A discrete step of a saturating rule: its update goes through U.
+    bool saturating_steps(int g) const {
+        return plan_.mode == sim_mode::discrete && plan_.groups[g].learns && plan_.groups[g].saturates;
+    }
     void decay_scales();
 
     circuit_plan plan_;
@@ -233,8 +238,10 @@ private:
     context ctx_;
     std::vector<population> pops_;
     std::vector<group> groups_;
-    std::vector<float> eta_, base_eta_, gamma_, mirror_eta_, mirror_gamma_, inv_tau_;
+    std::vector<float> eta_, base_eta_, gamma_, saturation_, mirror_eta_, mirror_gamma_, inv_tau_;
     std::vector<float> alpha_, beta_, neg_c_; // this update's, per group and instance
+    // Saturating groups: this update's (factor, s, -c) per group and instance.
+    std::vector<float> saturate_args_;
     // Expression factors (plan().signals): each one's values [n x batch] per
     // instance, a scratch buffer for its later terms, and per term the
     // per-instance constants of compute_signal (two runs of K values).

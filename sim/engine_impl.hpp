@@ -19,14 +19,18 @@ engine<B>::engine(circuit_plan plan, int instances, int batch)
     if (K_ < 1)
         throw internal_error("engine: no instances");
     const std::size_t n_groups = groups_.size() * std::size_t(K_);
-    for (auto* v: {&eta_, &base_eta_, &gamma_, &mirror_eta_, &mirror_gamma_, &alpha_, &beta_, &neg_c_})
+    for (auto* v: {&eta_, &base_eta_, &gamma_, &saturation_, &mirror_eta_, &mirror_gamma_, &alpha_, &beta_, &neg_c_})
         v->assign(n_groups, 0.0f);
+    saturate_args_.assign(3 * n_groups, 0.0f);
     inv_tau_.assign(pops_.size() * std::size_t(K_), 0.0f);
     for (std::size_t g = 0; g < groups_.size(); ++g)
         if (plan_.groups[g].tied_to < 0) {
             groups_[g].own_w.resize(weight_size(int(g)) * K_);
             groups_[g].w = groups_[g].own_w.get();
         }
+    for (std::size_t g = 0; g < groups_.size(); ++g)
+        if (saturating_steps(int(g)))
+            groups_[g].u.resize(weight_size(int(g)) * K_);
     signal_.resize(plan_.signals.size());
     signal_scratch_.resize(plan_.signals.size());
     for (const auto& sig: plan_.signals) {

@@ -1,7 +1,7 @@
 // The engine's plasticity passes (sim/engine.hpp): every rule's update in
 // place, into Adam's U or into dS/dt, its decay (l2 in the GEMM's beta, l1,
-// oja and activity in passes of their own), Adam's step, and weight
-// mirroring. Included at the end of sim/engine_impl.hpp.
+// oja and activity in passes of their own), the saturation of its Hebbian
+// term, Adam's step, and weight mirroring. Included at the end of sim/engine_impl.hpp.
 #pragma once
 
 #include "sim/engine.hpp"
@@ -17,7 +17,9 @@ namespace counterstream {
 // instance: in place (learn: target S, base S), or into U (Adam) or dS/dt
 // (base 0). With l2 decay in place the first two terms are the GEMM's
 // beta; otherwise -c R(S) goes into the target in a pass of its own before
-// the GEMM adds to it.
+// the GEMM adds to it. A saturating rule's GEMM writes mean(POST PRE^T)
+// alone, into U or dS/dt, and saturate() makes it factor s tanh(H / s) - c S
+// (l2; the other decays add theirs after).
 template <class B> void engine<B>::prepare_update(bool in_place, bool adam_step) {
     const float inv_batch = 1.0f / float(batch_);
     for (std::size_t gi = 0; gi < groups_.size(); ++gi) {
@@ -30,6 +32,15 @@ template <class B> void engine<B>::prepare_update(bool in_place, bool adam_step)
             const float c = adam_step ? gamma_[i] : eta_[i] * gamma_[i];
             alpha_[i] = a;
             neg_c_[i] = -c;
+            if (plan_.groups[gi].saturates) {
+                alpha_[i] = inv_batch;
+                beta_[i] = 0.0f;
+                float* args = &saturate_args_[3 * i];
+                args[0] = adam_step ? 1.0f : eta_[i];
+                args[1] = saturation_[i];
+                args[2] = decay == laws::decay_law::l2 ? -c : 0.0f;
+                continue;
+            }
             // In place, l2's 1 - c is the GEMM's beta; every other decay has
             // put -c R(S) into the target before the GEMM adds to it.
             if (decay == laws::decay_law::l2 && in_place)
@@ -84,8 +95,10 @@ template <class B> void engine<B>::learn_part(const part& P, float* dxdt) {
             return backends::out_block{base + P.k0 * size + cols.first * gp.rows + rows.first, gp.rows, size};
         };
         const backends::out_block w = block_of(groups_[gi].w);
-        // The update's target: S itself, U (Adam) or dS/dt.
-        const bool in_place = !dxdt && !adam();
+        // The update's target: S itself, U (Adam, or a saturating rule) or dS/dt.
+        const bool saturates = gp.saturates;
+        const bool in_place = !dxdt && !adam() && !saturates;
+        const bool fresh = !in_place && !saturates; // the target holds nothing of this update yet
         const backends::out_block target = dxdt       ? block_of(dxdt + layout_.group[gi])
                                            : in_place ? w
                                                       : block_of(groups_[gi].u.get());
@@ -95,31 +108,38 @@ template <class B> void engine<B>::learn_part(const part& P, float* dxdt) {
         const std::int64_t post_slice = gp.rows * batch_, pre_slice = std::int64_t(gp.cols) * batch_;
         const std::size_t k0 = at(int(gi), P.k0);
         const backends::in_block row_scale{groups_[gi].row_scale.get() + P.k0 * gp.rows + rows.first, gp.rows, gp.rows};
-        switch (gp.decay) {
-        case laws::decay_law::l2: // the same product as a beta of -c on a copy of S, without the copy
-            if (!in_place)
-                B::scale(ctx_, e, neg_c_.data() + k0, w, target);
-            break;
-        case laws::decay_law::l1:
-            if (!in_place)
-                B::zero(ctx_, e, target);
-            B::add_sign(ctx_, e, neg_c_.data() + k0, w, target);
-            break;
-        case laws::decay_law::oja:
-            if (!in_place)
-                B::zero(ctx_, e, target);
-            B::add_row_scaled(ctx_, e, neg_c_.data() + k0, row_scale, w, target);
-            break;
-        case laws::decay_law::activity: {
-            const backends::in_block col{groups_[gi].col_scale.get() + P.k0 * gp.cols + cols.first, gp.cols, gp.cols};
-            if (!in_place)
-                B::zero(ctx_, e, target);
-            B::add_sum_scaled(ctx_, e, neg_c_.data() + k0, row_scale, col, w, target);
-            break;
-        }
-        case laws::decay_law::none:
-            break;
-        }
+        // -c R(S) into the target: before the GEMM adds to it, or after a
+        // saturating rule's GEMM and saturate() (which did l2's).
+        const auto add_decay = [&] {
+            switch (gp.decay) {
+            case laws::decay_law::l2: // the same product as a beta of -c on a copy of S, without the copy
+                if (fresh)
+                    B::scale(ctx_, e, neg_c_.data() + k0, w, target);
+                break;
+            case laws::decay_law::l1:
+                if (fresh)
+                    B::zero(ctx_, e, target);
+                B::add_sign(ctx_, e, neg_c_.data() + k0, w, target);
+                break;
+            case laws::decay_law::oja:
+                if (fresh)
+                    B::zero(ctx_, e, target);
+                B::add_row_scaled(ctx_, e, neg_c_.data() + k0, row_scale, w, target);
+                break;
+            case laws::decay_law::activity: {
+                const backends::in_block col{groups_[gi].col_scale.get() + P.k0 * gp.cols + cols.first, gp.cols,
+                                             gp.cols};
+                if (fresh)
+                    B::zero(ctx_, e, target);
+                B::add_sum_scaled(ctx_, e, neg_c_.data() + k0, row_scale, col, w, target);
+                break;
+            }
+            case laws::decay_law::none:
+                break;
+            }
+        };
+        if (!saturates)
+            add_decay();
         backends::gemm_call c;
         c.count = P.count();
         c.trans_b = true;
@@ -130,9 +150,17 @@ template <class B> void engine<B>::learn_part(const part& P, float* dxdt) {
         c.alpha = alpha_.data() + k0;
         c.beta = beta_.data() + k0;
         B::gemm(ctx_, c);
+        if (saturates) {
+            const bool l2 = gp.decay == laws::decay_law::l2;
+            B::saturate(ctx_, e, saturate_args_.data() + 3 * k0, l2 ? backends::in_block(w) : backends::in_block{},
+                        target);
+            add_decay();
+        }
         if (!dxdt && adam())
             B::adam(ctx_, e, eta_.data() + k0, adam_, target, block_of(groups_[gi].m.get()),
                     block_of(groups_[gi].v.get()), w);
+        else if (!dxdt && saturates) // a plain step: S += U
+            B::add(ctx_, e, target, w);
     }
 }
 
@@ -146,7 +174,7 @@ template <class B> void engine<B>::set_optimizer(const optimizer_spec& o) {
         const std::int64_t n = adam() && plan_.groups[gi].learns ? weight_size(int(gi)) * K_ : 0;
         g.m.resize(n);
         g.v.resize(n);
-        g.u.resize(n);
+        g.u.resize(n > 0 || saturating_steps(int(gi)) ? weight_size(int(gi)) * K_ : 0);
     }
 }
 

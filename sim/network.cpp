@@ -45,8 +45,8 @@ network::network(const circuit_spec& spec, const library& lib, std::uint64_t see
         const int gi = int(i);
         groups_.push_back({&spec_.synapses[i], &plan.groups[i], view{nullptr, 0, 0}, view{nullptr, 0, 0},
                            view{nullptr, 0, 0}, view{nullptr, 0, 0}, engine_.layout().group[i], engine_.eta(gi, 0),
-                           engine_.base_eta(gi, 0), engine_.gamma(gi, 0), engine_.mirror_eta(gi, 0),
-                           engine_.mirror_gamma(gi, 0)});
+                           engine_.base_eta(gi, 0), engine_.gamma(gi, 0), engine_.saturation(gi, 0),
+                           engine_.mirror_eta(gi, 0), engine_.mirror_gamma(gi, 0)});
         auto& g = groups_.back();
         const auto& s = spec_.synapses[i];
         const auto& gp = plan.groups[i];
@@ -59,6 +59,7 @@ network::network(const circuit_spec& spec, const library& lib, std::uint64_t see
             g.eta = mode == sim_mode::discrete ? float(*r.eta * spec_.eta_scale) : float(spec_.eta_scale / *r.tau);
             g.base_eta = g.eta;
             g.gamma = float(r.gamma);
+            g.saturation = float(r.saturation);
         }
         if (gp.tied_to >= 0)
             continue;

@@ -53,6 +53,7 @@ public:
         float& eta;      // discrete: eta * eta_scale; continuous: eta_scale / tau [1/ms]; times scale_rates()'s factor
         float& base_eta; // eta as the circuit gives it
         float& gamma;
+        float& saturation; // the rule's s (0: none)
         // Weight mirroring (synapse_spec::mirror).
         float& mirror_eta; // eta * eta_scale
         float& mirror_gamma;

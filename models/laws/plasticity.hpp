@@ -8,6 +8,13 @@
 //                      two populations' rates: the decay grows with the activity of the
 //                      two neurons a synapse joins, alike for the two synapses that join
 //                      them in opposite directions (Lemma 1's V^l_ij and Vbar^{l-1}_ji)
+//   saturation (a rule's `saturation: s`), per synapse, of the Hebbian term:
+//     H = mean(POST PRE^T)  ->  s tanh(H / s)   (s = 0: H itself)
+//     linear where |H| << s, never above s: a pair of rules that feed each
+//     other grows at most linearly, and L2 decay then bounds every synapse by
+//     s / gamma. Elementwise, so the saturated drives of V^l_ij and
+//     Vbar^{l-1}_ji stay equal, and Lemma 1's mismatch still shrinks by
+//     1 - eta gamma per step (the two synapses decay alike)
 //   Adam (Kingma & Ba 2015), per synapse, on the update U = mean(POST PRE^T) - gamma R(S):
 //     m <- beta1 m + (1 - beta1) U,  v <- beta2 v + (1 - beta2) U^2,
 //     S <- S + eta (m / c1) / (sqrt(v / c2) + epsilon),  c_i = 1 - beta_i^t
@@ -31,12 +38,15 @@ template <class T> COUNTERSTREAM_HD T regularizer(decay_law d, T w) {
         return sign(w);
     case decay_law::none:
         break;
-    case decay_law::oja: // S, times the row's mean square current (oja_row)
+    case decay_law::oja:      // S, times the row's mean square current (oja_row)
     case decay_law::activity: // S, times the two neurons' mean square rates
         return w;
     }
     return T(0);
 }
+
+// The saturated Hebbian term s tanh(h / s); h itself when s is 0.
+template <class T> COUNTERSTREAM_HD T saturate(T h, T s) { return s > T(0) ? s * math::tanh(h / s) : h; }
 
 // Oja's row factor: the mean of y_i^2 over the batch's n columns, given their sum.
 template <class T> COUNTERSTREAM_HD T oja_row(T sum_of_squares, T n) { return sum_of_squares / n; }

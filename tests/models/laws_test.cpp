@@ -82,3 +82,15 @@ TEST_CASE("Adam's first step is sign(U) up to epsilon, and the regularizers are 
     CHECK(laws::regularizer(laws::decay_law::l1, 0.0f) == 0.0f);
     CHECK(laws::regularizer(laws::decay_law::none, -0.75f) == 0.0f);
 }
+
+TEST_CASE("saturation: s tanh(h / s) is h where |h| << s, odd, below s everywhere, and h itself for s = 0") {
+    for (float h: {1e-4f, -3e-4f})
+        CHECK(laws::saturate(h, 0.5f) == doctest::Approx(h).epsilon(1e-6));
+    for (float h: {0.3f, 2.0f, 50.0f, 1e30f}) {
+        CHECK(laws::saturate(-h, 0.5f) == -laws::saturate(h, 0.5f));
+        CHECK(laws::saturate(h, 0.5f) <= 0.5f);
+        CHECK(laws::saturate(h, 0.5f) < h);
+        CHECK(laws::saturate(h, 0.0f) == h);
+    }
+    CHECK(laws::saturate(50.0f, 0.5f) == doctest::Approx(0.5f));
+}

@@ -8,7 +8,9 @@
 // the threshold, and what Adam's per-synapse step changes, on a small circuit
 // whose forward weights are frozen; and the cure, Oja's decay (decay: oja),
 // whose strength grows with the neuron's own post factor, so that the pair
-// has a bounded fixed point where L2 decay has none.
+// has a bounded fixed point where L2 decay has none; and a second cure, the
+// saturation of the Hebbian term (saturation: s), which bounds every synapse
+// by s / gamma and, unlike Oja's decay, keeps Lemma 1's contraction.
 #include "models/library.hpp"
 #include "protocols/run_document.hpp"
 #include "sim/network.hpp"
@@ -225,7 +227,7 @@ struct lemma1_circuit {
     std::vector<std::int32_t> labels;
 
     explicit lemma1_circuit(const std::string& decay)
-        : doc(load_run(testing::write_file("sal_lemma1_" + decay + ".yaml",
+        : doc(load_run(testing::write_file("sal_lemma1_" + decay.substr(0, decay.find(',')) + ".yaml",
                                            "circuit:\n  motif: " + testing::motif("sal") +
                                                "\n  sizes: [7, 6, 5, 4]\n  feedback_ratio: 1\n"
                                                "  params: {eta_V: 0.05, eta_Vbar: 0.05, gamma: 0.5}\n"
@@ -285,4 +287,48 @@ TEST_CASE("Lemma 1 under three decays: L2 and the activity decay contract (V^l)^
     // Only where the two neurons are active: slower than L2 on this batch, but on its way.
     CHECK(act.angle() < start / 2);
     CHECK(oja.angle() > 20); // each side decays by its own neuron's factor: no contraction of the mismatch
+}
+
+TEST_CASE("Saturation cures the divergence and keeps Lemma 1: the pair stays within s / gamma where L2 decay alone "
+          "grows without bound, and (V^l)^T - Vbar^{l-1} still shrinks by exactly 1 - eta gamma per step") {
+    // The pair of the Oja test, gamma = sigma_max / 2, with the Hebbian term saturated at s.
+    pair_circuit l2(1, 1), saturated(1, 1, "l2, saturation: 0.01");
+    const double s = l2.sigma_max();
+    const double eta = 0.2 / s, gamma = 0.5 * s;
+    for (auto* c: {&l2, &saturated}) {
+        for (const char* g: {"V2", "V3", "Wbar2", "Wbar3"})
+            c->net.grp(g).eta = float(eta);
+        c->set_gamma(gamma, gamma);
+    }
+    const double n0 = l2.norm2();
+    const float start = std::max(saturated.net.grp("V3").w.cwiseAbs().maxCoeff(),
+                                 saturated.net.grp("Wbar3").w.cwiseAbs().maxCoeff());
+    l2.growth(400, 100);
+    CHECK(l2.norm2() > 1e6 * n0); // without the cure: diverges
+    saturated.growth(3000, 200);
+    // |S| <= max(|S_0|, s / gamma): each step is (1 - eta gamma) S + eta gamma (s / gamma) tanh(...).
+    const float bound = std::max(start, float(0.01 / gamma)) * (1 + 1e-5f);
+    for (const char* g: {"V3", "Wbar3"}) {
+        CAPTURE(g);
+        CHECK(saturated.net.grp(g).w.cwiseAbs().maxCoeff() <= bound);
+    }
+    // Held near the bound, not decayed away: the saturated drive balances the decay.
+    CHECK(saturated.net.grp("V3").w.cwiseAbs().maxCoeff() > 0.5 * 0.01 / gamma);
+    CHECK(saturated.growth(200, 100) == doctest::Approx(1.0).epsilon(1e-4));
+
+    // Lemma 1: V3_ij and Vbar2_ji are driven by H and H^T, saturated alike.
+    lemma1_circuit plain("l2"), sat("l2, saturation: 0.002");
+    const Eigen::MatrixXd m0 = sat.mismatch();
+    REQUIRE((plain.mismatch() - m0).norm() == 0.0);
+    const int n = 100;
+    plain.steps(n);
+    sat.steps(n);
+    // The saturation is at work: the two runs' weights part...
+    CHECK((plain.net.grp("V3").w - sat.net.grp("V3").w).norm() > 0.1 * plain.net.grp("V3").w.norm());
+    // ...but the mismatch is the same (1 - eta gamma)^n M_0 (eta 0.05, gamma 0.5).
+    const Eigen::MatrixXd predicted = m0 * std::pow(1 - 0.05 * 0.5, n);
+    CHECK((sat.mismatch() - predicted).norm() < 1e-4 * m0.norm());
+    CHECK((plain.mismatch() - predicted).norm() < 1e-4 * m0.norm());
+    sat.steps(300);
+    CHECK(sat.angle() < 5);
 }

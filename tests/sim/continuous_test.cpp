@@ -53,8 +53,9 @@ struct clamped_run {
     Eigen::MatrixXd exact;
 };
 
-clamped_run integrate_clamped(const std::string& method, double dt, double t_end, double tol = 1e-6) {
-    const auto spec = load_circuit("clamped", clamped_group, "continuous");
+clamped_run integrate_clamped(const std::string& method, double dt, double t_end, double tol = 1e-6,
+                              const std::string& group = clamped_group) {
+    const auto spec = load_circuit("clamped", group, "continuous");
     const auto lib = models::standard_library();
     network net(spec, lib, 1, 1, sim_mode::continuous);
     net.input() << 1.0f, -0.5f, 2.0f;
@@ -125,6 +126,23 @@ TEST_CASE("continuous: with tau 0, Euler and dt = present_ms, 100 presentations 
         const network fresh_cmp(discrete, lib, 3, trials);
         CHECK((a.w - fresh_cmp.groups()[g].w).norm() > 1e-3f * a.w.norm());
     }
+}
+
+TEST_CASE("continuous: a saturating rule relaxes to s tanh(H / s) / gamma, H = b a^T, at the rate gamma / tau") {
+    // S' = (1/tau) (s tanh(a a^T / s) - gamma S): the same relaxation towards a
+    // saturated target, entries of a a^T from 0.25 (almost linear) to 4 (saturated).
+    std::string group = clamped_group;
+    const std::string rule = "gamma: 1}";
+    group.replace(group.find(rule), rule.size(), "gamma: 1, saturation: 0.5}");
+    const clamped_run r = integrate_clamped("rk4", 0.1, 20, 1e-6, group);
+    Eigen::VectorXd a(3);
+    a << 1.0, -0.5, 2.0;
+    const Eigen::MatrixXd target = (a * a.transpose() / 0.5).array().tanh() * 0.5;
+    const Eigen::MatrixXd exact = target * (1.0 - std::exp(-20.0 / 10.0));
+    CHECK((r.s.cast<double>() - exact).cwiseAbs().maxCoeff() < 1e-5);
+    CHECK(r.s.cwiseAbs().maxCoeff() < 0.5f); // never above s / gamma
+    // ...where the unsaturated rule's S reaches 3.46 (4 (1 - e^-2)).
+    CHECK((r.s.cast<double>() - r.exact).cwiseAbs().maxCoeff() > 3.0);
 }
 
 TEST_CASE("continuous: halving dt shrinks the error 2x for euler and 16x for rk4, and dopri5 meets its tolerance") {

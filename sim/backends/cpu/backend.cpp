@@ -135,6 +135,23 @@ void backend::add_sign(context&, extent e, const float* factor, in_block in, out
     map(e, in, out, factor, [](float a, float o, float f) { return o + f * laws::sign(a); });
 }
 
+void backend::saturate(context&, extent e, const float* args, in_block w, out_block out) {
+    e = packed(e, w, out);
+    const std::int64_t rows = e.rows;
+    columns(e, [&](int k, std::int64_t j) {
+        const float f = args[3 * k], s = args[3 * k + 1], c = args[3 * k + 2];
+        float* o = at(out, k, j);
+        if (w.p) {
+            const float* a = at(w, k, j);
+            for (std::int64_t i = 0; i < rows; ++i)
+                o[i] = f * laws::saturate(o[i], s) + c * a[i];
+        } else {
+            for (std::int64_t i = 0; i < rows; ++i)
+                o[i] = f * laws::saturate(o[i], s);
+        }
+    });
+}
+
 void backend::row_mean_square(context&, extent e, in_block in, out_block out) {
     const std::int64_t rows = e.rows;
     for (int k = 0; k < e.count; ++k) {
@@ -221,8 +238,8 @@ void backend::rate_law(context&, extent e, laws::activation_law f, in_block basa
 }
 
 void backend::activate(context&, extent e, laws::activation_law f, in_block in, out_block out) {
-    laws::visit(f,
-                [&](auto law) { map(e, in, out, nullptr, [](float x, float, float) { return decltype(law)::apply(x); }); });
+    laws::visit(
+        f, [&](auto law) { map(e, in, out, nullptr, [](float x, float, float) { return decltype(law)::apply(x); }); });
 }
 
 void backend::derivative(context&, extent e, laws::activation_law f, in_block in, out_block out) {

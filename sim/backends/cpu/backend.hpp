@@ -65,6 +65,9 @@ struct backend {
     static void add_sum_scaled(context&, extent e, const float* factor, in_block row, in_block col, in_block in,
                                out_block out);
 
+    // out_k = f_k saturate(out_k, s_k) + c_k w_k, (f_k, s_k, c_k) = args[3k..3k+2]; w absent: no last term.
+    static void saturate(context&, extent e, const float* args, in_block w, out_block out);
+
     // out = f(basal) g(gate) + alpha apical (models/laws/rate.hpp); gate and apical absent when their p is null.
     static void rate_law(context&, extent e, laws::activation_law f, in_block basal, laws::activation_law g,
                          in_block gate, float alpha, in_block apical, out_block out);

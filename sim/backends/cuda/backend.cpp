@@ -244,12 +244,16 @@ void backend::add_sign(context& ctx, extent e, const float* factor, in_block in,
               [&](const float* f) { return launch::add_sign(ctx.stream(), e, f, in, out); });
 }
 
+void backend::saturate(context& ctx, extent e, const float* args, in_block w, out_block out) {
+    with_sent(ctx, args, 3 * e.count, "saturate kernel",
+              [&](const float* a) { return launch::saturate(ctx.stream(), e, a, w, out); });
+}
+
 void backend::row_mean_square(context& ctx, extent e, in_block in, out_block out) {
     check(launch::row_mean_square(ctx.stream(), e, in, out), "row_mean_square kernel");
 }
 
-void backend::add_row_scaled(context& ctx, extent e, const float* factor, in_block scale, in_block in,
-                             out_block out) {
+void backend::add_row_scaled(context& ctx, extent e, const float* factor, in_block scale, in_block in, out_block out) {
     with_sent(ctx, factor, e.count, "add_row_scaled kernel",
               [&](const float* f) { return launch::add_row_scaled(ctx.stream(), e, f, scale, in, out); });
 }
@@ -341,4 +345,3 @@ float backend::max_abs(context& ctx, const float* x, std::int64_t n) {
 }
 
 } // namespace counterstream::cuda
-

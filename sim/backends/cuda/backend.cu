@@ -207,6 +207,21 @@ struct add_row_scaled_op {
     }
 };
 
+struct saturate_op {
+    const float* args; // (factor, s, c) per instance
+    in_block w;
+    out_block out;
+    __device__ void operator()(int k, std::int64_t j, std::int64_t i) const {
+        const float* a = args + 3 * k;
+        float& o = column(out, k, j)[i];
+        o = a[0] * laws::saturate(o, a[1]) + (w.p ? a[2] * column(w, k, j)[i] : 0.0f);
+    }
+};
+
+cudaError_t saturate(cudaStream_t s, extent e, const float* args, in_block w, out_block out) {
+    return run(s, e, saturate_op{args, w, out});
+}
+
 struct add_sum_scaled_op {
     const float* factor;
     in_block row, col, in;

@@ -139,12 +139,12 @@ struct backend {
     // out_k = factor[k] in_k; out_k += factor[k] sign(in_k) (factor in host memory).
     static void scale(context& ctx, extent e, const float* factor, in_block in, out_block out);
     static void add_sign(context& ctx, extent e, const float* factor, in_block in, out_block out);
+    static void saturate(context& ctx, extent e, const float* args, in_block w, out_block out);
     // out_k(i) = mean over j of in_k(i, j)^2 (out: rows x 1 per instance);
     // out_k(i, j) += factor[k] scale_k(i) in_k(i, j) (scale: rows x 1 per instance;
     // factor in host memory).
     static void row_mean_square(context& ctx, extent e, in_block in, out_block out);
-    static void add_row_scaled(context& ctx, extent e, const float* factor, in_block scale, in_block in,
-                               out_block out);
+    static void add_row_scaled(context& ctx, extent e, const float* factor, in_block scale, in_block in, out_block out);
     // out_k(i, j) += factor[k] (row_k(i) + col_k(j)) in_k(i, j) (row: rows x 1, col: cols x 1 per instance).
     static void add_sum_scaled(context& ctx, extent e, const float* factor, in_block row, in_block col, in_block in,
                                out_block out);

@@ -24,6 +24,8 @@ cudaError_t multiply(cudaStream_t s, extent e, in_block in, out_block out);
 cudaError_t zero(cudaStream_t s, extent e, out_block out);
 cudaError_t scale(cudaStream_t s, extent e, const float* factor, in_block in, out_block out);
 cudaError_t add_sign(cudaStream_t s, extent e, const float* factor, in_block in, out_block out);
+// args: (factor, s, c) per instance, on the device.
+cudaError_t saturate(cudaStream_t s, extent e, const float* args, in_block w, out_block out);
 cudaError_t row_mean_square(cudaStream_t s, extent e, in_block in, out_block out);
 cudaError_t add_row_scaled(cudaStream_t s, extent e, const float* factor, in_block scale, in_block in, out_block out);
 cudaError_t add_sum_scaled(cudaStream_t s, extent e, const float* factor, in_block row, in_block col, in_block in,

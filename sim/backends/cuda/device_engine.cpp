@@ -140,7 +140,7 @@ struct device_engine::impl {
     // Continuous mode: every instance's ODE state in one device vector
     // (circuit_plan::layout for K instances).
     ode_memory ode{ctx};
-    device_vector x, scratch;                // the state; dx/dt when settling
+    device_vector x, scratch;                                          // the state; dx/dt when settling
     segment_scratch<device_vector, flat_algebra<ode_memory>> sampling; // advance()'s steppers and sample room
     std::int64_t ode_steps = 0;
     // Asynchronous snapshots: a device-side copy of every own weight matrix
@@ -196,6 +196,7 @@ struct device_engine::impl {
                 eng.eta(int(g), k) = h.eta;
                 eng.base_eta(int(g), k) = h.base_eta;
                 eng.gamma(int(g), k) = h.gamma;
+                eng.saturation(int(g), k) = h.saturation;
                 eng.mirror_eta(int(g), k) = h.mirror_eta;
                 eng.mirror_gamma(int(g), k) = h.mirror_gamma;
             }
