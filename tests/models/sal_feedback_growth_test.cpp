@@ -332,3 +332,72 @@ TEST_CASE("Saturation cures the divergence and keeps Lemma 1: the pair stays wit
     sat.steps(300);
     CHECK(sat.angle() < 5);
 }
+
+namespace {
+
+// SAL on [7, 6, 5, 4] with all four groups plastic, decay 0.05 and rate 0.05
+// each, V and Vbar saturated at 0.01, Wbar saturated at `wbar_saturation`
+// (0: linear), on a fixed batch, so that the weights settle at a fixed point.
+struct stationary_circuit {
+    run_document doc;
+    network net;
+    std::vector<std::int32_t> labels;
+
+    explicit stationary_circuit(const std::string& wbar_saturation)
+        : doc(load_run(testing::write_file("sal_stationary_" + wbar_saturation + ".yaml",
+                                           "circuit:\n  motif: " + testing::motif("sal") +
+                                               "\n  sizes: [7, 6, 5, 4]\n  feedback_ratio: 1\n"
+                                               "  params: {eta_W: 0.05, eta_V: 0.05, eta_Wbar: 0.05, "
+                                               "eta_Vbar: 0.05, gamma: 0.05}\n"
+                                               "  synapses:\n"
+                                               "    V{l}: {rule: {saturation: 0.01}}\n"
+                                               "    Vbar{l}: {rule: {saturation: 0.01}}\n"
+                                               "    Wbar{l}: {rule: {saturation: " + wbar_saturation + "}}\n"
+                                               "protocol: {dataset: {name: teacher}}\n"),
+                       {}, models::standard_library())),
+          net(doc.circuit, models::standard_library(), 3, 16), labels(fixed_batch(net, 17)) {}
+
+    Eigen::MatrixXd w(const std::string& g) { return net.grp(g).w.cast<double>(); }
+    // Eq. 27's two sides at layer l: V^l (W^l)^T and Wbar^l (Vbar^l)^T.
+    Eigen::MatrixXd ascending(int l) { return w("V" + std::to_string(l)) * w("W" + std::to_string(l)).transpose(); }
+    Eigen::MatrixXd descending(int l) {
+        return w("Wbar" + std::to_string(l)) * w("Vbar" + std::to_string(l)).transpose();
+    }
+    double angle(int l) {
+        const Eigen::MatrixXd a = ascending(l), b = descending(l);
+        return std::acos(std::clamp((a.array() * b.array()).sum() / (a.norm() * b.norm()), -1.0, 1.0)) * 180 / M_PI;
+    }
+    void steps(int n) {
+        for (int t = 0; t < n; ++t) {
+            net.forward(labels.data());
+            net.learn();
+        }
+    }
+};
+
+} // namespace
+
+TEST_CASE("Eq. 27 at a fixed point: with W's and Wbar's rules linear, V^l (W^l)^T = Wbar^l (Vbar^l)^T whatever "
+          "saturates V and Vbar, and saturating Wbar's drive breaks it where the drive is largest, at the top layer") {
+    // At a fixed point with L2 decay and equal decays, gamma W^l = Vbar^l mean(hbar^{l+1} (h^l)^T) and
+    // gamma Wbar^l = V^l mean(h^l (hbar^{l+1})^T), so V^l (W^l)^T = Wbar^l (Vbar^l)^T for any V^l and Vbar^l:
+    // the derivation needs the rules of W and Wbar to be linear in their drive, not those of V and Vbar.
+    stationary_circuit linear("0"), saturated("0.01");
+    linear.steps(8000);
+    saturated.steps(8000);
+    // A fixed point, and not the trivial one: the pair is alive (|V3| well above 0) and no longer moves.
+    const Eigen::MatrixXd v3 = linear.w("V3");
+    linear.steps(100);
+    CHECK(v3.norm() > 0.1);
+    CHECK((linear.w("V3") - v3).norm() < 1e-4 * v3.norm());
+    for (int l: {2, 3}) {
+        CAPTURE(l);
+        CHECK((linear.ascending(l) - linear.descending(l)).norm() < 1e-3 * linear.ascending(l).norm());
+        CHECK(linear.angle(l) < 0.05);
+    }
+    // Wbar's drive saturated too: the fixed point leaves eq. 27 at the top layer, by degrees, not rounding.
+    CHECK(saturated.w("V3").norm() > 0.1);
+    CHECK(saturated.angle(3) > 5);
+    CHECK(saturated.angle(3) > 100 * linear.angle(3));
+    CHECK(saturated.angle(2) < saturated.angle(3));
+}
