@@ -1,7 +1,7 @@
 // The HDF5 run recorder: writes the layout documented in recorder.hpp with the
 // HDF5 C API, keeps the datasets it appends to open, and turns HDF5 failures
 // into input_error (file creation) or internal_error (everything else).
-#include "sim/recorder.hpp"
+#include "sim/recorder_impl.hpp"
 
 #include "sim/hdf5_lock.hpp"
 
@@ -26,668 +26,421 @@
 
 namespace counterstream {
 
-namespace {
-
-using close_fn = h5_handle::close_fn;
-
-// The most specific message on HDF5's error stack (then cleared). The system
-// error text inside it, e.g. "No such file or directory", is what a user can
-// act on, so that is returned alone when present.
-std::string hdf5_error_text() {
+std::string recorder::impl::hdf5_error_text() {
     const std::string desc = hdf5_innermost_error();
     if (desc.find("unable to lock file") != std::string::npos)
         return "it is locked, probably open in another program";
     const std::string_view marker = "error message = '";
     if (auto at = desc.find(marker); at != std::string::npos) {
         at += marker.size();
-        if (auto end = desc.find('\'', at); end != std::string::npos) return desc.substr(at, end - at);
+        if (auto end = desc.find('\'', at); end != std::string::npos)
+            return desc.substr(at, end - at);
     }
     return desc.empty() ? "unknown HDF5 error" : desc;
 }
 
-// Names become HDF5 link names; a '/' would silently create nested paths
-// that readers iterating /metrics or /weights do not expect.
-void check_name(std::string_view kind, const std::string& name) {
+void recorder::impl::check_name(std::string_view kind, const std::string& name) {
     if (name.empty() || name == "." || name.find('/') != std::string::npos)
         throw internal_error("recorder: invalid " + std::string(kind) + " name '" + name + "'");
 }
 
-constexpr hsize_t metric_chunk = 1024;
-constexpr int checkpoint_format = 1; // bump when the checkpoint layout changes
-
-int collect_name(hid_t, const char* name, const H5L_info_t*, void* out) {
+int recorder::impl::collect_name(hid_t, const char* name, const H5L_info_t*, void* out) {
     static_cast<std::vector<std::string>*>(out)->emplace_back(name);
     return 0;
 }
 
-} // namespace
+recorder::impl::impl(const std::filesystem::path& file_path, const run_info& info,
+                     std::chrono::duration<double> interval)
+    : path(file_path.string()),
+      flush_interval(std::chrono::duration_cast<std::chrono::steady_clock::duration>(interval)) {
+    // Failures become exceptions with the stack's message; the default
+    // printing to stderr would only duplicate it, noisily.
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+    create_file(file_path);
+    make_types();
 
-struct recorder::impl {
-    struct metric {
-        h5_handle dataset;
-        h5_handle file_space; // resized in step with the dataset, to avoid H5Dget_space per row
-    };
-    struct weight_group {
-        h5_handle group, data, data_space, step, step_space, data_mem_space, time, time_space;
-        Eigen::Index rows = 0, cols = 0;
-        hsize_t n_snapshots = 0;
-        std::vector<float> row_major; // reused conversion buffer
-    };
+    const hid_t root = file.get();
+    write_string_attribute(root, "format", "counterstream-run");
+    write_scalar_attribute(root, "format_version", H5T_STD_I32LE, H5T_NATIVE_INT, 1);
+    write_string_attribute(root, "software_version", COUNTERSTREAM_VERSION);
+    write_string_attribute(root, "created", utc_now_iso8601());
+    write_string_attribute(root, "command_line", info.command_line);
+    write_scalar_attribute(root, "seed", H5T_STD_U64LE, H5T_NATIVE_UINT64, info.seed);
 
-    std::string path;
-    std::chrono::steady_clock::duration flush_interval;
-    std::chrono::steady_clock::time_point last_flush;
+    h5_handle config = create_group(root, "config");
+    h5_handle circuit = write_string_dataset(config.get(), "circuit", info.circuit_yaml);
+    write_string_attribute(circuit.get(), "sha256", sha256_hex(info.circuit_yaml));
+    write_string_dataset(config.get(), "protocol", info.protocol_yaml);
+    metrics_group = create_group(root, "metrics");
+    weights_group = create_group(root, "weights");
 
-    // Declared before the other handles so it is closed after every object in it.
-    h5_handle file;
-    h5_handle metrics_group, weights_group;
-    h5_handle string_type, scalar_space, one_element_space;
-    std::map<std::string, metric, std::less<>> metrics;
-    hsize_t n_rows = 0;
-    metric* step_metric = nullptr; // the /metrics/step dimension scale, once it exists
-    std::map<std::string, weight_group, std::less<>> weights;
-    checkpoint resumed;
-    int checkpoint_slot = -1; // the slot holding the newest complete checkpoint
+    // A run killed in its first flush_interval still leaves its config.
+    flush();
+}
 
-    impl(const std::filesystem::path& file_path, const run_info& info, std::chrono::duration<double> interval)
-        : path(file_path.string()),
-          flush_interval(std::chrono::duration_cast<std::chrono::steady_clock::duration>(interval)) {
-        // Failures become exceptions with the stack's message; the default
-        // printing to stderr would only duplicate it, noisily.
-        H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
-        create_file(file_path);
-        make_types();
+recorder::impl::impl(const std::filesystem::path& file_path, recorder::resume_tag,
+                     std::chrono::duration<double> interval)
+    : path(file_path.string()),
+      flush_interval(std::chrono::duration_cast<std::chrono::steady_clock::duration>(interval)) {
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+    open_file(file_path, H5F_ACC_RDWR);
+    make_types();
+    metrics_group = open_group(file.get(), "metrics");
+    weights_group = open_group(file.get(), "weights");
+    const hsize_t metric_rows = read_checkpoint();
+    for (const auto& name: members(metrics_group.get()))
+        reopen_metric(name, metric_rows);
+    for (const auto& name: members(weights_group.get()))
+        reopen_weight_group(name);
+    flush();
+}
 
-        const hid_t root = file.get();
-        write_string_attribute(root, "format", "counterstream-run");
-        write_scalar_attribute(root, "format_version", H5T_STD_I32LE, H5T_NATIVE_INT, 1);
-        write_string_attribute(root, "software_version", COUNTERSTREAM_VERSION);
-        write_string_attribute(root, "created", utc_now_iso8601());
-        write_string_attribute(root, "command_line", info.command_line);
-        write_scalar_attribute(root, "seed", H5T_STD_U64LE, H5T_NATIVE_UINT64, info.seed);
+stored_config recorder::impl::read_config(const std::filesystem::path& file_path) {
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+    impl reader(file_path.string());
+    reader.open_file(file_path, H5F_ACC_RDONLY);
+    stored_config c;
+    c.circuit_yaml = reader.read_string_dataset("/config/circuit");
+    c.protocol_yaml = reader.read_string_dataset("/config/protocol");
+    return c;
+}
 
-        h5_handle config = create_group(root, "config");
-        h5_handle circuit = write_string_dataset(config.get(), "circuit", info.circuit_yaml);
-        write_string_attribute(circuit.get(), "sha256", sha256_hex(info.circuit_yaml));
-        write_string_dataset(config.get(), "protocol", info.protocol_yaml);
-        metrics_group = create_group(root, "metrics");
-        weights_group = create_group(root, "weights");
+void recorder::impl::make_types() {
+    string_type = variable_string();
+    scalar_space = checked(H5Screate(H5S_SCALAR), H5Sclose, "H5Screate");
+    const hsize_t one = 1;
+    one_element_space = checked(H5Screate_simple(1, &one, nullptr), H5Sclose, "H5Screate_simple");
+}
 
-        // A run killed in its first flush_interval still leaves its config.
-        flush();
-    }
+void recorder::impl::open_file(const std::filesystem::path& file_path, unsigned flags) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(file_path, ec))
+        throw input_error(path + ": is a folder, not a recording");
+    h5_handle fapl = checked(H5Pcreate(H5P_FILE_ACCESS), H5Pclose, "H5Pcreate");
+    check(H5Pset_fclose_degree(fapl.get(), H5F_CLOSE_STRONG), "H5Pset_fclose_degree");
+    const hid_t id = H5Fopen(path.c_str(), flags, fapl.get());
+    if (id < 0)
+        throw input_error(path + ": cannot open recording (" + hdf5_error_text() + ")");
+    file = h5_handle(id, H5Fclose);
+    const htri_t has_format = H5Aexists(file.get(), "format");
+    if (has_format <= 0 || read_string_attribute(file.get(), "format") != "counterstream-run")
+        throw input_error(path + ": not a counterstream recording (no format = counterstream-run attribute)");
+}
 
-    impl(const std::filesystem::path& file_path, recorder::resume_tag, std::chrono::duration<double> interval)
-        : path(file_path.string()),
-          flush_interval(std::chrono::duration_cast<std::chrono::steady_clock::duration>(interval)) {
-        H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
-        open_file(file_path, H5F_ACC_RDWR);
-        make_types();
-        metrics_group = open_group(file.get(), "metrics");
-        weights_group = open_group(file.get(), "weights");
-        const hsize_t metric_rows = read_checkpoint();
-        for (const auto& name: members(metrics_group.get())) reopen_metric(name, metric_rows);
-        for (const auto& name: members(weights_group.get())) reopen_weight_group(name);
-        flush();
-    }
+bool recorder::impl::exists(hid_t parent, const std::string& name) const {
+    const htri_t e = H5Lexists(parent, name.c_str(), H5P_DEFAULT);
+    if (e < 0)
+        fail("H5Lexists '" + name + "'");
+    return e > 0;
+}
 
-    static stored_config read_config(const std::filesystem::path& file_path) {
-        H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
-        impl reader(file_path.string());
-        reader.open_file(file_path, H5F_ACC_RDONLY);
-        stored_config c;
-        c.circuit_yaml = reader.read_string_dataset("/config/circuit");
-        c.protocol_yaml = reader.read_string_dataset("/config/protocol");
-        return c;
-    }
+h5_handle recorder::impl::open_group(hid_t parent, const std::string& name) const {
+    const hid_t id = H5Gopen2(parent, name.c_str(), H5P_DEFAULT);
+    if (id < 0)
+        throw input_error(path + ": damaged recording: no group '" + name + "'");
+    return h5_handle(id, H5Gclose);
+}
 
-    explicit impl(std::string file_path) : path(std::move(file_path)) {}
+h5_handle recorder::impl::open_dataset(hid_t parent, const std::string& name) const {
+    const hid_t id = H5Dopen2(parent, name.c_str(), H5P_DEFAULT);
+    if (id < 0)
+        throw input_error(path + ": damaged recording: no dataset '" + name + "'");
+    return h5_handle(id, H5Dclose);
+}
 
-    void make_types() {
-        string_type = variable_string();
-        scalar_space = checked(H5Screate(H5S_SCALAR), H5Sclose, "H5Screate");
-        const hsize_t one = 1;
-        one_element_space = checked(H5Screate_simple(1, &one, nullptr), H5Sclose, "H5Screate_simple");
-    }
+std::vector<std::string> recorder::impl::members(hid_t group) const {
+    std::vector<std::string> names;
+    check(H5Literate(group, H5_INDEX_NAME, H5_ITER_INC, nullptr, collect_name, &names), "H5Literate");
+    return names;
+}
 
-    // Opens an existing recording; anything that is not one is bad input.
-    void open_file(const std::filesystem::path& file_path, unsigned flags) {
+h5_handle recorder::impl::variable_string() const {
+    h5_handle type = checked(H5Tcopy(H5T_C_S1), H5Tclose, "H5Tcopy");
+    check(H5Tset_size(type.get(), H5T_VARIABLE), "H5Tset_size");
+    check(H5Tset_cset(type.get(), H5T_CSET_UTF8), "H5Tset_cset");
+    return type;
+}
+
+std::string recorder::impl::read_string_attribute(hid_t object, const std::string& name) const {
+    const hid_t id = H5Aopen(object, name.c_str(), H5P_DEFAULT);
+    if (id < 0)
+        throw input_error(path + ": damaged recording: no attribute '" + name + "'");
+    h5_handle attr(id, H5Aclose);
+    h5_handle type = variable_string();
+    char* text = nullptr;
+    if (H5Aread(attr.get(), type.get(), &text) < 0 || text == nullptr)
+        throw input_error(path + ": damaged recording: attribute '" + name + "' is not a string");
+    std::string out(text);
+    H5free_memory(text);
+    return out;
+}
+
+std::string recorder::impl::read_string_dataset(const std::string& name) const {
+    h5_handle d = open_dataset(file.get(), name);
+    h5_handle type = variable_string();
+    char* text = nullptr;
+    if (H5Dread(d.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, &text) < 0 || text == nullptr)
+        throw input_error(path + ": damaged recording: '" + name + "' is not a string");
+    std::string out(text);
+    H5free_memory(text);
+    return out;
+}
+
+std::vector<hsize_t> recorder::impl::dims_of(hid_t dataset) const {
+    h5_handle space = checked(H5Dget_space(dataset), H5Sclose, "H5Dget_space");
+    const int rank = H5Sget_simple_extent_ndims(space.get());
+    if (rank < 0)
+        fail("H5Sget_simple_extent_ndims");
+    std::vector<hsize_t> dims(std::size_t(rank), 0);
+    H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+    return dims;
+}
+
+recorder::impl::~impl() {
+    // Closing happens in the members' destructors; failures there cannot
+    // be reported from a destructor, so they are ignored.
+    if (file.get() >= 0)
+        H5Fflush(file.get(), H5F_SCOPE_GLOBAL);
+}
+
+void recorder::impl::fail(const std::string& what) const {
+    throw internal_error(path + ": HDF5 " + what + " failed (" + hdf5_error_text() + ")");
+}
+
+h5_handle recorder::impl::checked(hid_t id, close_fn close, const std::string& what) const {
+    if (id < 0)
+        fail(what);
+    return h5_handle(id, close);
+}
+
+void recorder::impl::create_file(const std::filesystem::path& file_path) {
+    const auto parent = file_path.parent_path();
+    if (!parent.empty()) {
         std::error_code ec;
-        if (std::filesystem::is_directory(file_path, ec))
-            throw input_error(path + ": is a folder, not a recording");
-        h5_handle fapl = checked(H5Pcreate(H5P_FILE_ACCESS), H5Pclose, "H5Pcreate");
-        check(H5Pset_fclose_degree(fapl.get(), H5F_CLOSE_STRONG), "H5Pset_fclose_degree");
-        const hid_t id = H5Fopen(path.c_str(), flags, fapl.get());
-        if (id < 0) throw input_error(path + ": cannot open recording (" + hdf5_error_text() + ")");
-        file = h5_handle(id, H5Fclose);
-        const htri_t has_format = H5Aexists(file.get(), "format");
-        if (has_format <= 0 || read_string_attribute(file.get(), "format") != "counterstream-run")
-            throw input_error(path + ": not a counterstream recording (no format = counterstream-run attribute)");
-    }
-
-    bool exists(hid_t parent, const std::string& name) const {
-        const htri_t e = H5Lexists(parent, name.c_str(), H5P_DEFAULT);
-        if (e < 0) fail("H5Lexists '" + name + "'");
-        return e > 0;
-    }
-
-    h5_handle open_group(hid_t parent, const std::string& name) const {
-        const hid_t id = H5Gopen2(parent, name.c_str(), H5P_DEFAULT);
-        if (id < 0) throw input_error(path + ": damaged recording: no group '" + name + "'");
-        return h5_handle(id, H5Gclose);
-    }
-
-    h5_handle open_dataset(hid_t parent, const std::string& name) const {
-        const hid_t id = H5Dopen2(parent, name.c_str(), H5P_DEFAULT);
-        if (id < 0) throw input_error(path + ": damaged recording: no dataset '" + name + "'");
-        return h5_handle(id, H5Dclose);
-    }
-
-    std::vector<std::string> members(hid_t group) const {
-        std::vector<std::string> names;
-        check(H5Literate(group, H5_INDEX_NAME, H5_ITER_INC, nullptr, collect_name, &names), "H5Literate");
-        return names;
-    }
-
-    // The memory type of the variable-length UTF-8 strings this recorder writes.
-    h5_handle variable_string() const {
-        h5_handle type = checked(H5Tcopy(H5T_C_S1), H5Tclose, "H5Tcopy");
-        check(H5Tset_size(type.get(), H5T_VARIABLE), "H5Tset_size");
-        check(H5Tset_cset(type.get(), H5T_CSET_UTF8), "H5Tset_cset");
-        return type;
-    }
-
-    std::string read_string_attribute(hid_t object, const std::string& name) const {
-        const hid_t id = H5Aopen(object, name.c_str(), H5P_DEFAULT);
-        if (id < 0) throw input_error(path + ": damaged recording: no attribute '" + name + "'");
-        h5_handle attr(id, H5Aclose);
-        h5_handle type = variable_string();
-        char* text = nullptr;
-        if (H5Aread(attr.get(), type.get(), &text) < 0 || text == nullptr)
-            throw input_error(path + ": damaged recording: attribute '" + name + "' is not a string");
-        std::string out(text);
-        H5free_memory(text);
-        return out;
-    }
-
-    std::string read_string_dataset(const std::string& name) const {
-        h5_handle d = open_dataset(file.get(), name);
-        h5_handle type = variable_string();
-        char* text = nullptr;
-        if (H5Dread(d.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, &text) < 0 || text == nullptr)
-            throw input_error(path + ": damaged recording: '" + name + "' is not a string");
-        std::string out(text);
-        H5free_memory(text);
-        return out;
-    }
-
-    template <class T>
-    T read_scalar_attribute(hid_t object, const std::string& name, hid_t mem_type) const {
-        const hid_t id = H5Aopen(object, name.c_str(), H5P_DEFAULT);
-        if (id < 0) throw input_error(path + ": damaged recording: no attribute '" + name + "'");
-        h5_handle attr(id, H5Aclose);
-        T value{};
-        check(H5Aread(attr.get(), mem_type, &value), "H5Aread '", name, "'");
-        return value;
-    }
-
-    std::vector<hsize_t> dims_of(hid_t dataset) const {
-        h5_handle space = checked(H5Dget_space(dataset), H5Sclose, "H5Dget_space");
-        const int rank = H5Sget_simple_extent_ndims(space.get());
-        if (rank < 0) fail("H5Sget_simple_extent_ndims");
-        std::vector<hsize_t> dims(std::size_t(rank), 0);
-        H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
-        return dims;
-    }
-
-    // --- checkpoints -----------------------------------------------------
-
-    // Writes `data` as the dataset `name` of `parent` with the given extent,
-    // reusing the dataset of an earlier checkpoint in the same slot.
-    void write_array(hid_t parent, const std::string& name, hid_t file_type, hid_t mem_type,
-                     const std::vector<hsize_t>& dims, const void* data) {
-        if (exists(parent, name)) {
-            h5_handle d = open_dataset(parent, name);
-            if (dims_of(d.get()) == dims) {
-                check(H5Dwrite(d.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), "H5Dwrite '", name, "'");
-                return;
-            }
-            d.reset();
-            check(H5Ldelete(parent, name.c_str(), H5P_DEFAULT), "H5Ldelete '", name, "'");
-        }
-        h5_handle space = checked(H5Screate_simple(int(dims.size()), dims.data(), nullptr), H5Sclose,
-                                  "H5Screate_simple");
-        h5_handle d = checked(H5Dcreate2(parent, name.c_str(), file_type, space.get(), H5P_DEFAULT, H5P_DEFAULT,
-                                         H5P_DEFAULT),
-                              H5Dclose, "H5Dcreate2 '" + name + "'");
-        check(H5Dwrite(d.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), "H5Dwrite '", name, "'");
-    }
-
-    void write_matrices(hid_t parent, const std::map<std::string, Eigen::MatrixXf>& matrices) {
-        std::vector<float> row_major;
-        for (const auto& [name, m]: matrices) {
-            row_major.resize(std::size_t(m.size()));
-            Eigen::Map<Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(row_major.data(),
-                                                                                          m.rows(), m.cols()) = m;
-            write_array(parent, name, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, {hsize_t(m.rows()), hsize_t(m.cols())},
-                        row_major.data());
+        std::filesystem::create_directories(parent, ec);
+        if (ec) {
+            throw input_error(path + ": cannot create file (cannot create directory '" + parent.string() +
+                              "': " + ec.message() + ")");
         }
     }
+    h5_handle fapl = checked(H5Pcreate(H5P_FILE_ACCESS), H5Pclose, "H5Pcreate");
+    // Strong close releases the file even if some object id were leaked.
+    check(H5Pset_fclose_degree(fapl.get(), H5F_CLOSE_STRONG), "H5Pset_fclose_degree");
+    // The library's default (1.8-compatible) format is kept on purpose:
+    // its superblock has no "open for writing" mark, so a file from a
+    // killed run opens with everything up to the last flush.
+    const hid_t id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get());
+    if (id < 0)
+        throw input_error(path + ": cannot create file (" + hdf5_error_text() + ")");
+    file = h5_handle(id, H5Fclose);
+}
 
-    h5_handle open_or_create_group(hid_t parent, const std::string& name) const {
-        return exists(parent, name) ? open_group(parent, name) : create_group(parent, name);
-    }
+h5_handle recorder::impl::create_group(hid_t parent, const std::string& name) const {
+    return checked(H5Gcreate2(parent, name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose,
+                   "H5Gcreate2 '" + name + "'");
+}
 
-    void write_checkpoint(const checkpoint& cp) {
-        h5_handle root = open_or_create_group(file.get(), "checkpoint");
-        if (H5Aexists(root.get(), "slot") <= 0) {
-            write_scalar_attribute(root.get(), "format_version", H5T_STD_I32LE, H5T_NATIVE_INT, checkpoint_format);
-            write_scalar_attribute(root.get(), "slot", H5T_STD_I32LE, H5T_NATIVE_INT, -1);
-        }
-        const int slot = checkpoint_slot == 0 ? 1 : 0;
-        h5_handle g = open_or_create_group(root.get(), std::to_string(slot));
-        h5_handle ints = open_or_create_group(g.get(), "integers");
-        h5_handle reals = open_or_create_group(g.get(), "reals");
-        h5_handle mats = open_or_create_group(g.get(), "matrices");
-        for (const auto& [name, v]: cp.integers)
-            write_array(ints.get(), name, H5T_STD_I64LE, H5T_NATIVE_INT64, {hsize_t(v.size())}, v.data());
-        for (const auto& [name, v]: cp.reals)
-            write_array(reals.get(), name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, {hsize_t(v.size())}, v.data());
-        write_matrices(mats.get(), cp.matrices);
-        // Discrete runs have no rates and no reports, and get no group for them.
-        if (!cp.rates.empty()) {
-            h5_handle rates = open_or_create_group(g.get(), "rates");
-            write_matrices(rates.get(), cp.rates);
-        }
-        if (!cp.optimizer.empty()) {
-            h5_handle moments = open_or_create_group(g.get(), "optimizer");
-            write_matrices(moments.get(), cp.optimizer);
-        }
-        // Where the recording stood, so a resume drops what came after.
-        h5_handle rec = open_or_create_group(g.get(), "recording");
-        const std::int64_t rows = std::int64_t(n_rows);
-        write_array(rec.get(), "metric_rows", H5T_STD_I64LE, H5T_NATIVE_INT64, {1}, &rows);
-        h5_handle snaps = open_or_create_group(rec.get(), "snapshots");
-        for (const auto& [name, w]: weights) {
-            const std::int64_t n = std::int64_t(w.n_snapshots);
-            write_array(snaps.get(), name, H5T_STD_I64LE, H5T_NATIVE_INT64, {1}, &n);
-        }
-        if (!cp.report_frames.empty()) {
-            h5_handle reports = open_or_create_group(rec.get(), "reports");
-            for (const auto& [name, n]: cp.report_frames)
-                write_array(reports.get(), name, H5T_STD_I64LE, H5T_NATIVE_INT64, {1}, &n);
-        }
-        flush();
-        // Only a complete slot becomes the current one.
-        h5_handle attr = checked(H5Aopen(root.get(), "slot", H5P_DEFAULT), H5Aclose, "H5Aopen 'slot'");
-        check(H5Awrite(attr.get(), H5T_NATIVE_INT, &slot), "H5Awrite 'slot'");
-        attr.reset();
-        checkpoint_slot = slot;
-        flush();
-    }
+void recorder::impl::write_string_attribute(hid_t object, const std::string& name, const std::string& value) const {
+    const htri_t exists = H5Aexists(object, name.c_str());
+    if (exists < 0)
+        fail("H5Aexists '" + name + "'");
+    if (exists > 0)
+        check(H5Adelete(object, name.c_str()), "H5Adelete");
+    h5_handle attr =
+        checked(H5Acreate2(object, name.c_str(), string_type.get(), scalar_space.get(), H5P_DEFAULT, H5P_DEFAULT),
+                H5Aclose, "H5Acreate2 '" + name + "'");
+    const char* text = value.c_str();
+    check(H5Awrite(attr.get(), string_type.get(), &text), "H5Awrite");
+}
 
-    template <class T>
-    std::vector<T> read_vector(hid_t parent, const std::string& name, hid_t mem_type) const {
-        h5_handle d = open_dataset(parent, name);
-        const auto dims = dims_of(d.get());
-        hsize_t n = 1;
-        for (auto x: dims) n *= x;
-        std::vector<T> out(n);
-        if (n > 0) check(H5Dread(d.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()), "H5Dread '", name, "'");
-        return out;
-    }
+h5_handle recorder::impl::write_string_dataset(hid_t parent, const std::string& name, const std::string& value) const {
+    h5_handle dataset = checked(
+        H5Dcreate2(parent, name.c_str(), string_type.get(), scalar_space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+        H5Dclose, "H5Dcreate2 '" + name + "'");
+    const char* text = value.c_str();
+    check(H5Dwrite(dataset.get(), string_type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, &text), "H5Dwrite");
+    return dataset;
+}
 
-    std::map<std::string, Eigen::MatrixXf> read_matrices(hid_t parent) const {
-        std::map<std::string, Eigen::MatrixXf> out;
-        for (const auto& name: members(parent)) {
-            h5_handle d = open_dataset(parent, name);
-            const auto dims = dims_of(d.get());
-            if (dims.size() != 2) throw input_error(path + ": damaged checkpoint matrix '" + name + "'");
-            const auto values = read_vector<float>(parent, name, H5T_NATIVE_FLOAT);
-            out[name] = Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
-                values.data(), Eigen::Index(dims[0]), Eigen::Index(dims[1]));
-        }
-        return out;
-    }
+recorder::impl::metric& recorder::impl::add_metric(const std::string& name) {
+    const hsize_t dims = n_rows, max_dims = H5S_UNLIMITED;
+    h5_handle space = checked(H5Screate_simple(1, &dims, &max_dims), H5Sclose, "H5Screate_simple");
+    h5_handle dcpl = checked(H5Pcreate(H5P_DATASET_CREATE), H5Pclose, "H5Pcreate");
+    check(H5Pset_chunk(dcpl.get(), 1, &metric_chunk), "H5Pset_chunk");
+    // NaN as fill value is what back-fills a new metric's earlier rows and
+    // marks rows that lack it, without writing them.
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    check(H5Pset_fill_value(dcpl.get(), H5T_NATIVE_DOUBLE, &nan), "H5Pset_fill_value");
+    h5_handle dataset = checked(H5Dcreate2(metrics_group.get(), name.c_str(), H5T_IEEE_F64LE, space.get(), H5P_DEFAULT,
+                                           dcpl.get(), H5P_DEFAULT),
+                                H5Dclose, "H5Dcreate2 '/metrics/" + name + "'");
+    metric& m = metrics.emplace(name, metric{std::move(dataset), std::move(space)}).first->second;
 
-    // Loads the current checkpoint into `resumed`; returns the metric rows it recorded.
-    hsize_t read_checkpoint() {
-        if (!exists(file.get(), "checkpoint"))
-            throw input_error(path + ": no checkpoint to resume from (the run was recorded before checkpoints "
-                                     "existed, or was killed before its first one)");
-        h5_handle root = open_group(file.get(), "checkpoint");
-        const int format = read_scalar_attribute<int>(root.get(), "format_version", H5T_NATIVE_INT);
-        if (format != checkpoint_format)
-            throw input_error(path + ": its checkpoint has format version " + std::to_string(format) +
-                              "; this counterstream reads version " + std::to_string(checkpoint_format));
-        checkpoint_slot = read_scalar_attribute<int>(root.get(), "slot", H5T_NATIVE_INT);
-        if (checkpoint_slot != 0 && checkpoint_slot != 1)
-            throw input_error(path + ": no complete checkpoint to resume from (killed while writing the first)");
-        h5_handle g = open_group(root.get(), std::to_string(checkpoint_slot));
-        h5_handle ints = open_group(g.get(), "integers");
-        for (const auto& name: members(ints.get()))
-            resumed.integers[name] = read_vector<std::int64_t>(ints.get(), name, H5T_NATIVE_INT64);
-        h5_handle reals = open_group(g.get(), "reals");
-        for (const auto& name: members(reals.get()))
-            resumed.reals[name] = read_vector<double>(reals.get(), name, H5T_NATIVE_DOUBLE);
-        h5_handle mats = open_group(g.get(), "matrices");
-        resumed.matrices = read_matrices(mats.get());
-        if (exists(g.get(), "rates")) {
-            h5_handle rates = open_group(g.get(), "rates");
-            resumed.rates = read_matrices(rates.get());
-        }
-        if (exists(g.get(), "optimizer")) {
-            h5_handle moments = open_group(g.get(), "optimizer");
-            resumed.optimizer = read_matrices(moments.get());
-        }
-        h5_handle rec = open_group(g.get(), "recording");
-        const auto rows = read_vector<std::int64_t>(rec.get(), "metric_rows", H5T_NATIVE_INT64);
-        h5_handle snaps = open_group(rec.get(), "snapshots");
-        for (const auto& name: members(snaps.get()))
-            snapshots_at_checkpoint[name] = hsize_t(read_vector<std::int64_t>(snaps.get(), name, H5T_NATIVE_INT64).at(0));
-        if (exists(rec.get(), "reports")) {
-            h5_handle reports = open_group(rec.get(), "reports");
-            for (const auto& name: members(reports.get()))
-                resumed.report_frames[name] = read_vector<std::int64_t>(reports.get(), name, H5T_NATIVE_INT64).at(0);
-        }
-        return hsize_t(rows.at(0));
-    }
-    std::map<std::string, hsize_t> snapshots_at_checkpoint;
-
-    // Reopens /metrics/<name> cut back to `rows`.
-    void reopen_metric(const std::string& name, hsize_t rows) {
-        h5_handle d = open_dataset(metrics_group.get(), name);
-        check(H5Dset_extent(d.get(), &rows), "H5Dset_extent '/metrics/", name, "'");
-        h5_handle space = checked(H5Dget_space(d.get()), H5Sclose, "H5Dget_space");
-        metric& m = metrics.emplace(name, metric{std::move(d), std::move(space)}).first->second;
-        if (name == "step") step_metric = &m;
-        n_rows = rows;
-    }
-
-    // Reopens /weights/<name> cut back to the checkpoint's snapshot count.
-    void reopen_weight_group(const std::string& name) {
-        weight_group g;
-        g.group = open_group(weights_group.get(), name);
-        g.data = open_dataset(g.group.get(), "data");
-        g.step = open_dataset(g.group.get(), "step");
-        if (exists(g.group.get(), "time_ms")) g.time = open_dataset(g.group.get(), "time_ms");
-        const auto dims = dims_of(g.data.get());
-        if (dims.size() != 3) throw input_error(path + ": damaged recording: '/weights/" + name + "/data'");
-        g.rows = Eigen::Index(dims[1]);
-        g.cols = Eigen::Index(dims[2]);
-        const auto at = snapshots_at_checkpoint.find(name);
-        g.n_snapshots = at == snapshots_at_checkpoint.end() ? 0 : at->second;
-        const std::array<hsize_t, 3> kept = {g.n_snapshots, dims[1], dims[2]};
-        check(H5Dset_extent(g.data.get(), kept.data()), "H5Dset_extent '/weights/", name, "/data'");
-        check(H5Dset_extent(g.step.get(), &g.n_snapshots), "H5Dset_extent '/weights/", name, "/step'");
-        if (g.time.get() >= 0) {
-            check(H5Dset_extent(g.time.get(), &g.n_snapshots), "H5Dset_extent '/weights/", name, "/time_ms'");
-            g.time_space = checked(H5Dget_space(g.time.get()), H5Sclose, "H5Dget_space");
-        }
-        g.data_space = checked(H5Dget_space(g.data.get()), H5Sclose, "H5Dget_space");
-        g.step_space = checked(H5Dget_space(g.step.get()), H5Sclose, "H5Dget_space");
-        const std::array<hsize_t, 3> chunk = {1, dims[1], dims[2]};
-        g.data_mem_space = checked(H5Screate_simple(3, chunk.data(), nullptr), H5Sclose, "H5Screate_simple");
-        weights.emplace(name, std::move(g));
-    }
-
-    ~impl() {
-        // Closing happens in the members' destructors; failures there cannot
-        // be reported from a destructor, so they are ignored.
-        if (file.get() >= 0) H5Fflush(file.get(), H5F_SCOPE_GLOBAL);
-    }
-
-    [[noreturn]] void fail(const std::string& what) const {
-        throw internal_error(path + ": HDF5 " + what + " failed (" + hdf5_error_text() + ")");
-    }
-    // The message is assembled only on failure: appends call this per row.
-    template <class... Parts>
-    void check(herr_t status, const Parts&... what) const {
-        if (status < 0) {
-            std::string message;
-            (message.append(std::string_view(what)), ...);
-            fail(message);
-        }
-    }
-    h5_handle checked(hid_t id, close_fn close, const std::string& what) const {
-        if (id < 0) fail(what);
-        return h5_handle(id, close);
-    }
-
-    void create_file(const std::filesystem::path& file_path) {
-        const auto parent = file_path.parent_path();
-        if (!parent.empty()) {
-            std::error_code ec;
-            std::filesystem::create_directories(parent, ec);
-            if (ec) {
-                throw input_error(path + ": cannot create file (cannot create directory '" +
-                                  parent.string() + "': " + ec.message() + ")");
+    if (name == "step") {
+        step_metric = &m;
+        check(H5DSset_scale(m.dataset.get(), "step"), "H5DSset_scale");
+        for (auto& [other_name, other]: metrics) {
+            if (&other != &m) {
+                check(H5DSattach_scale(other.dataset.get(), m.dataset.get(), 0), "H5DSattach_scale '/metrics/",
+                      other_name, "'");
             }
         }
-        h5_handle fapl = checked(H5Pcreate(H5P_FILE_ACCESS), H5Pclose, "H5Pcreate");
-        // Strong close releases the file even if some object id were leaked.
-        check(H5Pset_fclose_degree(fapl.get(), H5F_CLOSE_STRONG), "H5Pset_fclose_degree");
-        // The library's default (1.8-compatible) format is kept on purpose:
-        // its superblock has no "open for writing" mark, so a file from a
-        // killed run opens with everything up to the last flush.
-        const hid_t id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get());
-        if (id < 0) throw input_error(path + ": cannot create file (" + hdf5_error_text() + ")");
-        file = h5_handle(id, H5Fclose);
+    } else if (step_metric != nullptr) {
+        check(H5DSattach_scale(m.dataset.get(), step_metric->dataset.get(), 0), "H5DSattach_scale '/metrics/", name,
+              "'");
     }
+    return m;
+}
 
-    h5_handle create_group(hid_t parent, const std::string& name) const {
-        return checked(H5Gcreate2(parent, name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
-                       H5Gclose, "H5Gcreate2 '" + name + "'");
+void recorder::impl::append_metrics(const std::map<std::string, double>& row) {
+    for (const auto& [name, value]: row) {
+        if (!metrics.contains(name))
+            check_name("metric", name);
     }
-
-    void write_string_attribute(hid_t object, const std::string& name, const std::string& value) const {
-        const htri_t exists = H5Aexists(object, name.c_str());
-        if (exists < 0) fail("H5Aexists '" + name + "'");
-        if (exists > 0) check(H5Adelete(object, name.c_str()), "H5Adelete");
-        h5_handle attr = checked(H5Acreate2(object, name.c_str(), string_type.get(), scalar_space.get(),
-                                            H5P_DEFAULT, H5P_DEFAULT),
-                                 H5Aclose, "H5Acreate2 '" + name + "'");
-        const char* text = value.c_str();
-        check(H5Awrite(attr.get(), string_type.get(), &text), "H5Awrite");
+    for (const auto& [name, value]: row) {
+        if (!metrics.contains(name))
+            add_metric(name);
     }
-
-    template <class T>
-    void write_scalar_attribute(hid_t object, const std::string& name, hid_t file_type, hid_t mem_type,
-                                T value) const {
-        h5_handle attr = checked(
-            H5Acreate2(object, name.c_str(), file_type, scalar_space.get(), H5P_DEFAULT, H5P_DEFAULT),
-            H5Aclose, "H5Acreate2 '" + name + "'");
-        check(H5Awrite(attr.get(), mem_type, &value), "H5Awrite");
-    }
-
-    h5_handle write_string_dataset(hid_t parent, const std::string& name, const std::string& value) const {
-        h5_handle dataset = checked(H5Dcreate2(parent, name.c_str(), string_type.get(), scalar_space.get(),
-                                               H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
-                                    H5Dclose, "H5Dcreate2 '" + name + "'");
-        const char* text = value.c_str();
-        check(H5Dwrite(dataset.get(), string_type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, &text), "H5Dwrite");
-        return dataset;
-    }
-
-    metric& add_metric(const std::string& name) {
-        const hsize_t dims = n_rows, max_dims = H5S_UNLIMITED;
-        h5_handle space = checked(H5Screate_simple(1, &dims, &max_dims), H5Sclose, "H5Screate_simple");
-        h5_handle dcpl = checked(H5Pcreate(H5P_DATASET_CREATE), H5Pclose, "H5Pcreate");
-        check(H5Pset_chunk(dcpl.get(), 1, &metric_chunk), "H5Pset_chunk");
-        // NaN as fill value is what back-fills a new metric's earlier rows and
-        // marks rows that lack it, without writing them.
-        const double nan = std::numeric_limits<double>::quiet_NaN();
-        check(H5Pset_fill_value(dcpl.get(), H5T_NATIVE_DOUBLE, &nan), "H5Pset_fill_value");
-        h5_handle dataset =
-            checked(H5Dcreate2(metrics_group.get(), name.c_str(), H5T_IEEE_F64LE, space.get(), H5P_DEFAULT,
-                               dcpl.get(), H5P_DEFAULT),
-                    H5Dclose, "H5Dcreate2 '/metrics/" + name + "'");
-        metric& m = metrics.emplace(name, metric{std::move(dataset), std::move(space)}).first->second;
-
-        if (name == "step") {
-            step_metric = &m;
-            check(H5DSset_scale(m.dataset.get(), "step"), "H5DSset_scale");
-            for (auto& [other_name, other]: metrics) {
-                if (&other != &m) {
-                    check(H5DSattach_scale(other.dataset.get(), m.dataset.get(), 0),
-                          "H5DSattach_scale '/metrics/", other_name, "'");
-                }
-            }
-        } else if (step_metric != nullptr) {
-            check(H5DSattach_scale(m.dataset.get(), step_metric->dataset.get(), 0),
-                  "H5DSattach_scale '/metrics/", name, "'");
-        }
-        return m;
-    }
-
-    void append_metrics(const std::map<std::string, double>& row) {
-        for (const auto& [name, value]: row) {
-            if (!metrics.contains(name)) check_name("metric", name);
-        }
-        for (const auto& [name, value]: row) {
-            if (!metrics.contains(name)) add_metric(name);
-        }
-        const hsize_t new_rows = n_rows + 1, max_dims = H5S_UNLIMITED;
-        for (auto& [name, m]: metrics) {
-            check(H5Dset_extent(m.dataset.get(), &new_rows), "H5Dset_extent '/metrics/", name, "'");
-            check(H5Sset_extent_simple(m.file_space.get(), 1, &new_rows, &max_dims), "H5Sset_extent_simple");
-            auto it = row.find(name);
-            if (it == row.end()) continue; // stays at the NaN fill value
-            const hsize_t start = n_rows, count = 1;
-            check(H5Sselect_hyperslab(m.file_space.get(), H5S_SELECT_SET, &start, nullptr, &count, nullptr),
-                  "H5Sselect_hyperslab");
-            check(H5Dwrite(m.dataset.get(), H5T_NATIVE_DOUBLE, one_element_space.get(), m.file_space.get(),
-                           H5P_DEFAULT, &it->second),
-                  "H5Dwrite '/metrics/", name, "'");
-        }
-        n_rows = new_rows;
-    }
-
-    weight_group& add_weight_group(const std::string& name, Eigen::Index rows, Eigen::Index cols) {
-        weight_group g;
-        g.rows = rows;
-        g.cols = cols;
-        g.group = create_group(weights_group.get(), name);
-        const std::string where = "/weights/" + name;
-
-        const std::array<hsize_t, 3> dims = {0, hsize_t(rows), hsize_t(cols)};
-        const std::array<hsize_t, 3> max_dims = {H5S_UNLIMITED, hsize_t(rows), hsize_t(cols)};
-        const std::array<hsize_t, 3> chunk = {1, hsize_t(rows), hsize_t(cols)};
-        g.data_space = checked(H5Screate_simple(3, dims.data(), max_dims.data()), H5Sclose, "H5Screate_simple");
-        h5_handle dcpl = checked(H5Pcreate(H5P_DATASET_CREATE), H5Pclose, "H5Pcreate");
-        check(H5Pset_chunk(dcpl.get(), 3, chunk.data()), "H5Pset_chunk");
-        // Shuffle groups the float bytes by significance, which lets deflate
-        // find the redundancy in slowly changing weights.
-        check(H5Pset_shuffle(dcpl.get()), "H5Pset_shuffle");
-        check(H5Pset_deflate(dcpl.get(), 1), "H5Pset_deflate");
-        g.data = checked(H5Dcreate2(g.group.get(), "data", H5T_IEEE_F32LE, g.data_space.get(), H5P_DEFAULT,
-                                    dcpl.get(), H5P_DEFAULT),
-                         H5Dclose, "H5Dcreate2 '" + where + "/data'");
-        g.data_mem_space = checked(H5Screate_simple(3, chunk.data(), nullptr), H5Sclose, "H5Screate_simple");
-
-        const hsize_t step_dims = 0, step_max = H5S_UNLIMITED, step_chunk = metric_chunk;
-        g.step_space = checked(H5Screate_simple(1, &step_dims, &step_max), H5Sclose, "H5Screate_simple");
-        h5_handle step_dcpl = checked(H5Pcreate(H5P_DATASET_CREATE), H5Pclose, "H5Pcreate");
-        check(H5Pset_chunk(step_dcpl.get(), 1, &step_chunk), "H5Pset_chunk");
-        g.step = checked(H5Dcreate2(g.group.get(), "step", H5T_STD_I64LE, g.step_space.get(), H5P_DEFAULT,
-                                    step_dcpl.get(), H5P_DEFAULT),
-                         H5Dclose, "H5Dcreate2 '" + where + "/step'");
-
-        check(H5DSset_scale(g.step.get(), "step"), "H5DSset_scale");
-        check(H5DSattach_scale(g.data.get(), g.step.get(), 0), "H5DSattach_scale '", where, "/data'");
-        check(H5DSset_label(g.data.get(), 0, "snapshot"), "H5DSset_label");
-        check(H5DSset_label(g.data.get(), 1, "post"), "H5DSset_label");
-        check(H5DSset_label(g.data.get(), 2, "pre"), "H5DSset_label");
-        return weights.emplace(name, std::move(g)).first->second;
-    }
-
-    void snapshot(const std::string& name, const Eigen::Ref<const Eigen::MatrixXf>& w, std::int64_t step,
-                  std::optional<double> time_ms) {
-        auto it = weights.find(name);
-        if (it == weights.end()) {
-            check_name("weight group", name);
-            if (w.rows() == 0 || w.cols() == 0) {
-                throw internal_error("recorder: snapshot of '" + name + "' is empty (" +
-                                     std::to_string(w.rows()) + " x " + std::to_string(w.cols()) + ")");
-            }
-            // HDF5 limits a chunk to 4 GiB, and a chunk is one snapshot.
-            if (std::uint64_t(w.rows()) * std::uint64_t(w.cols()) * sizeof(float) >= (std::uint64_t(1) << 32)) {
-                throw internal_error("recorder: snapshot of '" + name + "' exceeds 4 GiB");
-            }
-        }
-        weight_group& g = it != weights.end() ? it->second : add_weight_group(name, w.rows(), w.cols());
-        if (w.rows() != g.rows || w.cols() != g.cols) {
-            throw internal_error("recorder: snapshot of '" + name + "' is " + std::to_string(w.rows()) + " x " +
-                                 std::to_string(w.cols()) + " but earlier snapshots were " +
-                                 std::to_string(g.rows) + " x " + std::to_string(g.cols));
-        }
-        // Eigen stores column-major; the file promises data[k, i, j] = S(i, j).
-        g.row_major.resize(std::size_t(g.rows) * std::size_t(g.cols));
-        Eigen::Map<Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
-            g.row_major.data(), g.rows, g.cols) = w;
-
-        const hsize_t k = g.n_snapshots;
-        const std::array<hsize_t, 3> dims = {k + 1, hsize_t(g.rows), hsize_t(g.cols)};
-        const std::array<hsize_t, 3> max_dims = {H5S_UNLIMITED, hsize_t(g.rows), hsize_t(g.cols)};
-        const std::array<hsize_t, 3> start = {k, 0, 0};
-        const std::array<hsize_t, 3> count = {1, hsize_t(g.rows), hsize_t(g.cols)};
-        check(H5Dset_extent(g.data.get(), dims.data()), "H5Dset_extent '/weights/", name, "/data'");
-        check(H5Sset_extent_simple(g.data_space.get(), 3, dims.data(), max_dims.data()), "H5Sset_extent_simple");
-        check(H5Sselect_hyperslab(g.data_space.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(),
-                                  nullptr),
+    const hsize_t new_rows = n_rows + 1, max_dims = H5S_UNLIMITED;
+    for (auto& [name, m]: metrics) {
+        check(H5Dset_extent(m.dataset.get(), &new_rows), "H5Dset_extent '/metrics/", name, "'");
+        check(H5Sset_extent_simple(m.file_space.get(), 1, &new_rows, &max_dims), "H5Sset_extent_simple");
+        auto it = row.find(name);
+        if (it == row.end())
+            continue; // stays at the NaN fill value
+        const hsize_t start = n_rows, count = 1;
+        check(H5Sselect_hyperslab(m.file_space.get(), H5S_SELECT_SET, &start, nullptr, &count, nullptr),
               "H5Sselect_hyperslab");
-        check(H5Dwrite(g.data.get(), H5T_NATIVE_FLOAT, g.data_mem_space.get(), g.data_space.get(), H5P_DEFAULT,
-                       g.row_major.data()),
-              "H5Dwrite '/weights/", name, "/data'");
+        check(H5Dwrite(m.dataset.get(), H5T_NATIVE_DOUBLE, one_element_space.get(), m.file_space.get(), H5P_DEFAULT,
+                       &it->second),
+              "H5Dwrite '/metrics/", name, "'");
+    }
+    n_rows = new_rows;
+}
 
-        const hsize_t n = k + 1, unlimited = H5S_UNLIMITED, one = 1;
-        check(H5Dset_extent(g.step.get(), &n), "H5Dset_extent '/weights/", name, "/step'");
-        check(H5Sset_extent_simple(g.step_space.get(), 1, &n, &unlimited), "H5Sset_extent_simple");
-        check(H5Sselect_hyperslab(g.step_space.get(), H5S_SELECT_SET, &k, nullptr, &one, nullptr),
+recorder::impl::weight_group& recorder::impl::add_weight_group(const std::string& name, Eigen::Index rows,
+                                                               Eigen::Index cols) {
+    weight_group g;
+    g.rows = rows;
+    g.cols = cols;
+    g.group = create_group(weights_group.get(), name);
+    const std::string where = "/weights/" + name;
+
+    const std::array<hsize_t, 3> dims = {0, hsize_t(rows), hsize_t(cols)};
+    const std::array<hsize_t, 3> max_dims = {H5S_UNLIMITED, hsize_t(rows), hsize_t(cols)};
+    const std::array<hsize_t, 3> chunk = {1, hsize_t(rows), hsize_t(cols)};
+    g.data_space = checked(H5Screate_simple(3, dims.data(), max_dims.data()), H5Sclose, "H5Screate_simple");
+    h5_handle dcpl = checked(H5Pcreate(H5P_DATASET_CREATE), H5Pclose, "H5Pcreate");
+    check(H5Pset_chunk(dcpl.get(), 3, chunk.data()), "H5Pset_chunk");
+    // Shuffle groups the float bytes by significance, which lets deflate
+    // find the redundancy in slowly changing weights.
+    check(H5Pset_shuffle(dcpl.get()), "H5Pset_shuffle");
+    check(H5Pset_deflate(dcpl.get(), 1), "H5Pset_deflate");
+    g.data = checked(
+        H5Dcreate2(g.group.get(), "data", H5T_IEEE_F32LE, g.data_space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
+        H5Dclose, "H5Dcreate2 '" + where + "/data'");
+    g.data_mem_space = checked(H5Screate_simple(3, chunk.data(), nullptr), H5Sclose, "H5Screate_simple");
+
+    const hsize_t step_dims = 0, step_max = H5S_UNLIMITED, step_chunk = metric_chunk;
+    g.step_space = checked(H5Screate_simple(1, &step_dims, &step_max), H5Sclose, "H5Screate_simple");
+    h5_handle step_dcpl = checked(H5Pcreate(H5P_DATASET_CREATE), H5Pclose, "H5Pcreate");
+    check(H5Pset_chunk(step_dcpl.get(), 1, &step_chunk), "H5Pset_chunk");
+    g.step = checked(
+        H5Dcreate2(g.group.get(), "step", H5T_STD_I64LE, g.step_space.get(), H5P_DEFAULT, step_dcpl.get(), H5P_DEFAULT),
+        H5Dclose, "H5Dcreate2 '" + where + "/step'");
+
+    check(H5DSset_scale(g.step.get(), "step"), "H5DSset_scale");
+    check(H5DSattach_scale(g.data.get(), g.step.get(), 0), "H5DSattach_scale '", where, "/data'");
+    check(H5DSset_label(g.data.get(), 0, "snapshot"), "H5DSset_label");
+    check(H5DSset_label(g.data.get(), 1, "post"), "H5DSset_label");
+    check(H5DSset_label(g.data.get(), 2, "pre"), "H5DSset_label");
+    return weights.emplace(name, std::move(g)).first->second;
+}
+
+void recorder::impl::snapshot(const std::string& name, const Eigen::Ref<const Eigen::MatrixXf>& w, std::int64_t step,
+                              std::optional<double> time_ms) {
+    auto it = weights.find(name);
+    if (it == weights.end()) {
+        check_name("weight group", name);
+        if (w.rows() == 0 || w.cols() == 0) {
+            throw internal_error("recorder: snapshot of '" + name + "' is empty (" + std::to_string(w.rows()) + " x " +
+                                 std::to_string(w.cols()) + ")");
+        }
+        // HDF5 limits a chunk to 4 GiB, and a chunk is one snapshot.
+        if (std::uint64_t(w.rows()) * std::uint64_t(w.cols()) * sizeof(float) >= (std::uint64_t(1) << 32)) {
+            throw internal_error("recorder: snapshot of '" + name + "' exceeds 4 GiB");
+        }
+    }
+    weight_group& g = it != weights.end() ? it->second : add_weight_group(name, w.rows(), w.cols());
+    if (w.rows() != g.rows || w.cols() != g.cols) {
+        throw internal_error("recorder: snapshot of '" + name + "' is " + std::to_string(w.rows()) + " x " +
+                             std::to_string(w.cols()) + " but earlier snapshots were " + std::to_string(g.rows) +
+                             " x " + std::to_string(g.cols));
+    }
+    // Eigen stores column-major; the file promises data[k, i, j] = S(i, j).
+    g.row_major.resize(std::size_t(g.rows) * std::size_t(g.cols));
+    Eigen::Map<Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(g.row_major.data(), g.rows,
+                                                                                      g.cols) = w;
+
+    const hsize_t k = g.n_snapshots;
+    const std::array<hsize_t, 3> dims = {k + 1, hsize_t(g.rows), hsize_t(g.cols)};
+    const std::array<hsize_t, 3> max_dims = {H5S_UNLIMITED, hsize_t(g.rows), hsize_t(g.cols)};
+    const std::array<hsize_t, 3> start = {k, 0, 0};
+    const std::array<hsize_t, 3> count = {1, hsize_t(g.rows), hsize_t(g.cols)};
+    check(H5Dset_extent(g.data.get(), dims.data()), "H5Dset_extent '/weights/", name, "/data'");
+    check(H5Sset_extent_simple(g.data_space.get(), 3, dims.data(), max_dims.data()), "H5Sset_extent_simple");
+    check(H5Sselect_hyperslab(g.data_space.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr),
+          "H5Sselect_hyperslab");
+    check(H5Dwrite(g.data.get(), H5T_NATIVE_FLOAT, g.data_mem_space.get(), g.data_space.get(), H5P_DEFAULT,
+                   g.row_major.data()),
+          "H5Dwrite '/weights/", name, "/data'");
+
+    const hsize_t n = k + 1, unlimited = H5S_UNLIMITED, one = 1;
+    check(H5Dset_extent(g.step.get(), &n), "H5Dset_extent '/weights/", name, "/step'");
+    check(H5Sset_extent_simple(g.step_space.get(), 1, &n, &unlimited), "H5Sset_extent_simple");
+    check(H5Sselect_hyperslab(g.step_space.get(), H5S_SELECT_SET, &k, nullptr, &one, nullptr), "H5Sselect_hyperslab");
+    check(H5Dwrite(g.step.get(), H5T_NATIVE_INT64, one_element_space.get(), g.step_space.get(), H5P_DEFAULT, &step),
+          "H5Dwrite '/weights/", name, "/step'");
+    if (time_ms) {
+        if (g.time.get() < 0) {
+            if (k != 0)
+                throw internal_error("recorder: '" + name + "' got a time only after its first snapshot");
+            const hsize_t zero = 0, chunk = metric_chunk;
+            g.time_space = checked(H5Screate_simple(1, &zero, &unlimited), H5Sclose, "H5Screate_simple");
+            h5_handle dcpl = checked(H5Pcreate(H5P_DATASET_CREATE), H5Pclose, "H5Pcreate");
+            check(H5Pset_chunk(dcpl.get(), 1, &chunk), "H5Pset_chunk");
+            g.time = checked(H5Dcreate2(g.group.get(), "time_ms", H5T_IEEE_F64LE, g.time_space.get(), H5P_DEFAULT,
+                                        dcpl.get(), H5P_DEFAULT),
+                             H5Dclose, "H5Dcreate2 '/weights/" + name + "/time_ms'");
+            write_string_attribute(g.time.get(), "units", "ms");
+            check(H5DSset_scale(g.time.get(), "time"), "H5DSset_scale");
+            check(H5DSattach_scale(g.data.get(), g.time.get(), 0), "H5DSattach_scale");
+        }
+        check(H5Dset_extent(g.time.get(), &n), "H5Dset_extent '/weights/", name, "/time_ms'");
+        check(H5Sset_extent_simple(g.time_space.get(), 1, &n, &unlimited), "H5Sset_extent_simple");
+        check(H5Sselect_hyperslab(g.time_space.get(), H5S_SELECT_SET, &k, nullptr, &one, nullptr),
               "H5Sselect_hyperslab");
-        check(H5Dwrite(g.step.get(), H5T_NATIVE_INT64, one_element_space.get(), g.step_space.get(), H5P_DEFAULT,
-                       &step),
-              "H5Dwrite '/weights/", name, "/step'");
-        if (time_ms) {
-            if (g.time.get() < 0) {
-                if (k != 0) throw internal_error("recorder: '" + name + "' got a time only after its first snapshot");
-                const hsize_t zero = 0, chunk = metric_chunk;
-                g.time_space = checked(H5Screate_simple(1, &zero, &unlimited), H5Sclose, "H5Screate_simple");
-                h5_handle dcpl = checked(H5Pcreate(H5P_DATASET_CREATE), H5Pclose, "H5Pcreate");
-                check(H5Pset_chunk(dcpl.get(), 1, &chunk), "H5Pset_chunk");
-                g.time = checked(H5Dcreate2(g.group.get(), "time_ms", H5T_IEEE_F64LE, g.time_space.get(),
-                                            H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
-                                 H5Dclose, "H5Dcreate2 '/weights/" + name + "/time_ms'");
-                write_string_attribute(g.time.get(), "units", "ms");
-                check(H5DSset_scale(g.time.get(), "time"), "H5DSset_scale");
-                check(H5DSattach_scale(g.data.get(), g.time.get(), 0), "H5DSattach_scale");
-            }
-            check(H5Dset_extent(g.time.get(), &n), "H5Dset_extent '/weights/", name, "/time_ms'");
-            check(H5Sset_extent_simple(g.time_space.get(), 1, &n, &unlimited), "H5Sset_extent_simple");
-            check(H5Sselect_hyperslab(g.time_space.get(), H5S_SELECT_SET, &k, nullptr, &one, nullptr),
-                  "H5Sselect_hyperslab");
-            check(H5Dwrite(g.time.get(), H5T_NATIVE_DOUBLE, one_element_space.get(), g.time_space.get(),
-                           H5P_DEFAULT, &*time_ms),
-                  "H5Dwrite '/weights/", name, "/time_ms'");
-        }
-        g.n_snapshots = n;
+        check(H5Dwrite(g.time.get(), H5T_NATIVE_DOUBLE, one_element_space.get(), g.time_space.get(), H5P_DEFAULT,
+                       &*time_ms),
+              "H5Dwrite '/weights/", name, "/time_ms'");
     }
+    g.n_snapshots = n;
+}
 
-    void set_attribute(const std::string& object_path, const std::string& name, const std::string& value) {
-        const hid_t id = H5Oopen(file.get(), object_path.c_str(), H5P_DEFAULT);
-        if (id < 0) {
-            throw internal_error(path + ": cannot set attribute '" + name + "': no group or dataset '" +
-                                 object_path + "' (" + hdf5_error_text() + ")");
-        }
-        h5_handle object(id, H5Oclose);
-        write_string_attribute(object.get(), name, value);
+void recorder::impl::set_attribute(const std::string& object_path, const std::string& name, const std::string& value) {
+    const hid_t id = H5Oopen(file.get(), object_path.c_str(), H5P_DEFAULT);
+    if (id < 0) {
+        throw internal_error(path + ": cannot set attribute '" + name + "': no group or dataset '" + object_path +
+                             "' (" + hdf5_error_text() + ")");
     }
+    h5_handle object(id, H5Oclose);
+    write_string_attribute(object.get(), name, value);
+}
 
-    void flush() {
-        check(H5Fflush(file.get(), H5F_SCOPE_GLOBAL), "H5Fflush");
-        last_flush = std::chrono::steady_clock::now();
-    }
-};
+void recorder::impl::flush() {
+    check(H5Fflush(file.get(), H5F_SCOPE_GLOBAL), "H5Fflush");
+    last_flush = std::chrono::steady_clock::now();
+}
 
 std::string utc_now_iso8601() {
     const std::time_t now = std::time(nullptr);
@@ -696,29 +449,6 @@ std::string utc_now_iso8601() {
     std::array<char, 32> buf{};
     std::strftime(buf.data(), buf.size(), "%Y-%m-%dT%H:%M:%SZ", &utc);
     return buf.data();
-}
-
-const std::vector<std::int64_t>& checkpoint::integers_of(const std::string& name, std::size_t n,
-                                                      const std::string& file) const {
-    const auto it = integers.find(name);
-    if (it == integers.end() || (n > 0 && it->second.size() != n))
-        throw input_error(file + ": damaged checkpoint (integers/" + name + ")");
-    return it->second;
-}
-
-const std::vector<double>& checkpoint::reals_of(const std::string& name, std::size_t n, const std::string& file) const {
-    const auto it = reals.find(name);
-    if (it == reals.end() || (n > 0 && it->second.size() != n))
-        throw input_error(file + ": damaged checkpoint (reals/" + name + ")");
-    return it->second;
-}
-
-const Eigen::MatrixXf& checkpoint::optimizer_of(const std::string& name, Eigen::Index rows, Eigen::Index cols,
-                                                const std::string& file) const {
-    const auto it = optimizer.find(name);
-    if (it == optimizer.end() || it->second.rows() != rows || it->second.cols() != cols)
-        throw input_error(file + ": damaged checkpoint (optimizer/" + name + ")");
-    return it->second;
 }
 
 recorder::recorder(const std::filesystem::path& file, const run_info& info,
@@ -734,16 +464,9 @@ recorder::recorder(const std::filesystem::path& file, resume_tag tag, std::chron
     impl_ = std::make_unique<impl>(file, tag, flush_interval);
 }
 
-const checkpoint& recorder::resumed_from() const { return impl_->resumed; }
-
 stored_config recorder::read_config(const std::filesystem::path& file) {
     hdf5_guard lock(hdf5_mutex());
     return impl::read_config(file);
-}
-
-void recorder::write_checkpoint(const checkpoint& cp) {
-    hdf5_guard lock(hdf5_mutex());
-    impl_->write_checkpoint(cp);
 }
 
 bool recorder::flush_due() const {
@@ -779,7 +502,8 @@ void recorder::flush() {
 }
 
 void recorder::maybe_flush() {
-    if (std::chrono::steady_clock::now() - impl_->last_flush < impl_->flush_interval) return;
+    if (std::chrono::steady_clock::now() - impl_->last_flush < impl_->flush_interval)
+        return;
     hdf5_guard lock(hdf5_mutex());
     impl_->flush();
 }
