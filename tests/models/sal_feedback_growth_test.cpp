@@ -40,26 +40,45 @@ std::vector<std::int32_t> fixed_batch(network& net, std::uint64_t seed) {
     return labels;
 }
 
-// SAL on [7, 6, 5, 4] where only V{l} and Wbar{l} learn: the top pair (V3,
-// Wbar3) then sees a fixed C = mean(e h3^T) on a fixed batch.
-struct pair_circuit {
+// The angle between two matrices, as vectors, in degrees.
+double angle_deg(const Eigen::MatrixXd& a, const Eigen::MatrixXd& b) {
+    return std::acos(std::clamp((a.array() * b.array()).sum() / (a.norm() * b.norm()), -1.0, 1.0)) * 180 / M_PI;
+}
+
+// SAL on [7, 6, 5, 4] (models/motifs/sal.yaml) with the circuit keys `keys`
+// (params and synapses), on a fixed batch of 16 drawn with `seed`.
+struct batch_circuit {
     run_document doc;
     network net;
     std::vector<std::int32_t> labels;
 
-    pair_circuit(double eta_v, double eta_wbar, const std::string& decay = "l2")
-        : doc(load_run(testing::write_file("sal_pair.yaml", "circuit:\n  motif: " + testing::motif("sal") +
-                                                                "\n  sizes: [7, 6, 5, 4]\n  feedback_ratio: 1\n"
-                                                                "  params: {eta_V: " +
-                                                                std::to_string(eta_v) +
-                                                                ", eta_Wbar: " + std::to_string(eta_wbar) +
-                                                                "}\n  synapses:\n    W{l}: {plastic: false}\n"
-                                                                "    V{l}: {rule: {decay: " + decay + "}}\n"
-                                                                "    Wbar{l}: {rule: {decay: " + decay + "}}\n"
-                                                                "    Vbar{l}: {plastic: false}\n"
-                                                                "protocol: {dataset: {name: teacher}}\n"),
+    batch_circuit(const std::string& file, const std::string& keys, std::uint64_t seed)
+        : doc(load_run(testing::write_file(file, "circuit:\n  motif: " + testing::motif("sal") +
+                                                     "\n  sizes: [7, 6, 5, 4]\n  feedback_ratio: 1\n" + keys +
+                                                     "protocol: {dataset: {name: teacher}}\n"),
                        {}, models::standard_library())),
-          net(doc.circuit, models::standard_library(), 3, 16), labels(fixed_batch(net, 17)) {}
+          net(doc.circuit, models::standard_library(), 3, 16), labels(fixed_batch(net, seed)) {}
+
+    // n forward passes and learning steps on the batch.
+    void steps(int n) {
+        for (int t = 0; t < n; ++t) {
+            net.forward(labels.data());
+            net.learn();
+        }
+    }
+};
+
+// SAL on [7, 6, 5, 4] where only V{l} and Wbar{l} learn: the top pair (V3,
+// Wbar3) then sees a fixed C = mean(e h3^T) on a fixed batch.
+struct pair_circuit: batch_circuit {
+    pair_circuit(double eta_v, double eta_wbar, const std::string& decay = "l2")
+        : batch_circuit("sal_pair.yaml",
+                        "  params: {eta_V: " + std::to_string(eta_v) + ", eta_Wbar: " + std::to_string(eta_wbar) +
+                            "}\n  synapses:\n    W{l}: {plastic: false}\n"
+                            "    V{l}: {rule: {decay: " + decay + "}}\n"
+                            "    Wbar{l}: {rule: {decay: " + decay + "}}\n"
+                            "    Vbar{l}: {plastic: false}\n",
+                        17) {}
 
     // C = mean(e h3^T) on the batch (the forward pass fixes it).
     Eigen::MatrixXd covariance() {
@@ -221,36 +240,21 @@ namespace {
 // Lemma 1's pair on [7, 6, 5, 4]: V3 (h3 -> hbar3) and Vbar2 (hbar3 -> h3),
 // both plastic at one rate, everything else frozen; with D_d = I and no
 // apical term in h's rate, neither changes a rate, so the batch fixes them.
-struct lemma1_circuit {
-    run_document doc;
-    network net;
-    std::vector<std::int32_t> labels;
-
+struct lemma1_circuit: batch_circuit {
     explicit lemma1_circuit(const std::string& decay)
-        : doc(load_run(testing::write_file("sal_lemma1_" + decay.substr(0, decay.find(',')) + ".yaml",
-                                           "circuit:\n  motif: " + testing::motif("sal") +
-                                               "\n  sizes: [7, 6, 5, 4]\n  feedback_ratio: 1\n"
-                                               "  params: {eta_V: 0.05, eta_Vbar: 0.05, gamma: 0.5}\n"
-                                               "  synapses:\n    W{l}: {plastic: false}\n"
-                                               "    Wbar{l}: {plastic: false}\n"
-                                               "    V{l}: {rule: {decay: " + decay + "}}\n"
-                                               "    Vbar{l}: {rule: {decay: " + decay + "}}\n"
-                                               "protocol: {dataset: {name: teacher}}\n"),
-                       {}, models::standard_library())),
-          net(doc.circuit, models::standard_library(), 3, 16), labels(fixed_batch(net, 23)) {}
+        : batch_circuit("sal_lemma1_" + decay.substr(0, decay.find(',')) + ".yaml",
+                        "  params: {eta_V: 0.05, eta_Vbar: 0.05, gamma: 0.5}\n"
+                        "  synapses:\n    W{l}: {plastic: false}\n"
+                        "    Wbar{l}: {plastic: false}\n"
+                        "    V{l}: {rule: {decay: " + decay + "}}\n"
+                        "    Vbar{l}: {rule: {decay: " + decay + "}}\n",
+                        23) {}
     // Lemma 1's mismatch, (V3)^T - Vbar2, and its angle.
     Eigen::MatrixXd mismatch() {
         return net.grp("V3").w.transpose().cast<double>() - net.grp("Vbar2").w.cast<double>();
     }
     double angle() {
-        const Eigen::MatrixXd a = net.grp("V3").w.transpose().cast<double>(), b = net.grp("Vbar2").w.cast<double>();
-        return std::acos(std::clamp((a.array() * b.array()).sum() / (a.norm() * b.norm()), -1.0, 1.0)) * 180 / M_PI;
-    }
-    void steps(int n) {
-        for (int t = 0; t < n; ++t) {
-            net.forward(labels.data());
-            net.learn();
-        }
+        return angle_deg(net.grp("V3").w.transpose().cast<double>(), net.grp("Vbar2").w.cast<double>());
     }
 };
 
@@ -338,24 +342,15 @@ namespace {
 // SAL on [7, 6, 5, 4] with all four groups plastic, decay 0.05 and rate 0.05
 // each, V and Vbar saturated at 0.01, Wbar saturated at `wbar_saturation`
 // (0: linear), on a fixed batch, so that the weights settle at a fixed point.
-struct stationary_circuit {
-    run_document doc;
-    network net;
-    std::vector<std::int32_t> labels;
-
+struct stationary_circuit: batch_circuit {
     explicit stationary_circuit(const std::string& wbar_saturation)
-        : doc(load_run(testing::write_file("sal_stationary_" + wbar_saturation + ".yaml",
-                                           "circuit:\n  motif: " + testing::motif("sal") +
-                                               "\n  sizes: [7, 6, 5, 4]\n  feedback_ratio: 1\n"
-                                               "  params: {eta_W: 0.05, eta_V: 0.05, eta_Wbar: 0.05, "
-                                               "eta_Vbar: 0.05, gamma: 0.05}\n"
-                                               "  synapses:\n"
-                                               "    V{l}: {rule: {saturation: 0.01}}\n"
-                                               "    Vbar{l}: {rule: {saturation: 0.01}}\n"
-                                               "    Wbar{l}: {rule: {saturation: " + wbar_saturation + "}}\n"
-                                               "protocol: {dataset: {name: teacher}}\n"),
-                       {}, models::standard_library())),
-          net(doc.circuit, models::standard_library(), 3, 16), labels(fixed_batch(net, 17)) {}
+        : batch_circuit("sal_stationary_" + wbar_saturation + ".yaml",
+                        "  params: {eta_W: 0.05, eta_V: 0.05, eta_Wbar: 0.05, eta_Vbar: 0.05, gamma: 0.05}\n"
+                        "  synapses:\n"
+                        "    V{l}: {rule: {saturation: 0.01}}\n"
+                        "    Vbar{l}: {rule: {saturation: 0.01}}\n"
+                        "    Wbar{l}: {rule: {saturation: " + wbar_saturation + "}}\n",
+                        17) {}
 
     Eigen::MatrixXd w(const std::string& g) { return net.grp(g).w.cast<double>(); }
     // Eq. 27's two sides at layer l: V^l (W^l)^T and Wbar^l (Vbar^l)^T.
@@ -363,16 +358,7 @@ struct stationary_circuit {
     Eigen::MatrixXd descending(int l) {
         return w("Wbar" + std::to_string(l)) * w("Vbar" + std::to_string(l)).transpose();
     }
-    double angle(int l) {
-        const Eigen::MatrixXd a = ascending(l), b = descending(l);
-        return std::acos(std::clamp((a.array() * b.array()).sum() / (a.norm() * b.norm()), -1.0, 1.0)) * 180 / M_PI;
-    }
-    void steps(int n) {
-        for (int t = 0; t < n; ++t) {
-            net.forward(labels.data());
-            net.learn();
-        }
-    }
+    double angle(int l) { return angle_deg(ascending(l), descending(l)); }
 };
 
 } // namespace
