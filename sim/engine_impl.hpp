@@ -28,9 +28,7 @@ engine<B>::engine(circuit_plan plan, int instances, int batch)
             groups_[g].own_w.resize(weight_size(int(g)) * K_);
             groups_[g].w = groups_[g].own_w.get();
         }
-    for (std::size_t g = 0; g < groups_.size(); ++g)
-        if (saturating_steps(int(g)))
-            groups_[g].u.resize(weight_size(int(g)) * K_);
+    set_optimizer(optimizer_); // plain steps: U only for the saturating rules
     signal_.resize(plan_.signals.size());
     signal_scratch_.resize(plan_.signals.size());
     for (const auto& sig: plan_.signals) {
