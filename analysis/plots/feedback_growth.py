@@ -13,11 +13,10 @@ the rates are equal), gamma, and the norms |V|, |Wbar|, |Vbar|. Between two
 snapshots it prints the measured growth rate of N = |V|^2 + |Wbar|^2 per step,
 g = ln(N'/N) / (2 steps), which plain steps with equal rates eta predict to be
 eta (rho - gamma) (rates of the stored circuit times eta_scale; a schedule
-lowers it). On a continuous recording (rules with tau instead of eta) the
-rate is per ms of learning: N grows at (rho - gamma) / tau_V while the rules
-learn, the last present_ms - learn_after_ms of each presentation, and g is per
-ms of run time. A rule's saturation bends the drive, so there the linear
-prediction is an upper bound.
+lowers it). On a continuous recording (rules with tau instead of eta) a step
+is a presentation, and eta is the time the rules learn in one,
+present_ms - learn_after_ms, over tau_V. A rule's saturation bends the drive,
+so there the linear prediction is an upper bound.
 
     feedback_growth.py runs/sal.h5 [--data data/mnist] [--samples 2048]
 """
@@ -66,21 +65,17 @@ def main():
     circ = rec.config["circuit"]
     rule = circ["synapses"]["V2"]["rule"]
     gamma = a.gamma if a.gamma is not None else float(rule["gamma"])
-    continuous = rule.get("eta") is None
-    if continuous:  # per ms of run time: 1 / tau while the rules learn
+    if rule.get("eta") is None:  # continuous: the learning time of one presentation over tau
         proto = rec.config["protocol"]
-        present = float(proto["present_ms"])
-        eta = (present - float(proto.get("learn_after_ms", 0))) / present / float(rule["tau"])
+        eta = (float(proto["present_ms"]) - float(proto.get("learn_after_ms", 0))) / float(rule["tau"])
     else:
         eta = float(rule["eta"]) * float(circ.get("eta_scale", 1))
     gated = circ["populations"]["hbar2"].get("gate", "none") == "step"
     w = {g: rec.weights(g, as_xarray=False)[0] for g in groups}  # snapshot x post x pre
     steps = rec.weights("W1", as_xarray=False)[1]
-    if continuous:
-        steps = rec.weights("W1").coords["time_ms"].values.astype(np.int64)
-    print(f"{a.file}: gamma {gamma:g}, {'rate per ms' if continuous else 'eta_V'} {eta:g}, downstream gate {'step' if gated else 'none'}, "
+    print(f"{a.file}: gamma {gamma:g}, eta_V {eta:g}, downstream gate {'step' if gated else 'none'}, "
           f"{a.samples} training samples")
-    print(f"{'ms' if continuous else 'step':6s} layer  sigma_max(C)  rho(pair)  |V|      |Wbar|   |Vbar|   |W|_2   g(measured)  eta(rho-gamma)")
+    print("step   layer  sigma_max(C)  rho(pair)  |V|      |Wbar|   |Vbar|   |W|_2   g(measured)  eta(rho-gamma)")
     last = {}
     for k in range(len(steps)):
         W = {l: w[f"W{l}"][k].astype(np.float64) for l in range(1, L)}
